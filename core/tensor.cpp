@@ -1,0 +1,58 @@
+#include "core/tensor.h"
+
+#include "core/backend.h"
+
+namespace tangent {
+
+bool TensorImpl::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 1) continue;
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+int64_t Tensor::size(int64_t dim) const { return shape()[wrap_dim(dim, this->dim(), "size")]; }
+int64_t Tensor::stride(int64_t dim) const { return strides()[wrap_dim(dim, this->dim(), "stride")]; }
+
+Tensor make_tensor(Storage storage, const Shape& shape, const Shape& strides, int64_t offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->numel = shape.numel();
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor alias_with(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
+  return make_tensor(base.storage(), shape, strides, offset, base.dtype());
+}
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  for (size_t i = 0; i < shape.size(); ++i)
+    TANGENT_CHECK(shape[i] >= 0, "empty: negative dimension ", shape[i], " in shape ", shape);
+  const size_t nbytes = static_cast<size_t>(shape.numel()) * element_size(options.dtype_);
+  Storage storage = options.device_.is_cpu() ? allocate_cpu_storage(nbytes)
+                                             : backend(options.device_.type).allocate(nbytes, options.device_);
+  Tensor t = make_tensor(std::move(storage), shape, contiguous_strides(shape), 0, options.dtype_);
+  if (options.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n, 1);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    TANGENT_CHECK(da == db || da == 1 || db == 1, op, ": shapes ", a, " and ", b, " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+}  // namespace tangent

@@ -1,0 +1,16 @@
+#pragma once
+// Tangent: one include for the whole public API.
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/generator.h"
+#include "core/parallel.h"
+#include "core/tensor.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/factory.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"

@@ -1,0 +1,226 @@
+// Unary elementwise ops with their backward (written with differentiable ops, so they nest).
+#include <cmath>
+
+#include "ops/elementwise.h"
+#include "ops/factory.h"
+#include "ops/internal.h"
+
+namespace tangent {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Integer and bool inputs to floating functions compute in float32 (PyTorch's rule).
+Tensor floating_input(const Tensor& x) { return x.is_floating_point() ? x : detail::cast_raw(x, kFloat32); }
+
+Tensor unary_raw(UnaryOp op, const Tensor& x, double p0 = 0.0, double p1 = 0.0) {
+  Tensor out = detail::new_empty(x.shape(), op == UnaryOp::LogicalNot ? kBool : x.dtype(), x.device());
+  backend_for(x).unary(op, x, out, p0, p1);
+  return out;
+}
+
+// A floating unary op: computes, then records `backward(g, x, out)` when needed.
+template <typename F>
+Tensor floating_unary(UnaryOp op, const Tensor& input, F backward, double p0 = 0.0, double p1 = 0.0) {
+  detail::check_defined(input, unary_op_name(op));
+  const Tensor x = floating_input(input);
+  Tensor out = unary_raw(op, x, p0, p1);
+  if (autograd::needs_grad(x)) {
+    autograd::record(unary_op_name(op), out, {x}, {x},
+                     [backward](const Tensor& g, autograd::Context& ctx) {
+                       return std::vector<Tensor>{backward(g, ctx.saved(0), ctx)};
+                     },
+                     /*save_output=*/true);
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor neg(const Tensor& x) {
+  detail::check_defined(x, "neg");
+  TANGENT_CHECK(x.dtype() != kBool, "neg: not supported for bool tensors (shape ", x.shape(), "); use logical_not");
+  Tensor out = unary_raw(UnaryOp::Neg, x);
+  if (autograd::needs_grad(x))
+    autograd::record("neg", out, {x}, {}, [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{neg(g)}; });
+  return out;
+}
+
+Tensor exp(const Tensor& x) {
+  return floating_unary(UnaryOp::Exp, x, [](const Tensor& g, const Tensor&, autograd::Context& c) { return mul(g, c.output()); });
+}
+
+Tensor log(const Tensor& x) {
+  return floating_unary(UnaryOp::Log, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return div(g, v); });
+}
+
+Tensor log1p(const Tensor& x) {
+  return floating_unary(UnaryOp::Log1p, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return div(g, add(v, 1.0)); });
+}
+
+Tensor sqrt(const Tensor& x) {
+  return floating_unary(UnaryOp::Sqrt, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    return div(g, mul(c.output(), 2.0));
+  });
+}
+
+Tensor rsqrt(const Tensor& x) {
+  return floating_unary(UnaryOp::Rsqrt, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    return mul(g, mul(pow(c.output(), 3.0), -0.5));
+  });
+}
+
+Tensor abs(const Tensor& x) {
+  detail::check_defined(x, "abs");
+  if (!x.is_floating_point()) return unary_raw(UnaryOp::Abs, x);
+  return floating_unary(UnaryOp::Abs, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, sign(v)); });
+}
+
+Tensor sign(const Tensor& x) {
+  detail::check_defined(x, "sign");
+  if (!x.is_floating_point()) return unary_raw(UnaryOp::Sign, x);
+  return floating_unary(UnaryOp::Sign, x, [](const Tensor& g, const Tensor&, autograd::Context&) { return mul(g, 0.0); });
+}
+
+Tensor sin(const Tensor& x) {
+  return floating_unary(UnaryOp::Sin, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, cos(v)); });
+}
+
+Tensor cos(const Tensor& x) {
+  return floating_unary(UnaryOp::Cos, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return neg(mul(g, sin(v))); });
+}
+
+Tensor tanh(const Tensor& x) {
+  return floating_unary(UnaryOp::Tanh, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    const Tensor y = c.output();
+    return mul(g, sub(scalar_tensor(1.0, y.dtype()), mul(y, y)));
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  return floating_unary(UnaryOp::Sigmoid, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    const Tensor y = c.output();
+    return mul(g, mul(y, sub(scalar_tensor(1.0, y.dtype()), y)));
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  detail::check_defined(x, "relu");
+  if (!x.is_floating_point()) return maximum(x, zeros({}, x.dtype()));
+  return floating_unary(UnaryOp::Relu, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    return mul(g, gt(c.output(), 0.0));
+  });
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  if (approximate == "tanh") {
+    return floating_unary(UnaryOp::GeluTanh, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+      // y = x/2 (1 + tanh u), u = k (x + c x^3): dy/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
+      const double k = std::sqrt(2.0 / kPi), c = 0.044715;
+      const Tensor x2 = mul(v, v);
+      const Tensor t = tanh(mul(mul(v, add(mul(x2, c), 1.0)), k));
+      const Tensor one = scalar_tensor(1.0, v.dtype());
+      const Tensor d = add(mul(add(t, 1.0), 0.5),
+                           mul(mul(mul(v, sub(one, mul(t, t))), add(mul(x2, 3.0 * c), 1.0)), 0.5 * k));
+      return mul(g, d);
+    });
+  }
+  TANGENT_CHECK(approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
+  return floating_unary(UnaryOp::Gelu, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+    // d/dx x Phi(x) = Phi(x) + x phi(x)
+    const Tensor cdf = mul(add(erf(mul(v, 1.0 / std::sqrt(2.0))), 1.0), 0.5);
+    const Tensor pdf = mul(exp(mul(mul(v, v), -0.5)), 1.0 / std::sqrt(2.0 * kPi));
+    return mul(g, add(cdf, mul(v, pdf)));
+  });
+}
+
+Tensor silu(const Tensor& x) {
+  return floating_unary(UnaryOp::Silu, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+    const Tensor s = sigmoid(v);
+    return mul(g, mul(s, add(mul(v, sub(scalar_tensor(1.0, s.dtype()), s)), 1.0)));
+  });
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  TANGENT_CHECK(beta > 0.0, "softplus: beta must be positive, got ", beta);
+  return floating_unary(
+      UnaryOp::Softplus, x,
+      [beta, threshold](const Tensor& g, const Tensor& v, autograd::Context&) {
+        const Tensor bx = mul(v, beta);
+        return mul(g, where(gt(bx, threshold), ones({}, v.dtype()), sigmoid(bx)));
+      },
+      beta, threshold);
+}
+
+Tensor erf(const Tensor& x) {
+  return floating_unary(UnaryOp::Erf, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+    return mul(g, mul(exp(neg(mul(v, v))), 2.0 / std::sqrt(kPi)));
+  });
+}
+
+Tensor reciprocal(const Tensor& x) {
+  return floating_unary(UnaryOp::Reciprocal, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
+    const Tensor y = c.output();
+    return neg(mul(g, mul(y, y)));
+  });
+}
+
+Tensor square(const Tensor& x) {
+  detail::check_defined(x, "square");
+  if (!x.is_floating_point()) return unary_raw(UnaryOp::Square, x);
+  return floating_unary(UnaryOp::Square, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, mul(v, 2.0)); });
+}
+
+Tensor pow(const Tensor& a, const Scalar& exponent) {
+  detail::check_defined(a, "pow");
+  if (!a.is_floating_point() && exponent.is_integral() && exponent.to_int() >= 0)
+    return pow(a, detail::wrap_scalar(exponent, a.device()));
+  const double e = exponent.to_double();
+  return floating_unary(
+      UnaryOp::PowScalar, a,
+      [e](const Tensor& g, const Tensor& v, autograd::Context&) {
+        if (e == 0.0) return mul(g, 0.0);
+        if (e == 1.0) return g;
+        if (e == 2.0) return mul(g, mul(v, 2.0));
+        return mul(g, mul(pow(v, e - 1.0), e));
+      },
+      e);
+}
+
+Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max) {
+  detail::check_defined(x, "clamp");
+  TANGENT_CHECK(min || max, "clamp: at least one of min and max must be given");
+  const double lo = min ? min->to_double() : -INFINITY, hi = max ? max->to_double() : INFINITY;
+  TANGENT_CHECK(x.dtype() != kBool, "clamp: not supported for bool tensors");
+  Tensor out = unary_raw(UnaryOp::Clamp, x, lo, hi);
+  if (autograd::needs_grad(x)) {
+    autograd::record("clamp", out, {x}, {x}, [lo, hi](const Tensor& g, autograd::Context& ctx) {
+      const Tensor v = ctx.saved(0);
+      return std::vector<Tensor>{mul(g, logical_and(ge(v, lo), le(v, hi)))};
+    });
+  }
+  return out;
+}
+
+Tensor clamp_min(const Tensor& x, const Scalar& min) { return clamp(x, min, std::nullopt); }
+Tensor clamp_max(const Tensor& x, const Scalar& max) { return clamp(x, std::nullopt, max); }
+
+Tensor logical_not(const Tensor& x) {
+  detail::check_defined(x, "logical_not");
+  return unary_raw(UnaryOp::LogicalNot, x);
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  detail::check_defined(x, "to");
+  if (x.dtype() == dtype) return x;
+  Tensor out = detail::cast_raw(x, dtype);
+  if (is_floating_point(dtype) && autograd::needs_grad(x)) {
+    autograd::record("to", out, {x}, {}, [](const Tensor& g, autograd::Context&) {
+      return std::vector<Tensor>{g};  // the engine casts it back to the input's dtype
+    });
+  }
+  return out;
+}
+
+}  // namespace tangent
