@@ -86,7 +86,7 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
       buffers.erase(it);
     }
     if (grad.defined()) {
-      grad = conform(*node, grad);
+      grad = conform(*node, grad);  // root gradients; the others were conformed on arrival
       for (auto& hook : node->pre_hooks) {
         Tensor r = hook(grad);
         if (r.defined()) grad = r;
@@ -107,7 +107,7 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
     for (size_t i = 0; i < node->next.size(); ++i) {
       Node* c = node->next[i].get();
       if (!c || !needed.count(c)) continue;
-      if (i < input_grads.size() && input_grads[i].defined()) add_to_buffer(c, input_grads[i]);
+      if (i < input_grads.size() && input_grads[i].defined()) add_to_buffer(c, conform(*c, input_grads[i]));
       if (--deps[c] == 0) ready.push(c);
     }
   }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <ostream>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -25,7 +26,7 @@ class Shape {
     n_ = n;
     std::fill(d_, d_ + n, value);
   }
-  template <typename It>
+  template <typename It, typename = std::enable_if_t<!std::is_integral_v<It>>>
   Shape(It first, It last) {
     for (; first != last; ++first) push_back(static_cast<int64_t>(*first));
   }

@@ -1,6 +1,8 @@
 #pragma once
 // The neural-network library: modules, layers, losses, initialisers, optimisers, data, checkpoints.
 #include "nn/activation.h"
+#include "nn/checkpoint.h"
+#include "nn/config.h"
 #include "nn/container.h"
 #include "nn/conv.h"
 #include "nn/embedding.h"
@@ -9,3 +11,6 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 #include "nn/norm.h"
+#include "nn/data/data.h"
+#include "nn/optim/optim.h"
+#include "nn/trainer.h"

@@ -75,7 +75,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Fill symmetrically from both ends so the last value is exactly `end`.
   for (int64_t i = 0; i < steps; ++i)
-    p[i] = i < steps / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    p[i] = i < (steps + 1) / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
   Tensor out = to_device(detail::cast_raw(host, options.dtype_), options);
   if (options.requires_grad_) out.requires_grad_(true);
   return out;
@@ -142,7 +142,7 @@ Tensor from_data(const void* data, const Shape& shape, DType dtype) {
 
 template <typename T>
 Tensor tensor(const std::vector<T>& values, const Shape& shape, TensorOptions options) {
-  const Shape s = shape.empty() && values.size() != 1 ? Shape{static_cast<int64_t>(values.size())} : shape;
+  const Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;
   TANGENT_CHECK(s.numel() == static_cast<int64_t>(values.size()), "tensor: ", values.size(),
                 " values do not fill shape ", s);
   Tensor host = empty(s, TensorOptions(dtype_of<T>::value));

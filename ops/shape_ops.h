@@ -1,6 +1,6 @@
 #pragma once
 // Views (sharing storage) and ops that move data between tensors: cat, stack, split, indexing
-// (ops/views.cpp, ops/join.cpp, ops/indexing.cpp).
+// (views in ops/views.cpp; joining, splitting and indexing in ops/join.cpp).
 #include <vector>
 
 #include "core/tensor.h"

@@ -115,7 +115,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   const bool sci = !integral && (maxabs >= 1e8 || (maxabs > 0 && maxabs < 1e-4));
   os << "tensor(";
   if (t.dim() == 0) {
-    print_values(os, v, Shape{1}, 0, 0, 7, integral, 4, sci);
+    std::ostringstream one;
+    print_values(one, v, Shape{1}, 0, 0, 7, integral, 4, sci);
+    const std::string s = one.str();
+    os << s.substr(1, s.size() - 2);  // a scalar prints without brackets: tensor(1.0000)
   } else {
     print_values(os, v, t.shape(), 0, 0, 7, integral, 4, sci);
   }

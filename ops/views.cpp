@@ -42,7 +42,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op, const Shape
 bool view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape, Shape* out) {
   const int64_t numel = shape.numel();
   Shape result(new_shape.size(), 0);
-  if (numel == 0) {
+  if (numel == 0 || shape.empty()) {
     *out = contiguous_strides(new_shape);
     return true;
   }

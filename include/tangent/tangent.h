@@ -1,5 +1,6 @@
 #pragma once
-// Tangent: one include for the whole public API.
+// Tangent: one include for the whole public API: tensors, autograd, the functional ops, the CUDA queries, the
+// nn library (modules, losses, optimisers, data, checkpoints; see nn/nn.h) and the ready-made models.
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "core/device.h"
@@ -8,9 +9,12 @@
 #include "core/generator.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
+#include "cuda/cuda.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "nn/nn.h"
+#include "models/models.h"

@@ -1,0 +1,5 @@
+#pragma once
+// Ready-made models.
+#include "models/convnet.h"
+#include "models/mlp.h"
+#include "models/model.h"

@@ -1,0 +1,9 @@
+#pragma once
+// tangent::data: datasets, the DataLoader, transforms and file formats (IDX, .npy, CSV, Fashion-MNIST).
+#include "nn/data/csv.h"
+#include "nn/data/dataloader.h"
+#include "nn/data/dataset.h"
+#include "nn/data/fashion_mnist.h"
+#include "nn/data/idx.h"
+#include "nn/data/npy.h"
+#include "nn/data/transforms.h"

@@ -1,0 +1,228 @@
+#include "nn/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "autograd/grad_mode.h"
+#include "core/generator.h"
+#include "nn/functional.h"
+#include "nn/optim/optim.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "ops/factory.h"
+#include "ops/shape_ops.h"
+
+namespace tangent::nn {
+
+namespace {
+
+// Restores a module's training flag when it goes out of scope.
+class ModeGuard {
+ public:
+  ModeGuard(Module& m, bool training) : m_(m), prev_(m.is_training()) { m.train(training); }
+  ~ModeGuard() { m_.train(prev_); }
+
+ private:
+  Module& m_;
+  bool prev_;
+};
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params,
+                                                 const TrainOptions& o) {
+  if (name == "sgd") {
+    optim::SGDOptions s;
+    s.lr = o.lr;
+    s.momentum = o.momentum;
+    s.weight_decay = o.weight_decay;
+    return std::make_unique<optim::SGD>(std::move(params), s);
+  }
+  if (name == "adam" || name == "adamw") {
+    optim::AdamOptions a;
+    a.lr = o.lr;
+    a.weight_decay = name == "adamw" && o.weight_decay == 0.0 ? 1e-2 : o.weight_decay;
+    if (name == "adam") return std::make_unique<optim::Adam>(std::move(params), a);
+    return std::make_unique<optim::AdamW>(std::move(params), a);
+  }
+  TANGENT_FAIL("train: unknown optimizer '", name, "' (expected sgd, adam or adamw)");
+}
+
+std::string encode_history(const std::vector<EpochMetrics>& h) {
+  std::ostringstream os;
+  os.precision(17);
+  for (const auto& m : h)
+    os << m.epoch << ',' << m.train_loss << ',' << m.train_accuracy << ',' << m.test_loss << ',' << m.test_accuracy
+       << ',' << m.seconds << ',' << m.examples_per_second << ',' << m.lr << ';';
+  return os.str();
+}
+
+std::vector<EpochMetrics> decode_history(const std::string& s) {
+  std::vector<EpochMetrics> out;
+  std::stringstream rows(s);
+  std::string row;
+  while (std::getline(rows, row, ';')) {
+    if (row.empty()) continue;
+    std::stringstream fields(row);
+    std::string f;
+    std::vector<double> v;
+    while (std::getline(fields, f, ',')) v.push_back(std::stod(f));
+    if (v.size() != 8) continue;
+    EpochMetrics m;
+    m.epoch = static_cast<int64_t>(v[0]);
+    m.train_loss = v[1];
+    m.train_accuracy = v[2];
+    m.test_loss = v[3];
+    m.test_accuracy = v[4];
+    m.seconds = v[5];
+    m.examples_per_second = v[6];
+    m.lr = v[7];
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace
+
+EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_size) {
+  ModeGuard mode(model, false);
+  NoGradGuard no_grad;
+  EvalResult r;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  const int64_t n = dataset.size();
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const int64_t len = std::min(batch_size, n - start);
+    const data::Example batch = dataset.get_batch(arange(start, start + len));
+    TANGENT_CHECK(batch.target.defined(), "evaluate: the data set has no labels");
+    const Tensor logits = model.forward(batch.data);
+    functional::CrossEntropyOptions ce;
+    ce.reduction = functional::Reduction::Sum;
+    loss_sum += functional::cross_entropy(logits, batch.target, ce).item<double>();
+    correct += sum(eq(argmax(logits, 1), batch.target)).item<int64_t>();
+  }
+  r.count = n;
+  r.loss = n ? loss_sum / static_cast<double>(n) : NAN;
+  r.accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : NAN;
+  return r;
+}
+
+Tensor predict(Module& model, const Tensor& inputs, int64_t batch_size) {
+  ModeGuard mode(model, false);
+  NoGradGuard no_grad;
+  std::vector<Tensor> outs;
+  const int64_t n = inputs.size(0);
+  for (int64_t start = 0; start < n; start += batch_size)
+    outs.push_back(model.forward(inputs.narrow(0, start, std::min(batch_size, n - start))));
+  TANGENT_CHECK(!outs.empty(), "predict: no inputs (shape ", inputs.shape(), ")");
+  return cat(outs, 0);
+}
+
+Trainer::Trainer(std::shared_ptr<Module> model, std::string model_kind, Config model_config,
+                 std::shared_ptr<const data::Dataset> train_set, std::shared_ptr<const data::Dataset> test_set,
+                 const TrainOptions& options)
+    : model_(std::move(model)),
+      kind_(std::move(model_kind)),
+      config_(std::move(model_config)),
+      train_set_(std::move(train_set)),
+      test_set_(std::move(test_set)),
+      options_(options),
+      loader_(train_set_, data::DataLoaderOptions{options.batch_size, true, options.seed, false}) {
+  TANGENT_CHECK(options.epochs >= 1 && options.batch_size >= 1, "train: epochs and batch size must be positive, got ",
+                options.epochs, " and ", options.batch_size);
+  TANGENT_CHECK(options.lr > 0, "train: the learning rate must be positive, got ", options.lr);
+  optimizer_ = make_optimizer(options.optimizer, model_->parameters(), options);
+  const int64_t total = options.epochs * loader_.num_batches();
+  if (options.schedule == "cosine") {
+    const auto warmup = static_cast<int64_t>(std::round(options.warmup_fraction * static_cast<double>(total)));
+    scheduler_ = std::make_unique<optim::CosineAnnealingWarmup>(*optimizer_, warmup, total, 0.0);
+  } else {
+    TANGENT_CHECK(options.schedule == "constant", "train: unknown schedule '", options.schedule,
+                  "' (expected cosine or constant)");
+  }
+}
+
+EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  model_->train(true);
+  loader_.set_epoch(epoch_);
+  double loss_sum = 0.0;
+  int64_t correct = 0, seen = 0, index = 0;
+  const int64_t batches = loader_.num_batches();
+  functional::CrossEntropyOptions ce;
+  ce.label_smoothing = options_.label_smoothing;
+  for (const data::Example& batch : loader_) {
+    const Tensor logits = model_->forward(batch.data);
+    const Tensor loss = functional::cross_entropy(logits, batch.target, ce);
+    optimizer_->zero_grad();
+    loss.backward();
+    optimizer_->step();
+    if (scheduler_) scheduler_->step();
+    ++step_;
+    const int64_t b = batch.target.size(0);
+    {
+      NoGradGuard no_grad;
+      loss_sum += loss.item<double>() * static_cast<double>(b);
+      correct += sum(eq(argmax(logits, 1), batch.target)).item<int64_t>();
+    }
+    seen += b;
+    ++index;
+    if (progress) progress(index, batches, loss_sum / static_cast<double>(seen),
+                           static_cast<double>(correct) / static_cast<double>(seen));
+  }
+  ++epoch_;
+  EpochMetrics m;
+  m.epoch = epoch_;
+  m.train_loss = seen ? loss_sum / static_cast<double>(seen) : NAN;
+  m.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : NAN;
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  m.examples_per_second = m.seconds > 0 ? static_cast<double>(seen) / m.seconds : 0.0;
+  m.lr = optimizer_->lr();
+  m.test_loss = m.test_accuracy = NAN;
+  if (test_set_) {
+    const EvalResult r = evaluate(*model_, *test_set_);
+    m.test_loss = r.loss;
+    m.test_accuracy = r.accuracy;
+  }
+  history_.push_back(m);
+  return m;
+}
+
+Checkpoint Trainer::checkpoint() const {
+  Checkpoint c;
+  c.model_kind = kind_;
+  c.model_config = config_;
+  c.model_state = model_->state_dict();
+  const optim::OptimizerState os = optimizer_->state_dict();
+  c.optimizer_kind = os.kind;
+  c.optimizer_scalars = os.scalars;
+  c.optimizer_tensors = os.tensors;
+  if (scheduler_) {
+    const optim::SchedulerState ss = scheduler_->state_dict();
+    c.scheduler = ss.scalars;
+    c.metadata["scheduler"] = ss.kind;
+  }
+  c.epoch = epoch_;
+  c.step = step_;
+  c.rng = default_generator().state();
+  c.metadata["history"] = encode_history(history_);
+  c.metadata["optimizer"] = options_.optimizer;
+  return c;
+}
+
+void Trainer::restore(const Checkpoint& c) {
+  TANGENT_CHECK(c.model_kind == kind_, "resume: the checkpoint holds a '", c.model_kind, "' model, not '", kind_, "'");
+  model_->load_state_dict(c.model_state);
+  optimizer_->load_state_dict(optim::OptimizerState{c.optimizer_kind, c.optimizer_scalars, c.optimizer_tensors});
+  if (scheduler_) {
+    auto it = c.metadata.find("scheduler");
+    TANGENT_CHECK(it != c.metadata.end(), "resume: the checkpoint has no LR scheduler state");
+    scheduler_->load_state_dict(optim::SchedulerState{it->second, c.scheduler});
+  }
+  epoch_ = c.epoch;
+  step_ = c.step;
+  default_generator().set_state(c.rng);
+  auto h = c.metadata.find("history");
+  history_ = h == c.metadata.end() ? std::vector<EpochMetrics>{} : decode_history(h->second);
+}
+
+}  // namespace tangent::nn

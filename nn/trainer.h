@@ -1,0 +1,91 @@
+#pragma once
+// Trainer: the classification training loop behind `tangent train` (and usable from C++): mini-batch
+// cross-entropy training with an optimizer and LR schedule, evaluation per epoch, and checkpoints from which a
+// resumed run follows exactly the trajectory of an uninterrupted one (model, optimizer, scheduler, data order,
+// random generator, epoch and step are all saved).
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/checkpoint.h"
+#include "nn/config.h"
+#include "nn/data/dataloader.h"
+#include "nn/module.h"
+#include "nn/optim/optimizer.h"
+#include "nn/optim/scheduler.h"
+
+namespace tangent::nn {
+
+struct TrainOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  std::string optimizer = "adam";  // sgd (momentum 0.9), adam, adamw
+  double weight_decay = 0.0;
+  double momentum = 0.9;           // sgd
+  std::string schedule = "cosine";  // cosine (linear warmup, then cosine to 0) or constant
+  double warmup_fraction = 0.02;   // of all steps
+  double label_smoothing = 0.0;
+  uint64_t seed = 0;
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;  // NaN without a test set
+  double seconds = 0;
+  double examples_per_second = 0;
+  double lr = 0;  // at the end of the epoch
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  int64_t count = 0;
+};
+
+// Mean cross-entropy and accuracy of `model` (put in eval mode, restored after) on a labelled data set.
+EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_size = 256);
+// The model's outputs for `inputs` (first dim = examples), in eval mode, batch by batch.
+Tensor predict(Module& model, const Tensor& inputs, int64_t batch_size = 256);
+
+// Called during an epoch after every batch: (batch index, number of batches, running loss, running accuracy).
+using ProgressFn = std::function<void(int64_t, int64_t, double, double)>;
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<Module> model, std::string model_kind, Config model_config,
+          std::shared_ptr<const data::Dataset> train_set, std::shared_ptr<const data::Dataset> test_set,
+          const TrainOptions& options);
+
+  // Runs one epoch (then evaluates on the test set, if any) and records its metrics.
+  EpochMetrics train_epoch(const ProgressFn& progress = nullptr);
+  bool done() const { return epoch_ >= options_.epochs; }
+  int64_t epoch() const { return epoch_; }
+  int64_t step() const { return step_; }
+  const std::vector<EpochMetrics>& history() const { return history_; }
+
+  // Everything needed to resume; metrics history goes into the metadata.
+  Checkpoint checkpoint() const;
+  // Restores a checkpoint written by checkpoint() for the same model kind and configuration.
+  void restore(const Checkpoint& checkpoint);
+
+  Module& model() { return *model_; }
+  optim::Optimizer& optimizer() { return *optimizer_; }
+
+ private:
+  std::shared_ptr<Module> model_;
+  std::string kind_;
+  Config config_;
+  std::shared_ptr<const data::Dataset> train_set_, test_set_;
+  TrainOptions options_;
+  data::DataLoader loader_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LRScheduler> scheduler_;
+  int64_t epoch_ = 0;
+  int64_t step_ = 0;
+  std::vector<EpochMetrics> history_;
+};
+
+}  // namespace tangent::nn

@@ -1,0 +1,512 @@
+// Elementwise suite: forward values against std:: math in every floating dtype, broadcasting and its errors, type
+// promotion, 16-bit arithmetic, in-place variants and version counters, where / masked_fill, clamp, comparisons
+// and logic, and NaN behaviour. (Gradients of these ops are checked by the op table, tests/op_rows/.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include <tangent/tangent.h>
+
+#include "support/gradcheck.h"
+
+using namespace tangent;
+using tangent::testing::all_close;
+
+namespace {
+
+template <typename F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+constexpr double kPi = 3.14159265358979323846;
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct UnaryCase {
+  const char* name;
+  std::function<Tensor(const Tensor&)> op;
+  std::function<double(double)> ref;
+  double lo, hi;  // input domain
+};
+
+std::vector<UnaryCase> unary_cases() {
+  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  return {
+      {"neg", [](const Tensor& x) { return neg(x); }, [](double v) { return -v; }, -3, 3},
+      {"exp", [](const Tensor& x) { return exp(x); }, [](double v) { return std::exp(v); }, -3, 3},
+      {"log", [](const Tensor& x) { return log(x); }, [](double v) { return std::log(v); }, 0.1, 5},
+      {"log1p", [](const Tensor& x) { return log1p(x); }, [](double v) { return std::log1p(v); }, -0.9, 5},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, 0, 5},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, [](double v) { return 1 / std::sqrt(v); }, 0.1, 5},
+      {"abs", [](const Tensor& x) { return abs(x); }, [](double v) { return std::abs(v); }, -3, 3},
+      {"sign", [](const Tensor& x) { return sign(x); }, [](double v) { return double((v > 0) - (v < 0)); }, -3, 3},
+      {"sin", [](const Tensor& x) { return sin(x); }, [](double v) { return std::sin(v); }, -6, 6},
+      {"cos", [](const Tensor& x) { return cos(x); }, [](double v) { return std::cos(v); }, -6, 6},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); }, -4, 4},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, sig, -8, 8},
+      {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }, -3, 3},
+      {"gelu", [](const Tensor& x) { return gelu(x); },
+       [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }, -4, 4},
+      {"gelu_tanh", [](const Tensor& x) { return gelu(x, "tanh"); },
+       [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / kPi) * (v + 0.044715 * v * v * v))); }, -4, 4},
+      {"silu", [](const Tensor& x) { return silu(x); }, [sig](double v) { return v * sig(v); }, -6, 6},
+      {"softplus", [](const Tensor& x) { return softplus(x); }, [](double v) { return std::log1p(std::exp(v)); },
+       -10, 10},
+      {"softplus_beta", [](const Tensor& x) { return softplus(x, 3.0, 5.0); },
+       [](double v) { return 3 * v > 5 ? v : std::log1p(std::exp(3 * v)) / 3; }, -4, 4},
+      {"erf", [](const Tensor& x) { return erf(x); }, [](double v) { return std::erf(v); }, -3, 3},
+      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double v) { return 1 / v; }, 0.2, 4},
+      {"square", [](const Tensor& x) { return square(x); }, [](double v) { return v * v; }, -3, 3},
+      {"pow_2.5", [](const Tensor& x) { return pow(x, 2.5); }, [](double v) { return std::pow(v, 2.5); }, 0, 3},
+      {"pow_3", [](const Tensor& x) { return pow(x, 3); }, [](double v) { return v * v * v; }, -3, 3},
+      {"pow_-2", [](const Tensor& x) { return pow(x, -2.0); }, [](double v) { return 1 / (v * v); }, 0.3, 3},
+      {"clamp", [](const Tensor& x) { return clamp(x, -1.0, 0.5); },
+       [](double v) { return std::min(std::max(v, -1.0), 0.5); }, -3, 3},
+  };
+}
+
+// Tolerance of a dtype's computation relative to a float64 reference (16-bit types round the input too).
+double tol_for(DType dt) {
+  switch (dt) {
+    case kFloat64: return 1e-12;
+    case kFloat32: return 2e-6;
+    case kFloat16: return 2e-3;
+    default: return 1.6e-2;
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- forward values
+TEST(ElementwiseValues, UnaryMatchesStdMathInEveryFloatingDType) {
+  for (const auto& c : unary_cases()) {
+    for (DType dt : {kFloat64, kFloat32, kFloat16, kBFloat16}) {
+      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dt));
+      // 101 points spanning the domain, rounded to the dtype first so the reference sees the same input.
+      Tensor x = linspace(c.lo, c.hi, 101, dt);
+      Tensor y = c.op(x);
+      ASSERT_EQ(y.dtype(), dt);
+      ASSERT_EQ(y.shape(), x.shape());
+      const std::vector<double> in = to_vector<double>(x), out = to_vector<double>(y);
+      for (size_t i = 0; i < in.size(); ++i) {
+        const double r = c.ref(in[i]);
+        ASSERT_NEAR(out[i], r, tol_for(dt) * std::max(1.0, std::abs(r))) << "at x = " << in[i];
+      }
+    }
+  }
+}
+
+TEST(ElementwiseValues, BinaryMatchesStdMath) {
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&, const Tensor&)> op;
+    std::function<double(double, double)> ref;
+  };
+  const std::vector<Case> cases = {
+      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, [](double a, double b) { return a + b; }},
+      {"add_alpha", [](const Tensor& a, const Tensor& b) { return add(a, b, -2); },
+       [](double a, double b) { return a - 2 * b; }},
+      {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }, [](double a, double b) { return a - b; }},
+      {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }, [](double a, double b) { return a * b; }},
+      {"div", [](const Tensor& a, const Tensor& b) { return a / b; }, [](double a, double b) { return a / b; }},
+      {"pow", [](const Tensor& a, const Tensor& b) { return pow(abs(a), b); },
+       [](double a, double b) { return std::pow(std::abs(a), b); }},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); },
+       [](double a, double b) { return std::max(a, b); }},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); },
+       [](double a, double b) { return std::min(a, b); }},
+  };
+  manual_seed(21);
+  const Tensor a = randn({5, 7}, kFloat64);
+  const Tensor b = add(rand({5, 7}, kFloat64), 0.5);
+  for (const auto& c : cases) {
+    for (DType dt : {kFloat64, kFloat32}) {
+      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dt));
+      const Tensor x = a.to(dt), y = b.to(dt);
+      const Tensor out = c.op(x, y);
+      ASSERT_EQ(out.dtype(), dt);
+      const std::vector<double> xv = to_vector<double>(x), yv = to_vector<double>(y), ov = to_vector<double>(out);
+      for (size_t i = 0; i < xv.size(); ++i) {
+        const double r = c.ref(xv[i], yv[i]);
+        ASSERT_NEAR(ov[i], r, tol_for(dt) * std::max(1.0, std::abs(r)));
+      }
+    }
+  }
+}
+
+TEST(ElementwiseValues, IntegerArithmetic) {
+  const Tensor a = tensor(std::vector<int64_t>{7, -7, 3, 0});
+  const Tensor b = tensor(std::vector<int64_t>{2, 2, -4, 5});
+  EXPECT_EQ(to_vector<int64_t>(a + b), (std::vector<int64_t>{9, -5, -1, 5}));
+  EXPECT_EQ(to_vector<int64_t>(a - b), (std::vector<int64_t>{5, -9, 7, -5}));
+  EXPECT_EQ(to_vector<int64_t>(a * b), (std::vector<int64_t>{14, -14, -12, 0}));
+  EXPECT_EQ(to_vector<int64_t>(neg(a)), (std::vector<int64_t>{-7, 7, -3, 0}));
+  EXPECT_EQ(to_vector<int64_t>(abs(a)), (std::vector<int64_t>{7, 7, 3, 0}));
+  EXPECT_EQ(to_vector<int64_t>(square(a)), (std::vector<int64_t>{49, 49, 9, 0}));
+  EXPECT_EQ(to_vector<int64_t>(maximum(a, b)), (std::vector<int64_t>{7, 2, 3, 5}));
+  EXPECT_EQ(to_vector<int64_t>(relu(a)), (std::vector<int64_t>{7, 0, 3, 0}));
+  EXPECT_EQ(to_vector<int64_t>(sign(a)), (std::vector<int64_t>{1, -1, 1, 0}));
+  EXPECT_EQ(to_vector<int64_t>(pow(a, 2)), (std::vector<int64_t>{49, 49, 9, 0}));
+  EXPECT_EQ(to_vector<int64_t>(clamp(a, -1, 4)), (std::vector<int64_t>{4, -1, 3, 0}));
+  EXPECT_EQ(a.dtype(), (a * b).dtype());
+  // Floating functions of integers compute in float32.
+  const Tensor e = exp(tensor(std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(e.dtype(), kFloat32);
+  EXPECT_NEAR(to_vector<double>(e)[1], std::exp(1.0), 1e-6);
+  EXPECT_EQ(sqrt(full({2}, true, kBool)).dtype(), kFloat32);
+}
+
+TEST(ElementwiseValues, ScalarOperandsAndOperators) {
+  const Tensor x = tensor(std::vector<float>{1.0f, 2.0f, 4.0f});
+  EXPECT_EQ(to_vector<float>(x + 1), (std::vector<float>{2, 3, 5}));
+  EXPECT_EQ(to_vector<float>(1 + x), (std::vector<float>{2, 3, 5}));
+  EXPECT_EQ(to_vector<float>(x - 1), (std::vector<float>{0, 1, 3}));
+  EXPECT_EQ(to_vector<float>(10 - x), (std::vector<float>{9, 8, 6}));
+  EXPECT_EQ(to_vector<float>(x * 0.5), (std::vector<float>{0.5f, 1, 2}));
+  EXPECT_EQ(to_vector<float>(3 * x), (std::vector<float>{3, 6, 12}));
+  EXPECT_EQ(to_vector<float>(x / 2), (std::vector<float>{0.5f, 1, 2}));
+  EXPECT_EQ(to_vector<float>(8 / x), (std::vector<float>{8, 4, 2}));
+  EXPECT_EQ(to_vector<float>(-x), (std::vector<float>{-1, -2, -4}));
+  EXPECT_EQ(to_vector<float>(pow(2.0, x)), (std::vector<float>{2, 4, 16}));
+  Tensor y = x.clone();
+  y += x;
+  y -= tensor(std::vector<float>{1.0f, 1.0f, 1.0f});
+  y *= tensor(std::vector<float>{2.0f});
+  y /= tensor(std::vector<float>{2.0f, 4.0f, 7.0f});
+  EXPECT_EQ(to_vector<float>(y), (std::vector<float>{1, 1.5f, 2}));
+}
+
+// ---------------------------------------------------------------- broadcasting
+TEST(ElementwiseBroadcast, Shapes) {
+  EXPECT_EQ((ones({2, 3}) + ones({3})).shape(), (Shape{2, 3}));
+  EXPECT_EQ((ones({2, 1, 4}) * ones({3, 1})).shape(), (Shape{2, 3, 4}));
+  EXPECT_EQ((ones({}) + ones({5})).shape(), Shape{5});
+  EXPECT_EQ((ones({}) + ones({})).shape(), Shape{});
+  EXPECT_EQ((ones({0, 3}) + ones({3})).shape(), (Shape{0, 3}));
+  EXPECT_EQ((ones({1, 3}) + ones({4, 1})).shape(), (Shape{4, 3}));
+  // Values: an outer sum.
+  const Tensor r = tensor(std::vector<float>{0.0f, 10.0f}, {2, 1}) + tensor(std::vector<float>{1.0f, 2.0f, 3.0f});
+  EXPECT_EQ(to_vector<float>(r), (std::vector<float>{1, 2, 3, 11, 12, 13}));
+  // Broadcasting through a non-contiguous operand.
+  const Tensor t = tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3}).t();  // [3, 2]
+  EXPECT_EQ(to_vector<float>(t * tensor(std::vector<float>{1.0f, 10.0f})), (std::vector<float>{1, 40, 2, 50, 3, 60}));
+}
+
+TEST(ElementwiseBroadcast, ErrorsNameTheOpAndShapes) {
+  const std::string msg = error_message([] { add(ones({2, 3}), ones({4})); });
+  EXPECT_TRUE(contains(msg, "add")) << msg;
+  EXPECT_TRUE(contains(msg, "[2, 3]")) << msg;
+  EXPECT_TRUE(contains(msg, "[4]")) << msg;
+  EXPECT_TRUE(contains(msg, "broadcast")) << msg;
+  const std::string m2 = error_message([] { mul(ones({2, 3}), ones({3, 2})); });
+  EXPECT_TRUE(contains(m2, "mul") && contains(m2, "[2, 3]") && contains(m2, "[3, 2]")) << m2;
+  const std::string m3 = error_message([] { maximum(ones({5}), ones({4})); });
+  EXPECT_TRUE(contains(m3, "maximum") && contains(m3, "[5]") && contains(m3, "[4]")) << m3;
+  const std::string m4 = error_message([] { lt(ones({2}), ones({3})); });
+  EXPECT_TRUE(contains(m4, "lt")) << m4;
+  const std::string m5 = error_message([] { where(full({3}, true, kBool), ones({2}), ones({2})); });
+  EXPECT_TRUE(contains(m5, "where")) << m5;
+  EXPECT_THROW(add(Tensor(), ones({1})), Error);
+}
+
+// ---------------------------------------------------------------- type promotion
+TEST(ElementwisePromotion, TensorTensor) {
+  const Tensor i = tensor(std::vector<int64_t>{1, 2});
+  const Tensor f = tensor(std::vector<float>{0.5f, 0.25f});
+  const Tensor d = tensor(std::vector<double>{0.5, 0.25});
+  const Tensor b = tensor(std::vector<bool>{true, false});
+  EXPECT_EQ((i + f).dtype(), kFloat32);
+  EXPECT_EQ(to_vector<float>(i + f), (std::vector<float>{1.5f, 2.25f}));
+  EXPECT_EQ((f + d).dtype(), kFloat64);
+  EXPECT_EQ((i * d).dtype(), kFloat64);
+  EXPECT_EQ((b + i).dtype(), kInt64);
+  EXPECT_EQ((b + b).dtype(), kBool);
+  EXPECT_EQ(to_vector<bool>(b + b), (std::vector<bool>{true, false}));
+  EXPECT_EQ((b * f).dtype(), kFloat32);
+  EXPECT_EQ((f.to(kFloat16) + f.to(kBFloat16)).dtype(), kFloat32);
+  EXPECT_EQ((f.to(kFloat16) + f).dtype(), kFloat32);
+  EXPECT_EQ((f.to(kFloat16) + i).dtype(), kFloat16);
+  EXPECT_EQ((f.to(kBFloat16) * d).dtype(), kFloat64);
+  EXPECT_EQ(maximum(i, f).dtype(), kFloat32);
+  EXPECT_EQ(where(b, i, f).dtype(), kFloat32);
+}
+
+TEST(ElementwisePromotion, ScalarsDoNotUpcastTensors) {
+  const Tensor i = tensor(std::vector<int64_t>{1, 2});
+  const Tensor f = tensor(std::vector<float>{0.5f, 0.25f});
+  const Tensor b = tensor(std::vector<bool>{true, false});
+  EXPECT_EQ((i + 2.5).dtype(), kFloat32);  // int tensor with a float scalar: the default float type
+  EXPECT_EQ(to_vector<float>(i + 2.5), (std::vector<float>{3.5f, 4.5f}));
+  EXPECT_EQ((i + 2).dtype(), kInt64);
+  EXPECT_EQ((f * 2.0).dtype(), kFloat32);  // a double scalar keeps float32
+  EXPECT_EQ((f.to(kFloat16) * 2.0).dtype(), kFloat16);
+  EXPECT_EQ((f.to(kBFloat16) + 1).dtype(), kBFloat16);
+  EXPECT_EQ((b + 1).dtype(), kInt64);
+  EXPECT_EQ((b + 1.5).dtype(), kFloat32);
+  EXPECT_EQ((2.0 - i).dtype(), kFloat32);
+  EXPECT_EQ((tensor(std::vector<double>{1.0, 2.0}) * 3).dtype(), kFloat64);
+}
+
+TEST(ElementwisePromotion, DivisionAndComparisons) {
+  const Tensor i = tensor(std::vector<int64_t>{7, -7, 1});
+  const Tensor j = tensor(std::vector<int64_t>{2, 2, 4});
+  const Tensor q = i / j;  // true division
+  EXPECT_EQ(q.dtype(), kFloat32);
+  EXPECT_EQ(to_vector<float>(q), (std::vector<float>{3.5f, -3.5f, 0.25f}));
+  EXPECT_EQ((i / 2).dtype(), kFloat32);
+  EXPECT_EQ(to_vector<float>(i / 2), (std::vector<float>{3.5f, -3.5f, 0.5f}));
+  const Tensor f = tensor(std::vector<float>{1.0f, 2.0f, 3.0f});
+  for (const Tensor& c : {eq(f, 2.0), ne(f, 2.0), lt(f, 2.0), le(f, 2.0), gt(f, 2.0), ge(f, 2.0), f == f, f < i})
+    EXPECT_EQ(c.dtype(), kBool);
+  EXPECT_EQ(to_vector<bool>(eq(f, 2.0)), (std::vector<bool>{false, true, false}));
+  EXPECT_EQ(to_vector<bool>(ne(f, 2.0)), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(to_vector<bool>(lt(f, 2.0)), (std::vector<bool>{true, false, false}));
+  EXPECT_EQ(to_vector<bool>(le(f, 2.0)), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(to_vector<bool>(gt(f, 2.0)), (std::vector<bool>{false, false, true}));
+  EXPECT_EQ(to_vector<bool>(ge(f, 2.0)), (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(to_vector<bool>(f < i), (std::vector<bool>{true, false, false}));  // compared after promotion
+  EXPECT_EQ(to_vector<bool>(eq(f, 2.5)), (std::vector<bool>{false, false, false}));
+  EXPECT_EQ(to_vector<bool>(eq(i, 1.0)), (std::vector<bool>{false, false, true}));
+  // Broadcast comparison.
+  const Tensor m = tensor(std::vector<float>{1.0f, 2.0f}, {2, 1}) < tensor(std::vector<float>{0.0f, 1.5f, 3.0f});
+  EXPECT_EQ(m.shape(), (Shape{2, 3}));
+  EXPECT_EQ(to_vector<bool>(m), (std::vector<bool>{false, true, true, false, false, true}));
+}
+
+TEST(ElementwiseLogic, AndOrNot) {
+  const Tensor a = tensor(std::vector<bool>{true, true, false, false});
+  const Tensor b = tensor(std::vector<bool>{true, false, true, false});
+  EXPECT_EQ(to_vector<bool>(logical_and(a, b)), (std::vector<bool>{true, false, false, false}));
+  EXPECT_EQ(to_vector<bool>(logical_or(a, b)), (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(to_vector<bool>(logical_not(a)), (std::vector<bool>{false, false, true, true}));
+  EXPECT_EQ(logical_not(a).dtype(), kBool);
+  const Tensor f = tensor(std::vector<float>{0.0f, 2.0f, -1.0f, 0.0f});
+  EXPECT_EQ(to_vector<bool>(logical_and(f, a)), (std::vector<bool>{false, true, false, false}));
+  EXPECT_EQ(to_vector<bool>(logical_not(f)), (std::vector<bool>{true, false, false, true}));
+  EXPECT_THROW(neg(a), Error);
+}
+
+// ---------------------------------------------------------------- 16-bit floats
+TEST(ElementwiseHalf, ArithmeticRoundsToTheDType) {
+  for (DType dt : {kFloat16, kBFloat16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    const Tensor a = tensor(std::vector<float>{1.5f, 2.25f, -4.0f, 0.5f}).to(dt);
+    const Tensor b = tensor(std::vector<float>{0.5f, 0.25f, 2.0f, 8.0f}).to(dt);
+    EXPECT_EQ((a + b).dtype(), dt);
+    EXPECT_EQ(to_vector<float>(a + b), (std::vector<float>{2.0f, 2.5f, -2.0f, 8.5f}));
+    EXPECT_EQ(to_vector<float>(a * b), (std::vector<float>{0.75f, 0.5625f, -8.0f, 4.0f}));
+    EXPECT_EQ(to_vector<float>(a / b), (std::vector<float>{3.0f, 9.0f, -2.0f, 0.0625f}));
+    EXPECT_EQ(to_vector<float>(maximum(a, b)), (std::vector<float>{1.5f, 2.25f, 2.0f, 8.0f}));
+    EXPECT_EQ(to_vector<float>(relu(a)), (std::vector<float>{1.5f, 2.25f, 0.0f, 0.5f}));
+  }
+  // 1 + 2^-11 is not a half: the sum rounds (to even, i.e. 1).
+  const Tensor one = ones({1}, kFloat16);
+  const Tensor tiny = full({1}, std::ldexp(1.0, -11), kFloat16);
+  EXPECT_EQ(to_vector<float>(one + tiny)[0], 1.0f);
+  EXPECT_EQ(to_vector<float>(one + tiny + tiny + tiny)[0], 1.0f);  // each step rounds back
+  EXPECT_EQ(to_vector<float>(one + tiny * 3)[0], 1.0f + std::ldexp(1.0f, -9));
+  // Overflow: 60000 * 2 is inf in float16 but finite in bfloat16.
+  EXPECT_TRUE(std::isinf(to_vector<float>(full({1}, 60000.0, kFloat16) * 2)[0]));
+  EXPECT_FALSE(std::isinf(to_vector<float>(full({1}, 60000.0, kBFloat16) * 2)[0]));
+  // bfloat16 keeps 8 bits of mantissa: 256 + 1 == 256.
+  EXPECT_EQ(to_vector<float>(full({1}, 256.0, kBFloat16) + 1)[0], 256.0f);
+}
+
+// ---------------------------------------------------------------- in-place
+TEST(ElementwiseInPlace, ValuesAndVersions) {
+  Tensor t = tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3});
+  uint64_t v = t.version();
+  t.add_(tensor(std::vector<float>{1.0f, 1.0f, 1.0f}));  // broadcast
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{2, 3, 4, 5, 6, 7}));
+  t.add_(tensor(std::vector<float>{10.0f, 20.0f}, {2, 1}), 0.5);
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{7, 8, 9, 15, 16, 17}));
+  t.sub_(ones({2, 3}), 2);
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{5, 6, 7, 13, 14, 15}));
+  t.mul_(tensor(std::vector<float>{2.0f, 0.0f, 1.0f}));
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{10, 0, 7, 26, 0, 15}));
+  t.mul_(0.5);
+  t.div_(2.0);
+  v += 2;
+  EXPECT_EQ(t.version(), v);
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{2.5f, 0, 1.75f, 6.5f, 0, 3.75f}));
+  t.fill_(3.0);
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), std::vector<float>(6, 3.0f));
+  t.zero_();
+  EXPECT_EQ(t.version(), ++v);
+  EXPECT_EQ(to_vector<float>(t), std::vector<float>(6, 0.0f));
+  // The unary in-place variants.
+  Tensor u = tensor(std::vector<float>{-1.0f, 0.5f, 2.0f});
+  relu_(u);
+  EXPECT_EQ(to_vector<float>(u), (std::vector<float>{0, 0.5f, 2}));
+  neg_(u);
+  EXPECT_EQ(to_vector<float>(u), (std::vector<float>{0, -0.5f, -2}));
+  clamp_(u, -1.0, std::nullopt);
+  EXPECT_EQ(to_vector<float>(u), (std::vector<float>{0, -0.5f, -1}));
+  pow_(u, 2);
+  EXPECT_EQ(to_vector<float>(u), (std::vector<float>{0, 0.25f, 1}));
+  exp_(u);
+  EXPECT_NEAR(to_vector<float>(u)[2], std::exp(1.0f), 1e-6);
+  tanh_(u);
+  sigmoid_(u);
+  masked_fill_(u, tensor(std::vector<bool>{true, false, false}), 9.0);
+  EXPECT_EQ(to_vector<float>(u)[0], 9.0f);
+  EXPECT_EQ(u.version(), 8u);  // one bump per in-place op
+}
+
+TEST(ElementwiseInPlace, OnViewsWritesThroughToTheBase) {
+  Tensor base = zeros({3, 4});
+  Tensor col = base.select(1, 2);  // a strided view
+  col.add_(tensor(std::vector<float>{1.0f, 2.0f, 3.0f}));
+  EXPECT_EQ(to_vector<float>(base), (std::vector<float>{0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0}));
+  Tensor tr = base.t();
+  tr.mul_(full({4, 3}, 2.0));
+  EXPECT_EQ(to_vector<float>(base), (std::vector<float>{0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 6, 0}));
+  EXPECT_EQ(base.version(), 2u);
+}
+
+TEST(ElementwiseInPlace, CopyWithBroadcastingAndConversion) {
+  Tensor t = zeros({2, 3});
+  t.copy_(tensor(std::vector<float>{1.0f, 2.0f, 3.0f}));
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{1, 2, 3, 1, 2, 3}));
+  EXPECT_EQ(t.version(), 1u);
+  t.copy_(tensor(std::vector<double>{7.0, 8.0}, {2, 1}));  // float64 source
+  EXPECT_EQ(to_vector<float>(t), (std::vector<float>{7, 7, 7, 8, 8, 8}));
+  Tensor i = zeros({3}, kInt64);
+  i.copy_(tensor(std::vector<float>{1.9f, -1.9f, 2.0f}));
+  EXPECT_EQ(to_vector<int64_t>(i), (std::vector<int64_t>{1, -1, 2}));
+  Tensor nc = zeros({3, 2}).t();  // non-contiguous target
+  nc.copy_(tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}, {2, 3}));
+  EXPECT_EQ(to_vector<float>(nc), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  const std::string msg = error_message([&] { t.copy_(ones({4})); });
+  EXPECT_TRUE(contains(msg, "copy_")) << msg;
+}
+
+TEST(ElementwiseInPlace, ErrorsOnShapeOrDTypeThatDoNotFit) {
+  Tensor t = zeros({3});
+  const std::string msg = error_message([&] { t.add_(ones({2, 3})); });  // the result would be [2, 3]
+  EXPECT_TRUE(contains(msg, "add_")) << msg;
+  EXPECT_EQ(t.version(), 0u);
+  Tensor i = zeros({2}, kInt64);
+  const std::string msg2 = error_message([&] { i.add_(tensor(std::vector<float>{0.5f, 0.5f})); });
+  EXPECT_TRUE(contains(msg2, "add_") && contains(msg2, "int64")) << msg2;
+  i.add_(tensor(std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(to_vector<int64_t>(i), (std::vector<int64_t>{1, 2}));
+  // A float32 tensor accepts a float64 operand (the result is cast back).
+  Tensor f = zeros({2});
+  f.add_(tensor(std::vector<double>{0.5, 1.5}));
+  EXPECT_EQ(f.dtype(), kFloat32);
+  EXPECT_EQ(to_vector<float>(f), (std::vector<float>{0.5f, 1.5f}));
+}
+
+// ---------------------------------------------------------------- where / masked_fill / clamp
+TEST(ElementwiseSelect, WhereAndMaskedFill) {
+  const Tensor c = tensor(std::vector<bool>{true, false, true});
+  const Tensor a = tensor(std::vector<float>{1.0f, 2.0f, 3.0f});
+  const Tensor b = tensor(std::vector<float>{-1.0f, -2.0f, -3.0f});
+  EXPECT_EQ(to_vector<float>(where(c, a, b)), (std::vector<float>{1, -2, 3}));
+  EXPECT_EQ(to_vector<float>(where(c, a, 0.5)), (std::vector<float>{1, 0.5f, 3}));
+  EXPECT_EQ(where(c, a, 0.5).dtype(), kFloat32);
+  const Tensor w = where(tensor(std::vector<bool>{true, false}, {2, 1}), a, b);  // broadcast all three
+  EXPECT_EQ(w.shape(), (Shape{2, 3}));
+  EXPECT_EQ(to_vector<float>(w), (std::vector<float>{1, 2, 3, -1, -2, -3}));
+  const std::string msg = error_message([&] { where(a, a, b); });
+  EXPECT_TRUE(contains(msg, "where") && contains(msg, "bool") && contains(msg, "float32")) << msg;
+  const Tensor x = tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {2, 2});
+  EXPECT_EQ(to_vector<float>(masked_fill(x, tensor(std::vector<bool>{false, true}), -9.0)),
+            (std::vector<float>{1, -9, 3, -9}));
+  EXPECT_EQ(masked_fill(x, tensor(std::vector<bool>{false, true}), -9.0).dtype(), kFloat32);
+  const Tensor xi = tensor(std::vector<int64_t>{1, 2});
+  EXPECT_EQ(masked_fill(xi, tensor(std::vector<bool>{true, false}), 5).dtype(), kInt64);
+  EXPECT_THROW(masked_fill(x, tensor(std::vector<float>{1.0f, 0.0f}), 0.0), Error);  // mask must be bool
+  const std::string m2 = error_message([&] { masked_fill(ones({2}), full({3, 2}, true, kBool), 0.0); });
+  EXPECT_TRUE(contains(m2, "masked_fill")) << m2;
+}
+
+TEST(ElementwiseSelect, ClampWithOnlyOneBound) {
+  const Tensor x = tensor(std::vector<float>{-2.0f, -0.5f, 0.5f, 2.0f});
+  EXPECT_EQ(to_vector<float>(clamp(x, -1.0, std::nullopt)), (std::vector<float>{-1, -0.5f, 0.5f, 2}));
+  EXPECT_EQ(to_vector<float>(clamp(x, std::nullopt, 1.0)), (std::vector<float>{-2, -0.5f, 0.5f, 1}));
+  EXPECT_EQ(to_vector<float>(clamp_min(x, 0.0)), (std::vector<float>{0, 0, 0.5f, 2}));
+  EXPECT_EQ(to_vector<float>(clamp_max(x, 0.0)), (std::vector<float>{-2, -0.5f, 0, 0}));
+  EXPECT_EQ(to_vector<float>(clamp(x, -1.0, 1.0)), (std::vector<float>{-1, -0.5f, 0.5f, 1}));
+  const std::string msg = error_message([&] { clamp(x, std::nullopt, std::nullopt); });
+  EXPECT_TRUE(contains(msg, "clamp")) << msg;
+  // Gradient passes only inside the bounds.
+  Tensor y = tensor(std::vector<double>{-2.0, 0.5, 2.0}, {3}, TensorOptions(kFloat64).requires_grad());
+  clamp(y, -1.0, std::nullopt).backward(ones({3}, kFloat64));
+  EXPECT_EQ(to_vector<double>(y.grad()), (std::vector<double>{0, 1, 1}));
+}
+
+// ---------------------------------------------------------------- NaN and infinities
+TEST(ElementwiseNaN, PropagatesThroughMaximumReluAndClamp) {
+  const Tensor x = tensor(std::vector<double>{kNaN, 1.0, -1.0}, {3}, kFloat64);
+  const Tensor y = tensor(std::vector<double>{0.0, kNaN, 0.0}, {3}, kFloat64);
+  const std::vector<double> mx = to_vector<double>(maximum(x, y));
+  EXPECT_TRUE(std::isnan(mx[0]));
+  EXPECT_TRUE(std::isnan(mx[1]));
+  EXPECT_EQ(mx[2], 0.0);
+  const std::vector<double> mn = to_vector<double>(minimum(x, y));
+  EXPECT_TRUE(std::isnan(mn[0]) && std::isnan(mn[1]));
+  EXPECT_EQ(mn[2], -1.0);
+  const std::vector<double> r = to_vector<double>(relu(x));
+  EXPECT_TRUE(std::isnan(r[0]));
+  EXPECT_EQ(r[1], 1.0);
+  EXPECT_EQ(r[2], 0.0);
+  EXPECT_TRUE(std::isnan(to_vector<double>(clamp(x, 0.0, 0.5))[0]));
+  EXPECT_TRUE(std::isnan(to_vector<float>(relu(x.to(kFloat32)))[0]));
+  EXPECT_TRUE(std::isnan(to_vector<float>(maximum(x.to(kFloat16), y.to(kFloat16)))[0]));
+  // Comparisons with NaN are false (ne is true).
+  EXPECT_EQ(to_vector<bool>(eq(x, x)), (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(to_vector<bool>(ne(x, x)), (std::vector<bool>{true, false, false}));
+  // Domain errors give NaN and infinities, not exceptions.
+  const std::vector<double> lg = to_vector<double>(log(tensor(std::vector<double>{-1.0, 0.0}, {2}, kFloat64)));
+  EXPECT_TRUE(std::isnan(lg[0]));
+  EXPECT_EQ(lg[1], -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(to_vector<double>(div(ones({1}, kFloat64), zeros({1}, kFloat64)))[0],
+            std::numeric_limits<double>::infinity());
+  // Large inputs stay finite where the function is.
+  const std::vector<double> big = to_vector<double>(sigmoid(tensor(std::vector<double>{-800.0, 800.0}, {2}, kFloat64)));
+  EXPECT_EQ(big[0], 0.0);
+  EXPECT_EQ(big[1], 1.0);
+  EXPECT_EQ(to_vector<double>(softplus(tensor(std::vector<double>{800.0}, {1}, kFloat64)))[0], 800.0);
+  EXPECT_EQ(to_vector<double>(tanh(tensor(std::vector<double>{-1000.0}, {1}, kFloat64)))[0], -1.0);
+}
+
+// ---------------------------------------------------------------- size and layout
+TEST(ElementwiseLayout, LargeAndStridedInputs) {
+  // Large enough to be split across threads.
+  const int64_t n = 1 << 20;
+  const Tensor a = arange(0, n, 1, kFloat64);
+  const Tensor b = full({n}, 0.5, kFloat64);
+  const std::vector<double> s = to_vector<double>(a * 2.0 + b);
+  for (int64_t i = 0; i < n; i += 4099) ASSERT_EQ(s[static_cast<size_t>(i)], 2.0 * static_cast<double>(i) + 0.5);
+  ASSERT_EQ(s.back(), 2.0 * static_cast<double>(n - 1) + 0.5);
+  // Strided, transposed and broadcast operands agree with their contiguous copies.
+  manual_seed(31);
+  const Tensor x = randn({6, 5}, kFloat64);
+  const Tensor xt = x.t();  // [5, 6]
+  const Tensor y = randn({5, 6}, kFloat64);
+  EXPECT_EQ(tangent::testing::max_abs_diff(xt * y, xt.contiguous() * y), 0.0);
+  EXPECT_EQ(tangent::testing::max_abs_diff(exp(xt), exp(xt.contiguous())), 0.0);
+  const Tensor sl = x.slice(0, 0, 6, 2);  // every other row
+  EXPECT_EQ(tangent::testing::max_abs_diff(sin(sl), sin(sl.contiguous())), 0.0);
+  const Tensor e = tensor(std::vector<double>{1.0, 2.0, 3.0}, {3, 1}, kFloat64).expand({3, 4});
+  EXPECT_EQ(to_vector<double>(e * 2.0), (std::vector<double>{2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6}));
+  // Empty tensors.
+  EXPECT_EQ((zeros({0, 4}) + 1.0).numel(), 0);
+  EXPECT_EQ(exp(zeros({0})).shape(), Shape{0});
+}

@@ -1,0 +1,16 @@
+#pragma once
+// The `tangent` command line: each subcommand registers its options on a CLI11 app and returns the function
+// that runs it.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace tangent::cli {
+
+using Run = std::function<int()>;
+
+Run add_train(CLI::App& app);
+Run add_eval(CLI::App& app);
+Run add_predict(CLI::App& app);
+
+}  // namespace tangent::cli

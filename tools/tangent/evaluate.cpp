@@ -1,0 +1,86 @@
+// tangent eval and tangent predict: load a checkpoint (which alone rebuilds its model) and run it.
+#include <cstdio>
+#include <sstream>
+
+#include "models/models.h"
+#include "nn/checkpoint.h"
+#include "nn/data/data.h"
+#include "nn/trainer.h"
+#include "ops/reduce.h"
+#include "tools/tangent/commands.h"
+
+namespace tangent::cli {
+
+namespace {
+
+std::shared_ptr<models::Model> load_model(const std::string& path) {
+  const nn::Checkpoint c = nn::load_checkpoint(path);
+  auto model = models::create_model(c.model_kind, c.model_config);
+  model->load_state_dict(c.model_state);
+  model->eval();
+  return model;
+}
+
+}  // namespace
+
+Run add_eval(CLI::App& app) {
+  struct Args {
+    std::string checkpoint, data = "fashion-mnist";
+    bool train = false;
+    int64_t batch_size = 256;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
+  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, an IDX directory or npy:X.npy,Y.npy");
+  app.add_flag("--train", a->train, "use the training split instead of the test split");
+  app.add_option("--batch-size", a->batch_size, "examples per batch");
+  return [a] {
+    auto model = load_model(a->checkpoint);
+    const data::TensorDataset ds = data::load_dataset(a->data, a->train);
+    const nn::EvalResult r = nn::evaluate(*model, ds, a->batch_size);
+    std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
+                static_cast<long long>(r.count), a->train ? "train" : "test");
+    return 0;
+  };
+}
+
+Run add_predict(CLI::App& app) {
+  struct Args {
+    std::string checkpoint, input, out;
+    bool probabilities = false;
+    int64_t batch_size = 256;
+  };
+  auto a = std::make_shared<Args>();
+  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
+  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")->required();
+  app.add_option("--out", a->out, "outputs as .npy")->required();
+  app.add_flag("--probabilities", a->probabilities, "write softmax probabilities instead of logits");
+  app.add_option("--batch-size", a->batch_size, "examples per batch");
+  return [a] {
+    auto model = load_model(a->checkpoint);
+    Tensor x = data::read_npy(a->input);
+    const Shape per = model->input_shape();
+    if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
+    Shape got(x.shape().begin() + 1, x.shape().end());
+    if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
+      Shape s = per;
+      s.insert(0, x.size(0));
+      x = x.reshape(s);
+      got = per;
+    }
+    TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
+                  per, " (expected [N, ...])");
+    x = x.to(model->input_dtype());
+    Tensor y = nn::predict(*model, x, a->batch_size);
+    if (a->probabilities) y = softmax(y, -1);
+    data::write_npy(a->out, y);
+    std::printf("wrote %s: shape %s\n", a->out.c_str(), y.shape().vec().size() ? [&] {
+      std::ostringstream os;
+      os << y.shape();
+      return os.str();
+    }().c_str() : "[]");
+    return 0;
+  };
+}
+
+}  // namespace tangent::cli
