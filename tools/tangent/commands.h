@@ -12,5 +12,6 @@ using Run = std::function<int()>;
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_predict(CLI::App& app);
+Run add_export(CLI::App& app);  // tools/tangent/export.cpp
 
 }  // namespace tangent::cli

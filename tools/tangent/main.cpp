@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   sub("train", "Train a model and write DIR/model.tgt, DIR/metrics.csv and DIR/curves.svg", tangent::cli::add_train);
   sub("eval", "Print a checkpoint's accuracy and loss on a data set", tangent::cli::add_eval);
   sub("predict", "Write a checkpoint's outputs for inputs in a .npy file", tangent::cli::add_predict);
+  sub("export", "Export a checkpoint to ONNX or safetensors, or inspect an ONNX file", tangent::cli::add_export);
   CLI11_PARSE(app, argc, argv);
   try {
     for (auto& [s, run] : runs)
