@@ -3,7 +3,8 @@
 // reduce() coalesces the input into "kept" dims (one per output element; `out` is contiguous over them) and
 // "reduced" dims, then picks one of two loops:
 // - inner: the innermost reduced dim has stride 1 (e.g. a row sum): each output reduces contiguous runs with
-//   several independent lanes (vectorisable; floating sums and products accumulate in double);
+//   explicit SIMD (vector extensions) over several independent accumulators; floating sums and products
+//   accumulate in double, so float32 sums of millions of elements stay accurate;
 // - columns: the innermost kept dim has stride 1 (e.g. the bias gradient, a [B, N] tensor summed over B):
 //   a tile of neighbouring outputs is updated row by row, vectorised across the tile;
 // and the inner loop with strided runs for everything else. Large reductions run in parallel over outputs, or,
@@ -190,7 +191,7 @@ void for_each_run(const ReduceGeometry& g, int64_t rb, int64_t re, const F& fn) 
 // ---------------------------------------------------------------------------------------------------------------
 // Kernels.
 
-constexpr int64_t kLanes = 16;       // independent accumulators of a contiguous run (vectorisable)
+constexpr int64_t kLanes = 16;       // independent accumulators of a contiguous run (16-bit and int64 types)
 constexpr int64_t kLaneBlock = 1024;  // softmax: elements summed in float lanes before folding into a double
 // Column kernels keep one accumulator per column of a tile and read the tile's rows in turn. Wide tiles keep the
 // reads long and sequential (narrow ones jump a page per row, which defeats the hardware prefetcher).
