@@ -1,8 +1,9 @@
+// The backward engine: discovers the graph from the roots, counts dependencies, and runs nodes latest-first,
+// accumulating the gradients that reach each node before it runs.
 #include "autograd/engine.h"
 
+#include <cstdint>
 #include <queue>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "autograd/node.h"
 #include "ops/elementwise.h"
@@ -25,66 +26,130 @@ Tensor conform(const Node& node, Tensor g) {
   return g;
 }
 
+// Node* -> dense index of the node in this run (open addressing; cheaper than unordered_map's node allocations).
+class NodeIndex {
+ public:
+  NodeIndex() { rehash(64); }
+  // The index of n, or -1.
+  int find(const Node* n) const {
+    for (size_t i = slot(n);; i = (i + 1) & mask_) {
+      if (keys_[i] == n) return vals_[i];
+      if (!keys_[i]) return -1;
+    }
+  }
+  // Inserts n with index `value` unless present; returns whether it was inserted.
+  bool insert(const Node* n, int value) {
+    if (2 * (size_ + 1) > keys_.size()) rehash(keys_.size() * 2);
+    size_t i = slot(n);
+    for (; keys_[i]; i = (i + 1) & mask_)
+      if (keys_[i] == n) return false;
+    keys_[i] = n;
+    vals_[i] = value;
+    ++size_;
+    return true;
+  }
+
+ private:
+  size_t slot(const Node* n) const {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(n) >> 4) * 0x9E3779B97F4A7C15ull >> 20) & mask_;
+  }
+  void rehash(size_t capacity) {
+    std::vector<const Node*> keys = std::move(keys_);
+    std::vector<int> vals = std::move(vals_);
+    keys_.assign(capacity, nullptr);
+    vals_.assign(capacity, -1);
+    mask_ = capacity - 1;
+    size_ = 0;
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (keys[i]) insert(keys[i], vals[i]);
+  }
+  std::vector<const Node*> keys_;
+  std::vector<int> vals_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 // Runs the backward graph from `roots` seeded with `root_grads`. When `targets` is non-empty only the nodes that
 // lead to a target run, and the gradient arriving at target i is stored in (*captured)[i] instead of being
-// accumulated.
+// accumulated. Per-node bookkeeping lives in vectors indexed by the node's discovery index.
 void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<Tensor>& root_grads,
              bool keep_graph, bool create_graph, const std::vector<std::shared_ptr<Node>>& targets,
              std::vector<Tensor>* captured) {
   const bool capture = !targets.empty();
-  std::unordered_map<Node*, std::vector<size_t>> target_slots;
-  for (size_t i = 0; i < targets.size(); ++i) target_slots[targets[i].get()].push_back(i);
 
   // Discover the graph (iterative DFS), then keep the nodes that lead to a target (all nodes without targets).
-  std::vector<Node*> order;  // post-order: children before parents
-  std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack;
+  NodeIndex index;
+  std::vector<Node*> nodes;  // by index
+  std::vector<int> order;    // post-order: children before parents
+  std::vector<std::pair<int, size_t>> stack;
+  auto visit = [&](Node* n) {
+    if (!index.insert(n, static_cast<int>(nodes.size()))) return;
+    stack.emplace_back(static_cast<int>(nodes.size()), 0);
+    nodes.push_back(n);
+  };
   for (const auto& r : roots)
-    if (r && seen.insert(r.get()).second) stack.emplace_back(r.get(), 0);
+    if (r) visit(r.get());
   while (!stack.empty()) {
-    auto& [node, child] = stack.back();
+    auto& [id, child] = stack.back();
+    Node* node = nodes[id];
     if (child < node->next.size()) {
       Node* c = node->next[child++].get();
-      if (c && seen.insert(c).second) stack.emplace_back(c, 0);
+      if (c) visit(c);  // may reallocate `stack`: the references above are not used after this
     } else {
-      order.push_back(node);
+      order.push_back(id);
       stack.pop_back();
     }
   }
-  std::unordered_set<Node*> needed;
-  for (Node* n : order) {  // children come first, so their status is known
-    bool need = !capture || target_slots.count(n) > 0;
-    for (const auto& c : n->next)
-      if (c && needed.count(c.get())) need = true;
-    if (need) needed.insert(n);
+  const size_t count = nodes.size();
+  std::vector<std::vector<size_t>> target_slots(capture ? count : 0);
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const int t = targets[i] ? index.find(targets[i].get()) : -1;
+    if (t >= 0) target_slots[t].push_back(i);
   }
-  std::unordered_map<Node*, int> deps;
-  for (Node* n : needed)
-    for (const auto& c : n->next)
-      if (c && needed.count(c.get())) ++deps[c.get()];
+  auto id_of = [&](const Node* n) { return n ? index.find(n) : -1; };
+  std::vector<char> needed(count, capture ? 0 : 1);
+  if (capture) {
+    for (int n : order) {  // children come first, so their status is known
+      bool need = !target_slots[n].empty();
+      for (const auto& c : nodes[n]->next)
+        if (c && needed[id_of(c.get())]) need = true;
+      needed[n] = need;
+    }
+  }
+  std::vector<int> deps(count, 0);
+  for (size_t n = 0; n < count; ++n) {
+    if (!needed[n]) continue;
+    for (const auto& c : nodes[n]->next) {
+      const int ci = id_of(c.get());
+      if (ci >= 0 && needed[ci]) ++deps[ci];
+    }
+  }
 
   AutoGradMode mode(create_graph);
-  std::unordered_map<Node*, Tensor> buffers;
-  auto add_to_buffer = [&](Node* n, const Tensor& g) {
+  std::vector<Tensor> buffers(count);
+  auto add_to_buffer = [&](int n, const Tensor& g) {
     Tensor& b = buffers[n];
     b = b.defined() ? b + g : g;
   };
-  for (size_t i = 0; i < roots.size(); ++i)
-    if (roots[i] && needed.count(roots[i].get())) add_to_buffer(roots[i].get(), root_grads[i]);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const int r = id_of(roots[i].get());
+    if (r >= 0 && needed[r]) add_to_buffer(r, root_grads[i]);
+  }
 
   std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
-  for (const auto& r : roots)
-    if (r && needed.count(r.get()) && deps[r.get()] == 0) ready.push(r.get());
-  std::unordered_set<Node*> queued;
+  for (const auto& r : roots) {
+    const int ri = id_of(r.get());
+    if (ri >= 0 && needed[ri] && deps[ri] == 0) ready.push(r.get());
+  }
+  std::vector<char> queued(count, 0);
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
-    if (!queued.insert(node).second) continue;
-    Tensor grad;
-    if (auto it = buffers.find(node); it != buffers.end()) {
-      grad = std::move(it->second);
-      buffers.erase(it);
-    }
+    const int id = index.find(node);
+    if (queued[id]) continue;
+    queued[id] = 1;
+    Tensor grad = std::move(buffers[id]);
+    buffers[id] = Tensor();
     if (grad.defined()) {
       grad = conform(*node, grad);  // root gradients; the others were conformed on arrival
       for (auto& hook : node->pre_hooks) {
@@ -92,13 +157,10 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
         if (r.defined()) grad = r;
       }
     }
-    if (capture) {
-      if (auto it = target_slots.find(node); it != target_slots.end())
-        for (size_t slot : it->second) (*captured)[slot] = grad;
-    }
+    if (capture)
+      for (size_t slot : target_slots[id]) (*captured)[slot] = grad;
     std::vector<Tensor> input_grads;
-    const bool is_accumulator = dynamic_cast<AccumulateGrad*>(node) != nullptr;
-    if (grad.defined() && !(capture && is_accumulator)) {
+    if (grad.defined() && !(capture && dynamic_cast<AccumulateGrad*>(node) != nullptr)) {
       input_grads = node->apply(grad);
       TANGENT_CHECK(input_grads.size() == node->next.size() || node->next.empty(), node->name(),
                     ": backward returned ", input_grads.size(), " gradients for ", node->next.size(), " inputs");
@@ -106,9 +168,10 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
     if (!keep_graph) node->release_saved();
     for (size_t i = 0; i < node->next.size(); ++i) {
       Node* c = node->next[i].get();
-      if (!c || !needed.count(c)) continue;
-      if (i < input_grads.size() && input_grads[i].defined()) add_to_buffer(c, conform(*c, input_grads[i]));
-      if (--deps[c] == 0) ready.push(c);
+      const int ci = id_of(c);
+      if (ci < 0 || !needed[ci]) continue;
+      if (i < input_grads.size() && input_grads[i].defined()) add_to_buffer(ci, conform(*c, input_grads[i]));
+      if (--deps[ci] == 0) ready.push(c);
     }
   }
 }

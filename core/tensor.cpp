@@ -1,5 +1,7 @@
+// Tensor metadata helpers, make_tensor and empty (allocation through the caching host allocator on the CPU).
 #include "core/tensor.h"
 
+#include "core/allocator.h"
 #include "core/backend.h"
 
 namespace tangent {
@@ -17,15 +19,30 @@ bool TensorImpl::is_contiguous() const {
 int64_t Tensor::size(int64_t dim) const { return shape()[wrap_dim(dim, this->dim(), "size")]; }
 int64_t Tensor::stride(int64_t dim) const { return strides()[wrap_dim(dim, this->dim(), "stride")]; }
 
+namespace {
+
+// TensorImpl built in one pass: its aggregate initialiser copies the shapes straight into place (allocate_shared
+// of a plain TensorImpl would value-initialise, i.e. zero all ~300 bytes, before we overwrite them).
+// The order of the initialisers follows the fields of TensorImpl (core/tensor.h).
+struct FilledImpl final : TensorImpl {
+  FilledImpl(Storage s, const Shape& shape_, const Shape& strides_, int64_t offset_, DType dtype_)
+      : TensorImpl{std::move(s), shape_, strides_, offset_, shape_.numel(), dtype_, false, false, false, nullptr, nullptr} {}
+  // Contiguous: the strides start as a copy of the shape and are overwritten in place.
+  FilledImpl(Storage s, const Shape& shape_, DType dtype_) : TensorImpl{std::move(s), shape_, shape_, 0, 0, dtype_, false, false, false, nullptr, nullptr} {
+    int64_t acc = 1;
+    for (size_t i = shape_.size(); i-- > 0;) {
+      strides[i] = acc;
+      acc *= shape_[i] > 1 ? shape_[i] : 1;
+    }
+    numel = shape_.numel();
+  }
+};
+
+}  // namespace
+
 Tensor make_tensor(Storage storage, const Shape& shape, const Shape& strides, int64_t offset, DType dtype) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::move(storage);
-  impl->shape = shape;
-  impl->strides = strides;
-  impl->offset = offset;
-  impl->numel = shape.numel();
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
+  return Tensor(std::allocate_shared<FilledImpl>(HostAllocator<FilledImpl>(), std::move(storage), shape, strides,
+                                                 offset, dtype));
 }
 
 Tensor alias_with(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
@@ -38,7 +55,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   const size_t nbytes = static_cast<size_t>(shape.numel()) * element_size(options.dtype_);
   Storage storage = options.device_.is_cpu() ? allocate_cpu_storage(nbytes)
                                              : backend(options.device_.type).allocate(nbytes, options.device_);
-  Tensor t = make_tensor(std::move(storage), shape, contiguous_strides(shape), 0, options.dtype_);
+  Tensor t(std::allocate_shared<FilledImpl>(HostAllocator<FilledImpl>(), std::move(storage), shape, options.dtype_));
   if (options.requires_grad_) t.requires_grad_(true);
   return t;
 }

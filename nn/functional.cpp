@@ -155,7 +155,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
                   " must match the logits ", logits.shape());
     Tensor p = classes_last(target);
     if (o.label_smoothing > 0) p = add(mul(p, 1.0 - o.label_smoothing), o.label_smoothing / static_cast<double>(c));
-    return reduce(neg(sum(mul(lp, p), {1})), o.reduction);
+    const Tensor per = neg(sum(mul(lp, p), {1}));
+    if (o.reduction == Reduction::None && logits.dim() > 2) {  // [N, d...], like the index-target case
+      Shape s{logits.size(0)};
+      for (int64_t d = 2; d < logits.dim(); ++d) s.push_back(logits.size(d));
+      return reshape(per, s);
+    }
+    return reduce(per, o.reduction);
   }
   TANGENT_CHECK(target.dtype() == kInt64, "cross_entropy: class-index targets must be int64, got ", target.dtype());
   Shape expect{logits.size(0)};

@@ -67,7 +67,10 @@ StateDict Module::named_buffers(bool recurse) const {
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() {
-  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out{{"", shared_from_this()}};
+  // A module not owned by a shared_ptr (e.g. on the stack) is listed through a non-owning pointer.
+  std::shared_ptr<Module> self = weak_from_this().lock();
+  if (!self) self = std::shared_ptr<Module>(std::shared_ptr<Module>(), this);
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out{{"", self}};
   for (const auto& [k, m] : children_)
     for (auto& [sub, mod] : m->named_modules()) out.emplace_back(sub.empty() ? k : k + "." + sub, mod);
   return out;
@@ -154,12 +157,16 @@ void Module::load_state_dict(const StateDict& dict, bool strict) {
                   (!missing.empty() && !unexpected.empty()) ? "; " : "",
                   unexpected.empty() ? "" : "unexpected keys: " + join(unexpected));
   }
+  // Every shape is checked before anything is copied, so a failed load leaves the module unchanged.
+  for (const auto& [k, target] : own) {
+    const Tensor* src = find(dict, k);
+    TANGENT_CHECK(!src || src->shape() == target.shape(), "load_state_dict (", type_name(), "): '", k,
+                  "' has shape ", src->shape(), " in the checkpoint but ", target.shape(), " in the model");
+  }
   NoGradGuard guard;
   for (const auto& [k, target] : own) {
     const Tensor* src = find(dict, k);
     if (!src) continue;
-    TANGENT_CHECK(src->shape() == target.shape(), "load_state_dict (", type_name(), "): '", k, "' has shape ",
-                  src->shape(), " in the checkpoint but ", target.shape(), " in the model");
     Tensor v = src->to(target.device()).to(target.dtype()).contiguous();
     set_data(target, v.is_same(*src) ? v.clone() : v);
   }

@@ -46,7 +46,8 @@ class Module : public std::enable_shared_from_this<Module> {
   StateDict named_parameters(bool recurse = true) const;
   StateDict named_buffers(bool recurse = true) const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
-  // Every module in the tree (this one first, as ""), depth first, with its dotted name.
+  // Every module in the tree (this one first, as ""), depth first, with its dotted name. Works for modules not
+  // held by a shared_ptr too (the root's pointer then does not own it).
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules();
   int64_t num_parameters(bool trainable_only = false) const;
 

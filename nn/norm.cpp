@@ -27,11 +27,12 @@ Tensor BatchNorm::forward(const Tensor& x) {
   TANGENT_CHECK(x.dim() >= lo_ && x.dim() <= hi_ && x.size(1) == num_features, name_, ": expected input with ",
                 lo_ == hi_ ? std::to_string(lo_) : std::to_string(lo_) + " or " + std::to_string(hi_),
                 " dims and ", num_features, " channels at dim 1, got ", x.shape());
-  if (is_training()) {
+  Tensor y = F::batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  if (is_training()) {  // counted only once the batch was accepted
     NoGradGuard guard;
     num_batches_tracked.add_(ones({}, kInt64));
   }
-  return F::batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  return y;
 }
 
 std::string BatchNorm::extra_repr() const {
@@ -48,7 +49,17 @@ LayerNorm::LayerNorm(const Shape& shape, double eps, bool affine) : normalized_s
   }
 }
 
+namespace {
+// x must end with `shape` (checked even without affine parameters, which would otherwise catch it).
+void check_trailing(const Tensor& x, const Shape& shape, const char* name) {
+  const int64_t k = static_cast<int64_t>(shape.size());
+  TANGENT_CHECK(x.dim() >= k && Shape(x.shape().begin() + (x.dim() - k), x.shape().end()) == shape, name,
+                ": expected an input ending with the normalised shape ", shape, ", got ", x.shape());
+}
+}  // namespace
+
 Tensor LayerNorm::forward(const Tensor& x) {
+  check_trailing(x, normalized_shape, "LayerNorm");
   return F::layer_norm(x, static_cast<int64_t>(normalized_shape.size()), weight, bias, eps);
 }
 
@@ -64,6 +75,7 @@ RMSNorm::RMSNorm(const Shape& shape, double eps, bool affine) : normalized_shape
 }
 
 Tensor RMSNorm::forward(const Tensor& x) {
+  check_trailing(x, normalized_shape, "RMSNorm");
   return F::rms_norm(x, static_cast<int64_t>(normalized_shape.size()), weight, eps);
 }
 

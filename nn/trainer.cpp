@@ -65,7 +65,13 @@ std::vector<EpochMetrics> decode_history(const std::string& s) {
     std::stringstream fields(row);
     std::string f;
     std::vector<double> v;
-    while (std::getline(fields, f, ',')) v.push_back(std::stod(f));
+    while (std::getline(fields, f, ',')) {
+      try {
+        v.push_back(std::stod(f));
+      } catch (const std::exception&) {
+        TANGENT_FAIL("resume: the checkpoint's metrics history has a malformed value '", f, "'");
+      }
+    }
     if (v.size() != 8) continue;
     EpochMetrics m;
     m.epoch = static_cast<int64_t>(v[0]);
@@ -84,6 +90,7 @@ std::vector<EpochMetrics> decode_history(const std::string& s) {
 }  // namespace
 
 EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_size) {
+  TANGENT_CHECK(batch_size >= 1, "evaluate: batch_size must be >= 1, got ", batch_size);
   ModeGuard mode(model, false);
   NoGradGuard no_grad;
   EvalResult r;
@@ -107,6 +114,8 @@ EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_s
 }
 
 Tensor predict(Module& model, const Tensor& inputs, int64_t batch_size) {
+  TANGENT_CHECK(batch_size >= 1, "predict: batch_size must be >= 1, got ", batch_size);
+  TANGENT_CHECK(inputs.dim() >= 1, "predict: expected inputs [N, ...], got a 0-dim tensor");
   ModeGuard mode(model, false);
   NoGradGuard no_grad;
   std::vector<Tensor> outs;

@@ -1,6 +1,7 @@
 #pragma once
-// Reductions over any set of dims (empty dims = all), with keepdim; softmax and log_softmax (ops/reduce.cpp,
-// ops/softmax.cpp).
+// Reductions over any set of dims (empty dims = all), with keepdim; softmax and log_softmax (all in
+// ops/reduce.cpp). Max/min propagate NaN (argmax and argmin pick a NaN first); the gradient of max/min is split
+// evenly among tied extreme values.
 #include <optional>
 #include <tuple>
 

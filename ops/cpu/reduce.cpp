@@ -2,12 +2,13 @@
 //
 // reduce() coalesces the input into "kept" dims (one per output element; `out` is contiguous over them) and
 // "reduced" dims, then picks one of two loops:
-// - inner: the innermost reduced dim has stride 1 (e.g. a row sum): each output reduces contiguous runs with
-//   explicit SIMD (vector extensions) over several independent accumulators; floating sums and products
-//   accumulate in double, so float32 sums of millions of elements stay accurate;
-// - columns: the innermost kept dim has stride 1 (e.g. the bias gradient, a [B, N] tensor summed over B):
-//   a tile of neighbouring outputs is updated row by row, vectorised across the tile;
-// and the inner loop with strided runs for everything else. Large reductions run in parallel over outputs, or,
+// - inner (the innermost reduced dim is the closest in memory, e.g. a row sum): each output reduces runs with
+//   several independent accumulators, explicit SIMD (vector extensions) when contiguous; floating sums and
+//   products accumulate in double, so float32 sums of millions of elements stay accurate;
+// - columns (the innermost kept dim is the closest, e.g. the bias gradient, a [B, N] tensor summed over B):
+//   a tile of neighbouring outputs is updated row by row, vectorised across the tile.
+// Either does the same arithmetic for any strides, so a strided copy reduces to bit-identical values (the op
+// table checks this). Large reductions run in parallel over outputs, or,
 // when there are few outputs, over fixed-size chunks of the reduction whose partials are merged in order, so
 // the result does not depend on the number of threads.
 #include <algorithm>
@@ -191,8 +192,8 @@ void for_each_run(const ReduceGeometry& g, int64_t rb, int64_t re, const F& fn) 
 // ---------------------------------------------------------------------------------------------------------------
 // Kernels.
 
-constexpr int64_t kLanes = 16;       // independent accumulators of a contiguous run (16-bit and int64 types)
-constexpr int64_t kLaneBlock = 1024;  // softmax: elements summed in float lanes before folding into a double
+constexpr int64_t kLanes = 16;        // softmax: independent float accumulators of exp(x - max) ...
+constexpr int64_t kLaneBlock = 1024;  // ... over blocks of this many elements, each folded into a double
 // Column kernels keep one accumulator per column of a tile and read the tile's rows in turn. Wide tiles keep the
 // reads long and sequential (narrow ones jump a page per row, which defeats the hardware prefetcher).
 constexpr int64_t kTile = 1024;
@@ -234,13 +235,21 @@ inline VA vload(const T* p) {
   }
 }
 
-// Reduces p[0 .. n) (contiguous) into acc, 4 vectors at a time; returns how many elements it consumed.
+// Every run is reduced in the same order whatever its stride, so that a strided copy of a tensor reduces to
+// bit-identical values: 4 * K lanes (lane j takes elements j, j + 4K, j + 8K, ...), folded as
+// ((lane k) op (lane K + k)) op ((lane 2K + k) op (lane 3K + k)) for k = 0 .. K - 1, then the tail in order.
+// K is the vector width when the run has SIMD (float32/float64) and 4 otherwise.
+template <typename T, typename A>
+constexpr bool kHasSimd = (std::is_same_v<T, float> || std::is_same_v<T, double>) && is_float_v<A>;
+template <typename T, typename A>
+constexpr int64_t kRunLanes = kHasSimd<T, A> ? int64_t{32} / static_cast<int64_t>(sizeof(A)) : 4;
+
+// The contiguous SIMD version; returns how many elements it consumed (a multiple of 4K, at least 4K).
 template <typename T, ReduceOp op, typename A>
 int64_t simd_run(const T* p, int64_t n, A& acc) {
-  if constexpr ((std::is_same_v<T, float> || std::is_same_v<T, double>) && is_float_v<A>) {
+  if constexpr (kHasSimd<T, A>) {
     using VA = std::conditional_t<std::is_same_v<A, float>, f32x8, f64x4>;
-    constexpr int64_t K = sizeof(VA) / sizeof(A);
-    if (n < 4 * K) return 0;
+    constexpr int64_t K = kRunLanes<T, A>;
     VA v0 = vload<VA>(p), v1 = vload<VA>(p + K), v2 = vload<VA>(p + 2 * K), v3 = vload<VA>(p + 3 * K);
     int64_t i = 4 * K;
     for (; i + 4 * K <= n; i += 4 * K) {
@@ -260,33 +269,45 @@ int64_t simd_run(const T* p, int64_t n, A& acc) {
   }
 }
 
+// The same arithmetic with scalar lanes, for any stride.
+template <typename T, ReduceOp op, typename A>
+int64_t lane_run(const T* p, int64_t n, int64_t stride, A& acc) {
+  using C = Combine<op>;
+  constexpr int64_t K = kRunLanes<T, A>;
+  auto load = [&](int64_t i) { return static_cast<A>(static_cast<acc_t<T>>(p[i * stride])); };
+  A l[4 * K];
+  for (int64_t j = 0; j < 4 * K; ++j) l[j] = load(j);
+  int64_t i = 4 * K;
+  for (; i + 4 * K <= n; i += 4 * K)
+    for (int64_t j = 0; j < 4 * K; ++j) l[j] = C::apply(l[j], load(i + j));
+  for (int64_t k = 0; k < K; ++k) acc = C::apply(acc, C::apply(C::apply(l[k], l[K + k]), C::apply(l[2 * K + k], l[3 * K + k])));
+  return i;
+}
+
 // Reduces n elements at p with the given stride into acc.
 template <typename T, ReduceOp op>
 typename Acc<T, op>::A reduce_run(const T* p, int64_t n, int64_t stride, typename Acc<T, op>::A acc) {
   using A = typename Acc<T, op>::A;
   using C = Combine<op>;
-  if (stride == 1) {
-    int64_t i = simd_run<T, op>(p, n, acc);
-    if (i == 0 && n >= kLanes) {
-      A lanes[kLanes];
-      for (int64_t j = 0; j < kLanes; ++j) lanes[j] = C::template identity<A>();
-      for (; i + kLanes <= n; i += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j)
-          lanes[j] = C::apply(lanes[j], static_cast<A>(static_cast<acc_t<T>>(p[i + j])));
-      for (int64_t j = 0; j < kLanes; ++j) acc = C::apply(acc, lanes[j]);
-    }
-    for (; i < n; ++i) acc = C::apply(acc, static_cast<A>(static_cast<acc_t<T>>(p[i])));
-  } else {
-    for (int64_t i = 0; i < n; ++i) acc = C::apply(acc, static_cast<A>(static_cast<acc_t<T>>(p[i * stride])));
-  }
+  int64_t i = 0;
+  if (n >= 4 * kRunLanes<T, A>)
+    i = kHasSimd<T, A> && stride == 1 ? simd_run<T, op>(p, n, acc) : lane_run<T, op>(p, n, stride, acc);
+  for (; i < n; ++i) acc = C::apply(acc, static_cast<A>(static_cast<acc_t<T>>(p[i * stride])));
   return acc;
 }
 
-// acc[j] = acc[j] (op) row[j] for j < w: the column kernel's vectorised step.
+// acc[j] = acc[j] (op) row[j * stride] for j < w: the column kernel's step (vectorised when stride is 1).
 template <typename T, ReduceOp op>
-inline void combine_row(typename Acc<T, op>::A* __restrict acc, const T* __restrict row, int64_t w) {
+inline void combine_row(typename Acc<T, op>::A* __restrict acc, const T* __restrict row, int64_t w,
+                        int64_t stride) {
   using A = typename Acc<T, op>::A;
-  for (int64_t j = 0; j < w; ++j) acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j])));
+  if (stride == 1) {
+    for (int64_t j = 0; j < w; ++j)
+      acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j])));
+  } else {
+    for (int64_t j = 0; j < w; ++j)
+      acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j * stride])));
+  }
 }
 
 // Outputs [ob, oe) over the reduced range [rb, re), merged into dst[0 .. oe - ob).
@@ -306,7 +327,7 @@ void reduce_block(const T* x, const ReduceGeometry& g, bool columns, int64_t ob,
     return;
   }
   // Column kernel: the innermost kept dim is contiguous; walk it in tiles.
-  const int64_t K = g.ksize[g.nk - 1];
+  const int64_t K = g.ksize[g.nk - 1], ks = g.kstride[g.nk - 1];
   int64_t o = ob;
   while (o < oe) {
     const int64_t col = o % K;
@@ -317,7 +338,7 @@ void reduce_block(const T* x, const ReduceGeometry& g, bool columns, int64_t ob,
       A tile[kTile];
       for (int64_t j = 0; j < w; ++j) tile[j] = C::template identity<A>();
       for_each_run(g, rb, re, [&](int64_t off, int64_t n) {
-        for (int64_t k = 0; k < n; ++k) combine_row<T, op>(tile, base + off + k * rs + c0, w);
+        for (int64_t k = 0; k < n; ++k) combine_row<T, op>(tile, base + off + k * rs + c0 * ks, w, ks);
       });
       A* d = dst + (o - ob) + (c0 - col);
       for (int64_t j = 0; j < w; ++j) d[j] = C::apply(d[j], tile[j]);
@@ -333,8 +354,9 @@ void reduce_typed(const Tensor& xt, const ReduceGeometry& g, const Tensor& out) 
   const T* x = static_cast<const T*>(xt.raw_data());
   T* y = static_cast<T*>(out.raw_data());
   const int64_t n_out = g.n_out, n_red = g.n_red;
-  const bool columns = !(g.rstride[g.nr - 1] == 1 && g.rsize[g.nr - 1] > 1) && g.kstride[g.nk - 1] == 1 &&
-                       g.ksize[g.nk - 1] > 1;
+  // Column order when the innermost kept dim is closer in memory than the innermost reduced dim. Decided by
+  // the stride order, not by stride == 1, so that a strided copy gets the same arithmetic (bit-identical).
+  const bool columns = g.ksize[g.nk - 1] > 1 && g.kstride[g.nk - 1] < g.rstride[g.nr - 1];
   // Few outputs and a long reduction: split the reduction into fixed chunks (independent of the thread count).
   const int64_t chunk = std::max<int64_t>(16384, (n_red + 255) / 256);
   const int64_t nchunks = (n_red + chunk - 1) / chunk;

@@ -1,5 +1,6 @@
 // tangent train: trains an MLP or CNN classifier, writing DIR/model.tgt (after every epoch, atomically),
 // DIR/metrics.csv and DIR/curves.svg; --resume continues a run from DIR/model.tgt.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -70,13 +71,17 @@ int run_train(const TrainArgs& a) {
   std::shared_ptr<data::TensorDataset> test_set;
   if (!a.test_data.empty()) {
     test_set = std::make_shared<data::TensorDataset>(data::load_dataset(a.test_data, false));
-  } else if (a.data.rfind("fashion-mnist", 0) == 0) {
-    test_set = std::make_shared<data::TensorDataset>(data::load_dataset("fashion-mnist", false));
+  } else if (a.data.rfind("fashion-mnist", 0) == 0) {  // its test split, reading only what --test-limit keeps
+    const std::string spec = a.test_limit >= 0 ? "fashion-mnist:" + std::to_string(a.test_limit) : "fashion-mnist";
+    test_set = std::make_shared<data::TensorDataset>(data::load_dataset(spec, false));
   }
   if (test_set && a.test_limit >= 0) test_set = std::make_shared<data::TensorDataset>(test_set->head(a.test_limit));
   TANGENT_CHECK(train_set->targets().defined(), "train: the data set '", a.data, "' has no labels");
   const Shape input_shape(train_set->data().shape().begin() + 1, train_set->data().shape().end());
-  const int64_t num_classes = amax(train_set->targets()).item<int64_t>() + 1;
+  // Classes are 0..max label, over both splits (a small training subset may miss the last class).
+  int64_t num_classes = amax(train_set->targets()).item<int64_t>() + 1;
+  if (test_set && test_set->targets().defined() && test_set->size() > 0)
+    num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
   std::shared_ptr<models::Model> model;
   nn::Checkpoint resume_from;

@@ -1,0 +1,173 @@
+// The per-thread caching host allocator (see allocator.h): size classes, intrusive freelists, a cap on idle bytes.
+#include "core/allocator.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "core/error.h"
+
+namespace tangent {
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(TANGENT_SANITIZE)
+constexpr bool kCachingBuilt = false;  // let ASan see every allocation and free
+#else
+constexpr bool kCachingBuilt = true;
+#endif
+
+constexpr size_t kAlign = 64;
+// Classes 0..15: 64, 128, ..., 1024 bytes. Then for each octave (2^o, 2^(o+1)] with o in [10, kTopOctave), four
+// classes 2^o * {1.25, 1.5, 1.75, 2}. Larger blocks are not cached.
+constexpr int kSmallClasses = 16;
+constexpr size_t kSmallMax = kSmallClasses * kAlign;
+constexpr int kTopOctave = 28;  // the largest cached class is 2^28 bytes (256 MiB)
+constexpr int kNumClasses = kSmallClasses + (kTopOctave - 10) * 4;
+constexpr size_t kDefaultCapMB = 256;
+
+// The class of an n-byte request (n > 0), or -1 when it is too large to cache; *size gets the block size.
+inline int size_class(size_t n, size_t* size) {
+  if (n <= kSmallMax) {
+    const size_t k = (n + kAlign - 1) / kAlign;
+    *size = k * kAlign;
+    return static_cast<int>(k) - 1;
+  }
+  const int o = 63 - __builtin_clzll(static_cast<unsigned long long>(n - 1));  // 2^o < n <= 2^(o+1)
+  if (o >= kTopOctave) {
+    *size = (n + kAlign - 1) / kAlign * kAlign;
+    return -1;
+  }
+  const size_t base = size_t{1} << o, step = base >> 2;
+  const size_t k = (n - base + step - 1) / step;  // 1..4
+  *size = base + k * step;
+  return kSmallClasses + (o - 10) * 4 + static_cast<int>(k) - 1;
+}
+
+void* system_alloc(size_t size, size_t requested) {
+  void* p = std::aligned_alloc(kAlign, size);
+  TANGENT_CHECK(p != nullptr, "allocate: out of host memory allocating ", requested, " bytes");
+  return p;
+}
+
+size_t read_cap_bytes() {
+  if (!kCachingBuilt) return 0;
+  static const size_t cap = [] {
+    size_t mb = kDefaultCapMB;
+    if (const char* env = std::getenv("TANGENT_HOST_CACHE_MB")) {
+      try {
+        mb = static_cast<size_t>(std::stoull(env));
+      } catch (...) {
+        mb = kDefaultCapMB;
+      }
+    }
+    return mb << 20;
+  }();
+  return cap;
+}
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+struct ThreadCache {
+  FreeBlock* heads[kNumClasses] = {};
+  size_t cached = 0;
+  size_t cap = read_cap_bytes();
+  size_t hits = 0, misses = 0;
+
+  void release() {
+    for (int c = 0; c < kNumClasses; ++c) {
+      while (FreeBlock* b = heads[c]) {
+        heads[c] = b->next;
+        std::free(b);
+      }
+    }
+    cached = 0;
+  }
+};
+
+// The calling thread's cache. The hot path reads one initial-exec TLS pointer (no __tls_get_addr call, no lazy
+// TLS-init guard); the cache itself is created on first use and owned by a thread_local holder whose destructor
+// (thread exit) frees the cached blocks and marks the thread dead, so later frees (static destructors) go to the
+// system.
+#define TANGENT_TLS_IE __attribute__((tls_model("initial-exec")))
+thread_local ThreadCache* tls_cache TANGENT_TLS_IE = nullptr;
+thread_local bool tls_dead TANGENT_TLS_IE = false;
+
+struct CacheHolder {
+  ThreadCache cache;
+  ~CacheHolder() {
+    tls_cache = nullptr;
+    tls_dead = true;
+    cache.release();
+  }
+};
+
+// The cache of this thread, or nullptr once the thread is shutting down.
+__attribute__((noinline)) ThreadCache* create_cache() {
+  if (tls_dead) return nullptr;
+  static thread_local CacheHolder holder;
+  tls_cache = &holder.cache;
+  return tls_cache;
+}
+
+inline ThreadCache* thread_cache() {
+  ThreadCache* c = tls_cache;
+  return __builtin_expect(c != nullptr, 1) ? c : create_cache();
+}
+
+}  // namespace
+
+void* host_alloc(size_t nbytes) {
+  size_t size;
+  const int c = size_class(nbytes, &size);
+  if (kCachingBuilt && c >= 0) {
+    if (ThreadCache* tc = thread_cache()) {
+      if (FreeBlock* b = tc->heads[c]) {
+        tc->heads[c] = b->next;
+        tc->cached -= size;
+        ++tc->hits;
+        return b;
+      }
+      ++tc->misses;
+    }
+  }
+  return system_alloc(size, nbytes);
+}
+
+void host_free(void* p, size_t nbytes) noexcept {
+  if (!p) return;
+  size_t size;
+  const int c = size_class(nbytes, &size);
+  if (kCachingBuilt && c >= 0) {
+    ThreadCache* tc = thread_cache();
+    if (tc && tc->cached + size <= tc->cap) {
+      FreeBlock* b = static_cast<FreeBlock*>(p);
+      b->next = tc->heads[c];
+      tc->heads[c] = b;
+      tc->cached += size;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+void host_empty_cache() {
+  if (!kCachingBuilt) return;
+  if (ThreadCache* tc = thread_cache()) tc->release();
+}
+
+HostCacheStats host_cache_stats() {
+  HostCacheStats s;
+  if (!kCachingBuilt) return s;
+  if (const ThreadCache* tc = thread_cache()) {
+    s.cached_bytes = tc->cached;
+    s.hits = tc->hits;
+    s.misses = tc->misses;
+  }
+  return s;
+}
+
+bool host_caching_enabled() { return kCachingBuilt && read_cap_bytes() > 0; }
+
+}  // namespace tangent
