@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "checkpoint.pb.h"
 #include "ops/factory.h"
 
@@ -78,6 +81,24 @@ uint64_t get_le(const std::string& s, size_t pos, int bytes) {
   return v;
 }
 
+// Whether `s` is valid UTF-8 (protobuf map keys must be).
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+void check_key(const std::string& key, const char* what, const std::string& path) {
+  TANGENT_CHECK(valid_utf8(key), "save_checkpoint: ", path, ": the ", what, " key '", key, "' is not valid UTF-8");
+}
+
 }  // namespace
 
 std::string read_file(const std::string& path) {
@@ -118,7 +139,10 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   p.set_format_version(kCheckpointFormatVersion);
   p.set_producer(c.producer.empty() ? "tangent 0.1.0" : c.producer);
   p.mutable_model()->set_kind(c.model_kind);
-  for (const auto& [k, v] : c.model_config.values()) (*p.mutable_model()->mutable_config())[k] = v;
+  for (const auto& [k, v] : c.model_config.values()) {
+    check_key(k, "model config", path);
+    (*p.mutable_model()->mutable_config())[k] = v;
+  }
   for (const auto& [name, t] : c.model_state) put_tensor(p.add_tensors(), name, t);
   auto* opt = p.mutable_optimizer();
   opt->set_kind(c.optimizer_kind);
@@ -137,10 +161,20 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   p.set_step(c.step);
   p.mutable_rng()->set_seed(c.rng.seed);
   p.mutable_rng()->set_offset(c.rng.offset);
-  for (const auto& [k, v] : c.metadata) (*p.mutable_metadata())[k] = v;
+  for (const auto& [k, v] : c.metadata) {
+    check_key(k, "metadata", path);
+    (*p.mutable_metadata())[k] = v;
+  }
 
+  // Deterministic serialisation (maps in key order): the same checkpoint always gives the same bytes.
   std::string payload;
-  TANGENT_CHECK(p.SerializeToString(&payload), "save_checkpoint: cannot serialise the checkpoint for '", path, "'");
+  {
+    google::protobuf::io::StringOutputStream stream(&payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    TANGENT_CHECK(p.SerializeToCodedStream(&coded) && !coded.HadError(),
+                  "save_checkpoint: cannot serialise the checkpoint for '", path, "'");
+  }
   std::string frame(kMagic, sizeof(kMagic));
   put_u32(&frame, kCheckpointFormatVersion);
   put_u64(&frame, payload.size());

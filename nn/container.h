@@ -16,7 +16,10 @@ class Sequential : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Sequential"; }
   size_t size() const { return modules_.size(); }
-  std::shared_ptr<Module> operator[](size_t i) const { return modules_.at(i); }
+  std::shared_ptr<Module> operator[](size_t i) const {
+    TANGENT_CHECK(i < modules_.size(), "Sequential: index ", i, " is out of range for ", modules_.size(), " modules");
+    return modules_[i];
+  }
 
  private:
   std::vector<std::shared_ptr<Module>> modules_;
@@ -29,7 +32,10 @@ class ModuleList : public Module {
   void push_back(std::shared_ptr<Module> module);
   std::string type_name() const override { return "ModuleList"; }
   size_t size() const { return modules_.size(); }
-  std::shared_ptr<Module> operator[](size_t i) const { return modules_.at(i); }
+  std::shared_ptr<Module> operator[](size_t i) const {
+    TANGENT_CHECK(i < modules_.size(), "ModuleList: index ", i, " is out of range for ", modules_.size(), " modules");
+    return modules_[i];
+  }
   std::vector<std::shared_ptr<Module>>::const_iterator begin() const { return modules_.begin(); }
   std::vector<std::shared_ptr<Module>>::const_iterator end() const { return modules_.end(); }
 

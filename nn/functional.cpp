@@ -1,5 +1,9 @@
 #include "nn/functional.h"
 
+#include <cmath>
+#include <vector>
+
+#include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
@@ -144,13 +148,108 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
   return reduce(picked, reduction);
 }
 
+namespace {
+
+// Fused cross-entropy for the common case: logits [N, C] on the CPU in float32/float64, int64 class indices, no
+// label smoothing. One log_softmax; the loss is read straight from it and recorded as ONE autograd node (the
+// composed path records about eight and runs some twenty ops), whose backward is
+//   d loss / d logits = (softmax(logits) - onehot(target)) * w * g,
+// w = 1/count (mean; count = non-ignored targets, at least 1) or 1 (sum, none), and 0 on ignored rows.
+// The plain backward is one pass over the saved log-probabilities; under create_graph it is written with
+// differentiable ops (so double backward works), with the same formula.
+bool fusable_cross_entropy(const Tensor& logits, const CrossEntropyOptions& o) {
+  return logits.dim() == 2 && logits.device().is_cpu() &&
+         (logits.dtype() == kFloat32 || logits.dtype() == kFloat64) && o.label_smoothing == 0.0;
+}
+
+template <typename T>
+Tensor fused_cross_entropy_typed(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
+  const int64_t n = logits.size(0), c = logits.size(1);
+  Tensor lp;
+  {
+    NoGradGuard no_grad;
+    lp = log_softmax(logits, 1);  // fresh and contiguous
+  }
+  const Tensor t = target.is_contiguous() ? target : contiguous(target);
+  const int64_t* tp = t.data_ptr<int64_t>();
+  // Safe targets (ignored rows -> class 0) and the per-row weights.
+  Tensor safe = empty({n}, kInt64);
+  Tensor w = empty({n, 1}, logits.dtype());
+  int64_t* sp = safe.data_ptr<int64_t>();
+  T* wp = w.data_ptr<T>();
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = tp[i];
+    if (v == o.ignore_index) {
+      sp[i] = 0;
+      continue;
+    }
+    TANGENT_CHECK(v >= 0 && v < c, "cross_entropy: a target class is out of range [0, ", c, ") for input ",
+                  logits.shape(), " (target ", i, " is ", v, ")");
+    sp[i] = v;
+    ++count;
+  }
+  const T scale = o.reduction == Reduction::Mean ? T(1) / static_cast<T>(count > 0 ? count : 1) : T(1);
+  for (int64_t i = 0; i < n; ++i) wp[i] = tp[i] == o.ignore_index ? T(0) : scale;
+
+  const T* L = lp.data_ptr<T>();
+  Tensor out;
+  if (o.reduction == Reduction::None) {
+    out = empty({n}, logits.dtype());
+    T* op = out.data_ptr<T>();
+    for (int64_t i = 0; i < n; ++i) op[i] = tp[i] == o.ignore_index ? T(0) : -L[i * c + sp[i]];
+  } else {
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (tp[i] != o.ignore_index) total -= static_cast<double>(L[i * c + sp[i]]);
+    out = empty({}, logits.dtype());
+    *out.data_ptr<T>() = static_cast<T>(total) * scale;
+  }
+  if (autograd::needs_grad(logits)) {
+    const bool per_row = o.reduction == Reduction::None;
+    autograd::record("cross_entropy", out, {logits}, {logits, safe, lp, w},
+                     [per_row, c](const Tensor& g, autograd::Context& ctx) {
+      const Tensor w = ctx.saved(3);
+      const Tensor gw = per_row ? mul(reshape(g, {-1, 1}), w) : mul(w, g);  // [N, 1]
+      if (GradMode::is_enabled()) {  // create_graph: the differentiable composition
+        const Tensor p = exp(log_softmax(ctx.saved(0), 1));
+        return std::vector<Tensor>{mul(sub(p, one_hot(ctx.saved(1), c).to(p.dtype())), gw)};
+      }
+      const Tensor lp = ctx.saved(2);
+      const int64_t rows = lp.size(0);
+      Tensor dx = empty(lp.shape(), lp.dtype());
+      const T* L = lp.data_ptr<T>();
+      const T* G = gw.data_ptr<T>();  // fresh and contiguous
+      const int64_t* S = ctx.saved(1).data_ptr<int64_t>();
+      T* D = dx.data_ptr<T>();
+      for (int64_t i = 0; i < rows; ++i) {
+        const T gi = G[i];
+        T* d = D + i * c;
+        const T* l = L + i * c;
+        for (int64_t j = 0; j < c; ++j) d[j] = std::exp(l[j]) * gi;
+        d[S[i]] = (std::exp(l[S[i]]) - T(1)) * gi;
+      }
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return out;
+}
+
+Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
+  return logits.dtype() == kFloat32 ? fused_cross_entropy_typed<float>(logits, target, o)
+                                    : fused_cross_entropy_typed<double>(logits, target, o);
+}
+
+}  // namespace
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
   TANGENT_CHECK(logits.dim() >= 2, "cross_entropy: expected logits [N, C, ...], got ", logits.shape());
   TANGENT_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
                 "cross_entropy: label_smoothing must be in [0, 1], got ", o.label_smoothing);
-  const Tensor lp = log_softmax(classes_last(logits), 1);
-  const int64_t c = lp.size(1);
+  const Tensor x = classes_last(logits);  // [N * d..., C]
+  const int64_t c = x.size(1);
   if (target.is_floating_point()) {  // probabilities
+    const Tensor lp = log_softmax(x, 1);
     TANGENT_CHECK(target.shape() == logits.shape(), "cross_entropy: probability targets of shape ", target.shape(),
                   " must match the logits ", logits.shape());
     Tensor p = classes_last(target);
@@ -169,6 +268,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   TANGENT_CHECK(target.shape() == expect, "cross_entropy: target of shape ", target.shape(),
                 " does not match logits ", logits.shape(), " (expected ", expect, ")");
   const Tensor t = reshape(target, {-1});
+  if (fusable_cross_entropy(x, o)) {
+    const Tensor loss = fused_cross_entropy(x, t, o);
+    if (o.reduction == Reduction::None && logits.dim() > 2) return reshape(loss, target.shape());
+    return loss;
+  }
+  const Tensor lp = log_softmax(x, 1);
   Tensor nll = nll_loss(lp, t, Reduction::None, o.ignore_index);
   if (o.label_smoothing > 0) {
     const Tensor valid = ne(t, o.ignore_index);

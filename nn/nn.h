@@ -14,3 +14,5 @@
 #include "nn/data/data.h"
 #include "nn/optim/optim.h"
 #include "nn/trainer.h"
+#include "nn/onnx_export.h"
+#include "nn/safetensors.h"

@@ -161,7 +161,7 @@ class Exporter {
       for (const auto& i : n.input())
         if (i == value) consumed = true;
     }
-    if (producer && !consumed && used_.count(name) == 0) {
+    if (producer && !consumed) {  // `name` was reserved up front, so no other value has it
       for (auto& o : *producer->mutable_output())
         if (o == value) o = name;
       return;
@@ -529,6 +529,10 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   DType in_dtype = options.input_dtype;
   if (in_dtype == DType::Bool)
     in_dtype = as_model ? as_model->input_dtype() : dynamic_cast<Embedding*>(first_leaf(module)) ? kInt64 : kFloat32;
+  TANGENT_CHECK(!options.input_name.empty() && !options.output_name.empty() &&
+                options.input_name != options.output_name,
+                "export_onnx: the input and output names must be distinct and non-empty, got '", options.input_name,
+                "' and '", options.output_name, "'");
   TANGENT_CHECK(in_dtype == kFloat32 || in_dtype == kInt64, "export_onnx: the input dtype must be float32 or int64, "
                 "got ", in_dtype);
 

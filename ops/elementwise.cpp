@@ -64,7 +64,14 @@ Tensor binary_raw(BinaryOp op, const char* name, const Tensor& a, const Tensor& 
   const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = detail::new_empty(shape, is_comparison(op) || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr
                                             ? kBool : compute, a.device());
-  backend_for(a).binary(op, expand_raw(cast_raw(a, compute), shape), expand_raw(cast_raw(b, compute), shape), out);
+  // Operands that already have the dtype and shape are passed as they are: no handle copies (refcount traffic).
+  auto prepared = [&](const Tensor& t, Tensor& tmp) -> const Tensor& {
+    if (t.dtype() == compute && t.shape() == shape) return t;
+    tmp = expand_raw(cast_raw(t, compute), shape);
+    return tmp;
+  };
+  Tensor ta, tb;
+  backend_for(a).binary(op, prepared(a, ta), prepared(b, tb), out);
   return out;
 }
 
@@ -81,7 +88,8 @@ Tensor compare(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  const Tensor bb = alpha.to_double() == 1.0 ? b : mul(b, alpha);
+  Tensor scaled;
+  const Tensor& bb = alpha.to_double() == 1.0 ? b : (scaled = mul(b, alpha));
   Tensor out = arith(BinaryOp::Add, "add", a, bb);
   if (autograd::needs_grad(a, bb)) {
     autograd::record("add", out, {a, bb}, {}, [](const Tensor& g, autograd::Context&) {
@@ -92,7 +100,8 @@ Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  const Tensor bb = alpha.to_double() == 1.0 ? b : mul(b, alpha);
+  Tensor scaled;
+  const Tensor& bb = alpha.to_double() == 1.0 ? b : (scaled = mul(b, alpha));
   Tensor out = arith(BinaryOp::Sub, "sub", a, bb);
   if (autograd::needs_grad(a, bb)) {
     autograd::record("sub", out, {a, bb}, {}, [](const Tensor& g, autograd::Context& ctx) {

@@ -108,8 +108,10 @@ Tensor sigmoid(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   detail::check_defined(x, "relu");
   if (!x.is_floating_point()) return maximum(x, zeros({}, x.dtype()));
+  // relu'(x) = [y > 0] = sign(y) for y = relu(x) >= 0 (NaN gives 0, as y > 0 would): two kernels, no scalar
+  // tensor and no bool-to-float cast. The mask carries no gradient (detached), as relu'' = 0.
   return floating_unary(UnaryOp::Relu, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    return mul(g, gt(c.output(), 0.0));
+    return mul(g, sign(c.output().detach()));
   });
 }
 

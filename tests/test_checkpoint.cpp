@@ -101,7 +101,9 @@ nn::Checkpoint full_checkpoint() {
   c.epoch = 3;
   c.step = 1234567890123LL;
   c.rng = PhiloxState{0xdeadbeefcafeULL, 98765};
-  c.metadata = {{"data", "fashion-mnist:512"}, {"history", "1,0.5,0.9;"}, {"empty", ""}};
+  // Free-form values need not be UTF-8 (a Latin-1 file name here).
+  c.metadata = {{"data", "fashion-mnist:512"}, {"history", "1,0.5,0.9;"}, {"empty", ""}, {"path", "/d/\xe9t\xe9"}};
+  c.model_state.emplace_back("name\xff", ones({1}));
   c.producer = "tangent test";
   return c;
 }
@@ -141,6 +143,16 @@ TEST_F(Checkpoint, RoundTripsEveryField) {
   // Saving what was loaded gives the same bytes (deterministic serialisation).
   nn::save_checkpoint(path("b.tgt"), r);
   EXPECT_EQ(read_bytes(path("a.tgt")), read_bytes(path("b.tgt")));
+  // Map keys must be UTF-8: refused at save time (never a file that cannot be read back).
+  nn::Checkpoint bad = c;
+  bad.metadata["k\xff"] = "v";
+  try {
+    nn::save_checkpoint(path("c.tgt"), bad);
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not valid UTF-8"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path("c.tgt")));
 }
 
 TEST_F(Checkpoint, ModelRoundTripThroughFile) {
@@ -290,7 +302,8 @@ TEST_F(Checkpoint, LoadErrors) {
 }
 
 // Every single-byte change of the payload, behind a recomputed (so passing) checksum, either loads or raises a
-// tangent::Error: the parser and the tensor checks never crash or read out of bounds.
+// tangent::Error: the parser and the tensor checks never crash or read out of bounds. (protobuf logs a line to
+// stderr for each damaged map key that is no longer UTF-8; that is expected here.)
 TEST_F(Checkpoint, DamagedPayloadNeverCrashes) {
   nn::Checkpoint c;
   c.model_kind = "mlp";

@@ -100,7 +100,9 @@ class Cli : public ::testing::Test {
     for (const auto& a : args) joined += a + " ";
     EXPECT_TRUE(r.exited) << joined << ": killed by signal " << r.code << "\n" << r.output;
     EXPECT_NE(r.code, 0) << joined << "\n" << r.output;
-    if (!parse_error) EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
+    if (!parse_error) {
+      EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
+    }
     EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
                                                              << r.output;
   }
@@ -222,7 +224,7 @@ TEST_F(Cli, BadInvocations) {
   expect_clean_failure({"train", "--model", "resnet", "--out", path("x")}, "resnet", true);
   expect_clean_failure({"train", "--model", "mlp", "--epochs", "two", "--out", path("x")}, "two", true);
   expect_clean_failure({"eval", path("does_not_exist.tgt")}, "does_not_exist.tgt");
-  expect_clean_failure({"frobnicate"}, "frobnicate", true);
+  expect_clean_failure({"frobnicate"}, "subcommand", true);
   // Errors found while running.
   manual_seed(52);
   data::write_npy(path("x.npy"), randn({20, 8}));
@@ -231,6 +233,13 @@ TEST_F(Cli, BadInvocations) {
   expect_clean_failure({"train", "--model", "mlp", "--epochs", "0", "--data", npy, "--out", path("o")}, "epochs");
   expect_clean_failure({"train", "--model", "mlp", "--hidden", "8,-2", "--data", npy, "--out", path("o")}, "Linear");
   expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x.npy"), "--out", path("o")}, "labels");
+  data::write_npy(path("yf.npy"), randint(0, 3, {20}).to(kFloat32));
+  expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x.npy") + "," + path("yf.npy"), "--out",
+                        path("o")}, "integer class indices");
+  data::write_npy(path("x0.npy"), zeros({0, 8}));
+  data::write_npy(path("y0.npy"), zeros({0}, kInt64));
+  expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x0.npy") + "," + path("y0.npy"), "--out",
+                        path("o")}, "is empty");
   nn::save_checkpoint(path("tiny.tgt"), [] {
     nn::Checkpoint t;
     models::MLPOptions o;

@@ -95,16 +95,26 @@ class ExportTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-  // The model's outputs on ONNX Runtime for input x.
-  Tensor ort(const std::string& onnx_path, const Tensor& x) {
-    const std::string in = path("ort_in.npy"), out = path("ort_out.npy");
-    fs::remove(out);
-    data::write_npy(in, x);
+  // The model's outputs on ONNX Runtime for each input (one Python process for all).
+  std::vector<Tensor> ort(const std::string& onnx_path, const std::vector<Tensor>& xs) {
+    std::string cmd = "python3 '" + script() + "' run '" + onnx_path + "'";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      const std::string in = path("ort_in" + std::to_string(i) + ".npy"), out = path("ort_out" + std::to_string(i) + ".npy");
+      fs::remove(out);
+      data::write_npy(in, xs[i]);
+      cmd += " '" + in + "' '" + out + "'";
+    }
     std::string log;
-    const int rc = run_command("python3 '" + script() + "' run '" + onnx_path + "' '" + in + "' '" + out + "'", &log);
+    const int rc = run_command(cmd, &log);
     EXPECT_EQ(rc, 0) << log;
-    if (rc != 0) return Tensor();
-    return data::read_npy(out);
+    std::vector<Tensor> ys;
+    if (rc != 0) return ys;
+    for (size_t i = 0; i < xs.size(); ++i) ys.push_back(data::read_npy(path("ort_out" + std::to_string(i) + ".npy")));
+    return ys;
+  }
+  Tensor ort(const std::string& onnx_path, const Tensor& x) {
+    auto ys = ort(onnx_path, std::vector<Tensor>{x});
+    return ys.empty() ? Tensor() : ys[0];
   }
 
   // Exports `m`, checks it, and (with ONNX Runtime) compares outputs for each batch size; returns the max diff.
@@ -113,20 +123,18 @@ class ExportTest : public ::testing::Test {
     const std::string file = path("parity.onnx");
     nn::save_onnx(file, m, o);
     if (!have_ort()) return 0.0;
-    double worst = 0;
     m.eval();
+    std::vector<Tensor> xs, refs;
     for (int64_t b : batches) {
-      const Tensor x = make_input(b);
-      Tensor ref;
-      {
-        NoGradGuard g;
-        ref = m.forward(x);
-        if (softmax_ref) ref = softmax(ref, -1);
-      }
-      const Tensor got = ort(file, x);
-      if (!got.defined()) return INFINITY;
-      worst = std::max(worst, max_abs_diff(got, ref.to(kFloat32)));
+      xs.push_back(make_input(b));
+      NoGradGuard g;
+      Tensor ref = m.forward(xs.back());
+      refs.push_back(softmax_ref ? softmax(ref, -1) : ref);
     }
+    const std::vector<Tensor> got = ort(file, xs);
+    if (got.size() != xs.size()) return INFINITY;
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, max_abs_diff(got[i], refs[i].to(kFloat32)));
     return worst;
   }
 
@@ -252,43 +260,43 @@ std::vector<LayerCase> layer_cases() {
   };
 }
 
-TEST_F(ExportTest, EveryLayerExportsChecksAndMatchesOnnxRuntime) {
-  for (const LayerCase& c : layer_cases()) {
-    SCOPED_TRACE(c.name);
-    auto m = c.make();
-    nn::OnnxExportOptions o;
-    o.input_shape = c.input;
-    const std::string file = path(c.name + ".onnx");
-    nn::OnnxSummary s;
-    ASSERT_NO_THROW(s = nn::save_onnx(file, *m, o));
-    ASSERT_TRUE(fs::exists(file));
-    const nn::OnnxSummary back = nn::inspect_onnx(file);  // checker + shape inference on the written file
-    EXPECT_EQ(back.opset, 17);
-    EXPECT_EQ(back.producer, "tangent 0.1.0");
-    for (const auto& [op, n] : c.ops) EXPECT_EQ(back.op_counts.count(op) ? back.op_counts.at(op) : 0, n) << op;
-    EXPECT_EQ(back.op_counts.count("Dropout"), 0u);
-    ASSERT_EQ(back.inputs.size(), 1u);
-    EXPECT_EQ(back.inputs[0].name, "input");
-    EXPECT_EQ(back.inputs[0].elem_type, c.int_input ? "int64" : "float32");
-    ASSERT_EQ(back.inputs[0].dims.size(), c.input.size() + 1);
-    EXPECT_EQ(back.inputs[0].dims[0], "batch");
-    ASSERT_EQ(back.outputs.size(), 1u);
-    EXPECT_EQ(back.outputs[0].name, "output");
-    // Parameters: every trainable tensor lands in an initializer (plus BN statistics and shape constants).
-    EXPECT_GE(back.num_parameters, m->num_parameters());
-    if (!have_ort()) continue;
-    const bool ints = c.int_input;
-    const double d = parity(*m, o, [&](int64_t b) {
-      Shape s = c.input;
-      s.insert(0, b);
-      return ints ? randint(0, 11, s) : randn(s);
-    });
-    measured()["layer " + c.name] = d;
-    EXPECT_LE(d, 1e-4);
-  }
-  if (!have_ort()) GTEST_SKIP() << "exported and checked every layer; parity skipped: onnxruntime not installed: "
-                                   "pip install onnxruntime numpy";
+class ExportLayer : public ExportTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(ExportLayer, ExportsChecksAndMatchesOnnxRuntime) {
+  const LayerCase c = layer_cases().at(GetParam());
+  auto m = c.make();
+  nn::OnnxExportOptions o;
+  o.input_shape = c.input;
+  const std::string file = path(c.name + ".onnx");
+  ASSERT_NO_THROW(nn::save_onnx(file, *m, o));
+  ASSERT_TRUE(fs::exists(file));
+  const nn::OnnxSummary back = nn::inspect_onnx(file);  // checker + shape inference on the written file
+  EXPECT_EQ(back.opset, 17);
+  EXPECT_EQ(back.producer, "tangent 0.1.0");
+  for (const auto& [op, n] : c.ops) EXPECT_EQ(back.op_counts.count(op) ? back.op_counts.at(op) : 0, n) << op;
+  EXPECT_EQ(back.op_counts.count("Dropout"), 0u);
+  ASSERT_EQ(back.inputs.size(), 1u);
+  EXPECT_EQ(back.inputs[0].name, "input");
+  EXPECT_EQ(back.inputs[0].elem_type, c.int_input ? "int64" : "float32");
+  ASSERT_EQ(back.inputs[0].dims.size(), c.input.size() + 1);
+  EXPECT_EQ(back.inputs[0].dims[0], "batch");
+  ASSERT_EQ(back.outputs.size(), 1u);
+  EXPECT_EQ(back.outputs[0].name, "output");
+  // Every trainable tensor lands in an initializer (plus BN statistics and constants).
+  EXPECT_GE(back.num_parameters, m->num_parameters());
+  SKIP_WITHOUT_ORT();
+  const bool ints = c.int_input;
+  const double d = parity(*m, o, [&](int64_t b) {
+    Shape s = c.input;
+    s.insert(0, b);
+    return ints ? randint(0, 11, s) : randn(s);
+  });
+  measured()["layer " + c.name] = d;
+  EXPECT_LE(d, 1e-4);
 }
+
+INSTANTIATE_TEST_SUITE_P(Export, ExportLayer, ::testing::Range<size_t>(0, layer_cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) { return layer_cases()[info.param].name; });
 
 TEST_F(ExportTest, GraphContents) {
   auto m = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{

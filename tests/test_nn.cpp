@@ -108,6 +108,28 @@ TEST(NnModule, RegistrationErrors) {
   EXPECT_EQ(m.num_parameters(true), 2 + 6);
 }
 
+TEST(NnModule, Containers) {
+  manual_seed(2);
+  auto a = std::make_shared<nn::Linear>(3, 4);
+  auto b = std::make_shared<nn::Linear>(4, 2);
+  nn::Sequential seq{a, std::make_shared<nn::Tanh>(), b};
+  EXPECT_EQ(seq.size(), 3u);
+  EXPECT_EQ(seq[2].get(), b.get());
+  const Tensor x = randn({5, 3});
+  EXPECT_TRUE(equal(seq.forward(x), b->forward(tanh(a->forward(x)))));
+  expect_error([&] { seq[3]; }, {"Sequential", "index 3", "3 modules"});
+  nn::ModuleList list{a, b};
+  list.push_back(std::make_shared<nn::ReLU>());
+  EXPECT_EQ(keys(list.named_parameters()), (std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias"}));
+  int n = 0;
+  for (const auto& m : list) n += m != nullptr;
+  EXPECT_EQ(n, 3);
+  expect_error([&] { list[5]; }, {"ModuleList", "index 5"});
+  expect_error([&] { list.forward(x); }, {"ModuleList", "no forward"});
+  // A module shared by two containers is the same object (its parameters are shared).
+  EXPECT_TRUE(list.named_parameters()[0].second.is_same(seq.named_parameters()[0].second));
+}
+
 TEST(NnModule, TrainEvalPropagates) {
   auto net = std::make_shared<Net>();
   for (auto& [name, m] : net->named_modules()) EXPECT_TRUE(m->is_training()) << name;

@@ -172,6 +172,8 @@ struct ResumeCase {
   std::string model;  // "mlp" (dropout) or "cnn" (batch norm + dropout)
 };
 
+void PrintTo(const ResumeCase& c, std::ostream* os) { *os << c.optimizer << "/" << c.model; }
+
 class TrainResume : public ::testing::TestWithParam<ResumeCase> {};
 
 std::shared_ptr<models::Model> make(const std::string& kind) { return kind == "mlp" ? make_mlp() : make_cnn(); }

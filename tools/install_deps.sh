@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tangent needs to build and test on Debian 12: the apt packages below (only those missing, with a
-# single `apt-get update`), then NumPy through pip (a failure there is only a warning). Idempotent and quick when
-# everything is present. Runs as root, or through sudo otherwise.
+# single `apt-get update`), then NumPy and ONNX Runtime through pip (a failure there is only a warning).
+# Idempotent and quick when everything is present. Runs as root, or through sudo otherwise.
 set -euo pipefail
 
 PACKAGES=(
@@ -40,13 +40,17 @@ else
   log "all apt packages present"
 fi
 
-# NumPy (used by tests that compare with Python). Debian's Python is "externally managed": the environment
-# variable lets pip install into it anyway; pip versions that do not know it ignore it.
-if python3 -c 'import numpy' > /dev/null 2>&1; then
-  log "numpy present"
-elif PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
-     python3 -m pip install --quiet numpy < /dev/null; then
-  log "numpy installed"
-else
-  log "warning: could not pip-install numpy; tests that need it will be skipped" >&2
-fi
+# Python packages for the tests that check Tangent's files with independent readers (NumPy for .npy and
+# safetensors, ONNX Runtime for exported models); those tests skip without them. Debian's Python is "externally
+# managed": the environment variable lets pip install into it anyway, and pip versions that do not know it
+# ignore it. A failure here is only a warning.
+for module in numpy onnxruntime; do
+  if python3 -c "import $module" > /dev/null 2>&1; then
+    log "$module present"
+  elif PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 \
+       python3 -m pip install --quiet "$module" < /dev/null; then
+    log "$module installed"
+  else
+    log "warning: could not pip-install $module; the tests that need it will be skipped" >&2
+  fi
+done

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Helpers the export tests (tests/test_export.cpp) run to check Tangent's files with independent readers.
 
-  onnx_run.py run MODEL.onnx INPUT.npy OUTPUT.npy
-      runs the model on ONNX Runtime (CPU) with INPUT as its single input; saves the first output.
+  onnx_run.py run MODEL.onnx INPUT.npy OUTPUT.npy [INPUT2.npy OUTPUT2.npy ...]
+      runs the model on ONNX Runtime (CPU) with each INPUT as its single input; saves the first output.
   onnx_run.py safetensors FILE.safetensors OUTDIR
       parses FILE with NumPy only (8-byte header length, JSON header, raw bytes) and writes each tensor as
       OUTDIR/<index>.npy (in header order; bfloat16 widened to float32), plus OUTDIR/index.json listing
@@ -17,14 +17,14 @@ import sys
 import numpy as np
 
 
-def run(model_path, input_path, output_path):
+def run(model_path, *paths):
     import onnxruntime as ort
 
     sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
-    x = np.load(input_path)
     name = sess.get_inputs()[0].name
-    (y, *_) = sess.run(None, {name: x})
-    np.save(output_path, np.ascontiguousarray(y))
+    for input_path, output_path in zip(paths[0::2], paths[1::2]):
+        (y, *_) = sess.run(None, {name: np.load(input_path)})
+        np.save(output_path, np.ascontiguousarray(y))
 
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "BOOL": np.bool_,
@@ -53,7 +53,7 @@ def safetensors(path, outdir):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "run":
+    if len(sys.argv) >= 5 and len(sys.argv) % 2 == 1 and sys.argv[1] == "run":
         run(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "safetensors":
         safetensors(*sys.argv[2:])

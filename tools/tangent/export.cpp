@@ -48,7 +48,8 @@ Run add_export(CLI::App& app) {
       o.softmax = a->softmax;
       o.metadata["checkpoint"] = a->checkpoint;
       o.metadata["epoch"] = std::to_string(c.epoch);
-      for (const auto& [k, v] : c.metadata) o.metadata["checkpoint." + k] = v;
+      for (const auto& [k, v] : c.metadata)
+        if (k != "history") o.metadata["checkpoint." + k] = v;  // the per-epoch history would bloat the file
       nn::save_onnx(a->onnx, *model, o);
       const nn::OnnxSummary s = nn::inspect_onnx(a->onnx);  // re-read what landed on disk
       std::printf("wrote %s (%s model, checked)\n%s", a->onnx.c_str(), c.model_kind.c_str(), s.str().c_str());

@@ -77,6 +77,11 @@ int run_train(const TrainArgs& a) {
   }
   if (test_set && a.test_limit >= 0) test_set = std::make_shared<data::TensorDataset>(test_set->head(a.test_limit));
   TANGENT_CHECK(train_set->targets().defined(), "train: the data set '", a.data, "' has no labels");
+  TANGENT_CHECK(train_set->size() > 0, "train: the data set '", a.data, "' is empty");
+  for (const auto* ds : {train_set.get(), test_set.get()})
+    if (ds && ds->targets().defined())
+      TANGENT_CHECK(ds->targets().dtype() == kInt64 && ds->targets().dim() == 1, "train: labels must be a 1-D array "
+                    "of integer class indices, got ", ds->targets().dtype(), " of shape ", ds->targets().shape());
   const Shape input_shape(train_set->data().shape().begin() + 1, train_set->data().shape().end());
   // Classes are 0..max label, over both splits (a small training subset may miss the last class).
   int64_t num_classes = amax(train_set->targets()).item<int64_t>() + 1;
