@@ -1,11 +1,11 @@
 #pragma once
 // Host memory: a per-thread caching allocator for CPU tensor buffers and the small objects every op allocates
-// (TensorImpl, Storage control blocks, autograd nodes).
+// (TensorImpl and the Storage with their shared_ptr control blocks; HostAllocator below serves any such object).
 //
 // Requests are rounded up to a size class (64-byte steps up to 1 KiB, then four classes per power of two) and
-// freed blocks go onto a freelist of the freeing thread, so the next request of that class is a pointer pop:
-// no malloc lock-free-but-slow paths, no memalign, and no page faults on a fresh large buffer (glibc maps big
-// blocks with mmap and unmaps them on free). The idle bytes a thread keeps are capped (TANGENT_HOST_CACHE_MB,
+// freed blocks go onto a freelist of the freeing thread, so the next request of that class is a pointer pop: no
+// trip through glibc's memalign path, and no page faults on a fresh large buffer (glibc maps big blocks with mmap
+// and unmaps them on free). The idle bytes a thread keeps are capped (TANGENT_HOST_CACHE_MB,
 // default 256; 0 disables caching); blocks above the largest class go straight to the system.
 // Every block is 64-byte aligned. A block may be freed on another thread than the one that allocated it.
 // Under AddressSanitizer caching is off, so use-after-free and leaks are still reported.
