@@ -1,6 +1,7 @@
 #include "autograd/node.h"
 
 #include <atomic>
+#include <vector>
 
 #include "ops/elementwise.h"
 #include "ops/shape_ops.h"
@@ -18,6 +19,23 @@ void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
 namespace autograd {
 
 Node::Node() : sequence_nr(next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
+
+Node::~Node() {
+  // Derived members (saved tensors) are gone by now, so a child referenced only by this node's edges is about to
+  // be destroyed: queue it instead of recursing, and let the outermost destructor drain the queue.
+  thread_local std::vector<std::shared_ptr<Node>> pending;
+  thread_local bool draining = false;
+  for (auto& n : next)
+    if (n && n.use_count() == 1) pending.push_back(std::move(n));
+  if (draining) return;
+  draining = true;
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    n.reset();  // its destructor queues its own children
+  }
+  draining = false;
+}
 
 AutogradMeta& meta_of(const Tensor& t) {
   auto& m = t.impl()->autograd;

@@ -187,8 +187,9 @@ TEST(NnModule, StateDictRoundTrip) {
   const Tensor b_weight = b->fc1->weight;
   b->load_state_dict(a->state_dict());
   EXPECT_TRUE(b_weight.is_same(b->fc1->weight));
+  const nn::StateDict b_state = b->state_dict();  // find() points into it: keep it alive
   for (const auto& [name, t] : a->state_dict()) {
-    const Tensor* other = nn::find(b->state_dict(), name);
+    const Tensor* other = nn::find(b_state, name);
     ASSERT_NE(other, nullptr) << name;
     EXPECT_TRUE(equal(t, *other)) << name;
     EXPECT_EQ(t.dtype(), other->dtype()) << name;
