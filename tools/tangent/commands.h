@@ -12,6 +12,8 @@ using Run = std::function<int()>;
 Run add_train(CLI::App& app);
 Run add_eval(CLI::App& app);
 Run add_predict(CLI::App& app);
-Run add_export(CLI::App& app);  // tools/tangent/export.cpp
+Run add_export(CLI::App& app);    // tools/tangent/export.cpp
+Run add_generate(CLI::App& app);  // tools/tangent/generate.cpp
+Run add_ntk(CLI::App& app);       // tools/tangent/ntk.cpp
 
 }  // namespace tangent::cli

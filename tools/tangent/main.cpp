@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   sub("eval", "Print a checkpoint's accuracy and loss on a data set", tangent::cli::add_eval);
   sub("predict", "Write a checkpoint's outputs for inputs in a .npy file", tangent::cli::add_predict);
   sub("export", "Export a checkpoint to ONNX or safetensors, or inspect an ONNX file", tangent::cli::add_export);
+  sub("generate", "Sample text from a language-model checkpoint", tangent::cli::add_generate);
+  sub("ntk", "Compute the empirical (or analytic) neural tangent kernel of a checkpoint on a data set",
+      tangent::cli::add_ntk);
   app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "error: " + CLI::FailureMessage::simple(a, e); });
   CLI11_PARSE(app, argc, argv);
   try {

@@ -1,0 +1,60 @@
+#pragma once
+// The empirical neural tangent kernel of a model: Theta(x, x') = J(x) J(x')^T with J = df/dtheta, an O x O block
+// per pair of inputs (O = the model's outputs per example).
+//
+// Conventions: the trace mode sums the diagonal over outputs (neural-tangents divides by O: set trace_mean for
+// its convention). The kernel is a sum of one PSD term per parameter tensor; per_layer returns them by parameter
+// name. BatchNorm and dropout are taken in eval mode (the model is put in eval mode and restored).
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "nn/module.h"
+
+namespace tangent::ntk {
+
+enum class Mode { Full, Trace, Diagonal };  // [N1, N2, O, O], [N1, N2], [N1, N2, O]
+enum class Method {
+  Auto,        // structured where a layer has a rule, jacobian for the remaining parameters
+  Jacobian,    // per-example Jacobians through autograd, contracted in tiles
+  Structured,  // Novak et al. 2022: layer inputs and output cotangents, contracted per layer
+};
+Mode parse_mode(const std::string& name);      // "full", "trace", "diagonal"
+Method parse_method(const std::string& name);  // "auto", "jacobian", "structured"
+const char* mode_name(Mode mode);
+const char* method_name(Method method);
+
+// Called as tiles complete: (tiles done, tiles in all).
+using NtkProgress = std::function<void(int64_t, int64_t)>;
+
+struct NtkOptions {
+  Mode mode = Mode::Trace;
+  Method method = Method::Auto;
+  bool trace_mean = false;    // divide the trace by O (neural-tangents' convention)
+  bool per_layer = false;     // also return one term per parameter tensor
+  int64_t tile = 0;           // examples per tile (N1 and N2 tiled alike); 0: chosen from the memory budget
+  int64_t max_memory_mb = 4096;  // budget for Jacobians / cotangents of a tile
+  DType dtype = kFloat64;     // dtype of the result (contractions accumulate in float64 at least as here)
+  NtkProgress progress;
+};
+
+struct NtkResult {
+  Tensor kernel;  // see Mode
+  // One term per parameter tensor (when per_layer), in parameter order; they sum to kernel.
+  std::vector<std::pair<std::string, Tensor>> per_layer;
+  // Parameters whose term the structured method could not compute and took from the jacobian method (auto).
+  std::vector<std::string> fallback;
+  Method method = Method::Auto;  // what actually ran (Structured, Jacobian, or Auto when mixed)
+  double seconds = 0;
+  int64_t peak_bytes = 0;  // largest working set the method allocated for a tile (approximate)
+};
+
+// The kernel between x1 and x2 (undefined x2: x1 against itself, exploiting symmetry). Inputs carry the batch
+// dim first and must match the model's input shape. Raises an Error naming the problem for mismatched inputs or,
+// under Method::Structured, a parameter no rule covers.
+NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2 = Tensor(),
+                        const NtkOptions& options = {});
+
+}  // namespace tangent::ntk
