@@ -3,6 +3,9 @@
 #include "ops/cpu/moba_attention.h"
 
 #include <dnnl.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -44,6 +47,47 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
       }
     }
   }
+}
+
+// x[j] = exp(x[j] - shift) for j < n; returns the sum. The float path uses an AVX2 Cephes-style expf (a
+// degree-6 polynomial after range reduction by ln 2, about 1 ulp; inputs below -87.3 give ~1e-38, not 0).
+double exp_shifted(double* x, int64_t n, double shift) {
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += (x[j] = std::exp(x[j] - shift));
+  return sum;
+}
+
+float exp_shifted(float* x, int64_t n, float shift) {
+  int64_t j = 0;
+  float sum = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 vshift = _mm256_set1_ps(shift), lo = _mm256_set1_ps(-87.3365f), hi = _mm256_set1_ps(88.3762f);
+  const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), c1 = _mm256_set1_ps(0.693359375f),
+               c2 = _mm256_set1_ps(-2.12194440e-4f), one = _mm256_set1_ps(1.0f);
+  __m256 acc = _mm256_setzero_ps();
+  for (; j + 8 <= n; j += 8) {
+    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), vshift), lo), hi);
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(v, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm256_fnmadd_ps(fx, c1, v);
+    v = _mm256_fnmadd_ps(fx, c2, v);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, v, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(v, v), _mm256_add_ps(v, one));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    _mm256_storeu_ps(x + j, y);
+    acc = _mm256_add_ps(acc, y);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  for (float l : lanes) sum += l;
+#endif
+  for (; j < n; ++j) sum += (x[j] = std::exp(x[j] - shift));
+  return sum;
 }
 
 // The rows attending to key block n, restricted to queries in [r0, r1): the block's own rows (when inside the
@@ -185,11 +229,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
             for (int64_t j = 0; j < jmax; ++j) mx = std::max(mx, si[j]);
             const T m_old = row_max[t - r0], m_new = std::max(m_old, mx);
             // m_new is finite: every tile row sees at least one key (its own block's first key, or a whole block).
-            T sum = 0;
-            for (int64_t j = 0; j < jmax; ++j) {
-              si[j] = std::exp(si[j] - m_new);
-              sum += si[j];
-            }
+            const T sum = exp_shifted(si, jmax, m_new);
             for (int64_t j = jmax; j < kn; ++j) si[j] = 0;
             alpha[i] = std::exp(m_old - m_new);
             row_sum[t - r0] = row_sum[t - r0] * alpha[i] + sum;
@@ -262,7 +302,7 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
             for (int64_t i = 0; i < tr; ++i) {
               const int64_t t = rows[i], jmax = visible_keys(t, kn0, kn);
               T* pi = p.data() + i * kn;
-              for (int64_t j = 0; j < jmax; ++j) pi[j] = std::exp(pi[j] - lp[t]);
+              exp_shifted(pi, jmax, lp[t]);
               for (int64_t j = jmax; j < kn; ++j) pi[j] = 0;
             }
             // dV += P^T dO ; dP = dO V^T ; dS = P * (dP - D) ; dK += scale dS^T Q ; dQ = scale dS K.
