@@ -260,34 +260,43 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
   const int64_t B = r.batch, H = r.heads, Hkv = r.kv_heads, N = r.length, bs = r.block, nb = r.nblocks;
   if (N == 0 || B * H == 0) return;
   const int64_t G = H / Hkv;
-  // One work item per (batch, kv head): it owns dK and dV of that head and dQ of the G query heads reading it.
-  parallel_for(B * Hkv, 1, [&](int64_t w0, int64_t w1) {
+  // Work items: (batch, kv head, part). An item owns dK and dV of its kv head's key blocks n with n % parts == part
+  // and adds the dQ of the G query heads reading them into its own buffer (part 0: dq itself; the others are summed
+  // into dq at the end). parts > 1 only when there are fewer kv heads than threads.
+  const int64_t threads = get_num_threads();
+  const int64_t parts =
+      threads > 1 && B * Hkv < threads ? std::min(nb, (threads + B * Hkv - 1) / (B * Hkv)) : int64_t{1};
+  const int64_t q_numel = B * H * N * D;
+  std::vector<T> dq_parts(static_cast<size_t>((parts - 1) * q_numel), T(0));
+  std::fill(dq, dq + q_numel, T(0));
+  std::fill(dk, dk + B * Hkv * N * D, T(0));
+  std::fill(dv, dv + B * Hkv * N * Dv, T(0));
+  parallel_for(B * Hkv * parts, 1, [&](int64_t w0, int64_t w1) {
     std::vector<T> qg(static_cast<size_t>(kTileRows * D)), dog(static_cast<size_t>(kTileRows * Dv)),
         p(static_cast<size_t>(kTileRows * bs)), dp(static_cast<size_t>(kTileRows * bs)),
         dqg(static_cast<size_t>(kTileRows * D)), delta(static_cast<size_t>(N));
     std::vector<int32_t> list;
-    for (int64_t kvh = w0; kvh < w1; ++kvh) {
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t kvh = w / parts, part = w % parts;
       const int64_t b = kvh / Hkv, hk = kvh % Hkv;
       const T* kp = k + kvh * N * D;
       const T* vp = v + kvh * N * Dv;
       T* dkp = dk + kvh * N * D;
       T* dvp = dv + kvh * N * Dv;
-      std::fill(dkp, dkp + N * D, T(0));
-      std::fill(dvp, dvp + N * Dv, T(0));
+      T* dq_base = part == 0 ? dq : dq_parts.data() + (part - 1) * q_numel;
       for (int64_t g = 0; g < G; ++g) {
         const int64_t bh = b * H + hk * G + g;
         const T* qp = q + bh * N * D;
         const T* op = out + bh * N * Dv;
         const T* dop = dout + bh * N * Dv;
         const T* lp = lse + bh * N;
-        T* dqp = dq + bh * N * D;
-        std::fill(dqp, dqp + N * D, T(0));
+        T* dqp = dq_base + bh * N * D;
         for (int64_t t = 0; t < N; ++t) {  // D = rowsum(dO * O), with the final (combined) output
           T acc = 0;
           for (int64_t d = 0; d < Dv; ++d) acc += dop[t * Dv + d] * op[t * Dv + d];
           delta[t] = acc;
         }
-        for (int64_t n = 0; n < nb; ++n) {
+        for (int64_t n = part; n < nb; n += parts) {
           const int64_t kn0 = n * bs, kn = std::min(bs, N - kn0);
           rows_for_block(r, bh, n, 0, N, list);
           for (size_t p0 = 0; p0 < list.size(); p0 += kTileRows) {
@@ -326,6 +335,12 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
       }
     }
   });
+  for (int64_t part = 1; part < parts; ++part) {
+    const T* src = dq_parts.data() + (part - 1) * q_numel;
+    parallel_for(q_numel, kParallelGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) dq[i] += src[i];
+    });
+  }
 }
 
 #define TANGENT_MOBA_INSTANTIATE(T)                                                                              \

@@ -15,7 +15,9 @@
 // loops for float64). The forward keeps an online-softmax state per query row (running max, sum and the
 // unnormalised output in `out`) and writes the log-sum-exp; the backward recomputes P = exp(S * scale - LSE) with
 // the final LSE and D = rowsum(dO * O), accumulates dK and dV per key block and scatters dQ to the query rows. Extra
-// memory is O(N) per worker; the Lq x Lk score matrix is never formed.
+// memory is O(N) per worker; the Lq x Lk score matrix is never formed. Parallel over (batch, head) and runs of
+// query blocks (forward), and over (batch, kv head) and interleaved key blocks (backward; when there are fewer kv
+// heads than threads, each part adds dQ into a private buffer, summed at the end).
 //
 // Layout: q [B, H, N, D], k [B, Hkv, N, D], v [B, Hkv, N, Dv], out and dout [B, H, N, Dv], lse [B, H, N]; all
 // contiguous, T = float or double.
