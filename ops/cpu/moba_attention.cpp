@@ -61,7 +61,7 @@ float exp_shifted(float* x, int64_t n, float shift) {
   int64_t j = 0;
   float sum = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-  const __m256 vshift = _mm256_set1_ps(shift), lo = _mm256_set1_ps(-87.3365f), hi = _mm256_set1_ps(88.3762f);
+  const __m256 vshift = _mm256_set1_ps(shift), lo = _mm256_set1_ps(-87.3365f), hi = _mm256_set1_ps(88.0f);
   const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), c1 = _mm256_set1_ps(0.693359375f),
                c2 = _mm256_set1_ps(-2.12194440e-4f), one = _mm256_set1_ps(1.0f);
   __m256 acc = _mm256_setzero_ps();
