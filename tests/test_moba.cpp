@@ -208,6 +208,25 @@ TEST(MoBA, CoveringEveryBlockIsDenseCausal) {
     EXPECT_TRUE(all_close(moba_attention(q4, k2, v2, moba_options(4, 5, fused)), dense4, 1e-10, 1e-10));
 }
 
+TEST(MoBA, CoveringEveryBlockEqualsAttentionReference) {
+  // The same oracle against the library's dense reference (ops/attention.cpp), GQA included.
+  manual_seed(9);
+  const Tensor q = randn({1, 4, 29, 8}, kFloat64), k = randn({1, 2, 29, 8}, kFloat64), v = randn({1, 2, 29, 8}, kFloat64);
+  AttentionOptions dense_options;
+  dense_options.kind = AttentionKind::Softmax;
+  dense_options.causal = true;
+  dense_options.fused = false;
+  Tensor dense;
+  try {
+    dense = attention_reference(q, k, v, dense_options);
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("not implemented") != std::string::npos) GTEST_SKIP() << e.what();
+    throw;
+  }
+  for (bool fused : {true, false})
+    EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(8, 4, fused)), dense, 1e-10, 1e-10));
+}
+
 TEST(MoBA, BlockSizeOneIsSelfPlusTopPreviousKeys) {
   manual_seed(2);
   const int64_t L = 23, D = 4, top_k = 4;

@@ -3,6 +3,7 @@
 //   BM_moba            the fused MoBA kernel (top_k 4)
 //   BM_moba_all_blocks the same kernel with top_k covering every block (exactly dense causal attention)
 //   BM_dense_softmax   scaled_dot_product_attention(kind=Softmax, causal) (skipped while it is unavailable)
+//   BM_moba_block_size  block sizes 16..128 at N=4096 with top_k * block = 256
 // MoBA's cost should grow about linearly in N (each query sees at most 4 * 64 keys) and cross the dense kernels.
 #include <benchmark/benchmark.h>
 
@@ -72,6 +73,21 @@ void BM_moba_all_blocks_fwd_bwd(benchmark::State& s) {
 }
 void BM_dense_softmax_fwd(benchmark::State& s) { run(s, options(AttentionKind::Softmax, 1), false); }
 void BM_dense_softmax_fwd_bwd(benchmark::State& s) { run(s, options(AttentionKind::Softmax, 1), true); }
+
+// Block size at a fixed budget of 256 attended keys per query (top_k * block = 256), N = 4096: small blocks mean more,
+// smaller GEMMs and a larger gate (N x N / block).
+void BM_moba_block_size(benchmark::State& s) {
+  AttentionOptions o = options(AttentionKind::MoBA, 256 / s.range(1));
+  o.moba_block_size = s.range(1);
+  run(s, o, true);
+}
+BENCHMARK(BM_moba_block_size)
+    ->ArgNames({"N", "block"})
+    ->Args({4096, 16})
+    ->Args({4096, 32})
+    ->Args({4096, 64})
+    ->Args({4096, 128})
+    ->Unit(benchmark::kMillisecond);
 
 #define MOBA_LENGTHS RangeMultiplier(2)->Range(512, 8192)->Unit(benchmark::kMillisecond)
 BENCHMARK(BM_moba_fwd)->MOBA_LENGTHS;
