@@ -283,7 +283,8 @@ TEST(Ntk, SymmetricAndPositiveSemidefinite) {
 TEST(Ntk, TraceAndDiagonalAreReductionsOfFull) {
   manual_seed(6);
   auto model = small_mlp(true);
-  const Tensor x1 = randn({4, 5}), x2 = randn({3, 5});
+  model->to(kFloat64);
+  const Tensor x1 = randn({4, 5}, kFloat64), x2 = randn({3, 5}, kFloat64);
   for (Method m : {Method::Jacobian, Method::Structured}) {
     const Tensor full = run(*model, x1, x2, Mode::Full, m).kernel;
     const Tensor diag = run(*model, x1, x2, Mode::Diagonal, m).kernel;
