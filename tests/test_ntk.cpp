@@ -13,6 +13,7 @@
 #include <tangent/tangent.h>
 
 #include "nn/ntk/ntk.h"
+#include "nn/ntk/ntk_internal.h"
 
 using namespace tangent;
 using ntk::Method;
@@ -369,6 +370,76 @@ TEST(Ntk, MethodsAgreeOnSequenceModel) {
   const Tensor t1 = randint(0, 11, {3, 4}), t2 = randint(0, 11, {2, 4});
   expect_methods_agree(model, t1, t2, 1e-5);
   expect_methods_agree(model, t1, Tensor(), 1e-5);
+}
+
+TEST(Ntk, PositionAndWeightSpaceContractionsAgree) {
+  // A weight shared over D positions: sum_{d,d'} (a_id . a_jd')(g_iod . g_jpd') = <g_io^T a_i, g_jp^T a_j>.
+  manual_seed(14);
+  const int64_t n1 = 3, n2 = 2, O = 2, D = 5, K = 4, C = 3;
+  const Tensor aI = randn({n1, D, K}, kFloat64), aJ = randn({n2, D, K}, kFloat64);
+  const Tensor gI = randn({n1, O, D, C}, kFloat64), gJ = randn({n2, O, D, C}, kFloat64);
+  auto per_example = [&](const Tensor& a, const Tensor& g) {
+    const int64_t n = a.size(0);
+    return bmm(g.permute({0, 1, 3, 2}).reshape({n, O * C, D}), a).reshape({n, O, C * K});
+  };
+  const Tensor A = matmul(aI.reshape({n1 * D, K}), aJ.reshape({n2 * D, K}).t()).reshape({n1, D, n2, D});
+  for (Mode mode : {Mode::Full, Mode::Trace, Mode::Diagonal}) {
+    const Tensor pos = ntk::detail::contract_position(A, gI, gJ, mode);
+    const Tensor wt = ntk::detail::contract_weight(per_example(aI, gI), per_example(aJ, gJ), mode);
+    EXPECT_LT(rel_diff(pos, wt), 1e-12) << ntk::mode_name(mode);
+  }
+}
+
+TEST(Ntk, MethodsAgreeOnStridedConvAndNorms) {
+  // Conv2d with stride, padding and dilation (NTK parametrisation), BatchNorm1d and RMSNorm on [B, C].
+  manual_seed(15);
+  nn::Conv2dOptions co;
+  co.in_channels = 2;
+  co.out_channels = 3;
+  co.kernel_size = {3, 2};
+  co.stride = {2, 1};
+  co.padding = {1, 2};
+  co.dilation = {2, 1};
+  co.parametrization = nn::Parametrization::NTK;
+  co.sigma_w = 1.5;
+  co.sigma_b = 0.3;
+  auto bn = std::make_shared<nn::BatchNorm1d>(6);
+  {
+    NoGradGuard ng;
+    bn->running_mean.copy_(mul(randn({6}), 0.2));
+    bn->running_var.copy_(add(rand({6}), 0.5));
+    bn->weight.copy_(add(randn({6}), 1.0));
+    bn->bias.copy_(randn({6}));
+  }
+  auto rms = std::make_shared<nn::RMSNorm>(Shape{6});
+  {
+    NoGradGuard ng;
+    rms->weight.copy_(add(randn({6}), 1.0));
+  }
+  nn::Sequential model{std::make_shared<nn::Conv2d>(co), std::make_shared<nn::Tanh>(), std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(3 * 2 * 8, 6), bn, std::make_shared<nn::Tanh>(), rms,
+                       std::make_shared<nn::Linear>(6, 2)};
+  model.to(kFloat64);
+  const Tensor x1 = randn({3, 2, 5, 5}, kFloat64), x2 = randn({2, 2, 5, 5}, kFloat64);
+  ASSERT_EQ(model(x1).shape(), (Shape{3, 2}));
+  expect_methods_agree(model, x1, x2, 1e-10);
+  expect_methods_agree(model, x1, Tensor(), 1e-10);
+}
+
+TEST(Ntk, GroupedConvFallsBack) {
+  manual_seed(16);
+  nn::Conv2dOptions co;
+  co.in_channels = 2;
+  co.out_channels = 4;
+  co.groups = 2;
+  co.padding = {1, 1};
+  nn::Sequential model{std::make_shared<nn::Conv2d>(co), std::make_shared<nn::Tanh>(), std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(4 * 4 * 4, 3)};
+  const Tensor x = randn({3, 2, 4, 4});
+  const auto au = run(model, x, Tensor(), Mode::Full, Method::Auto);
+  EXPECT_EQ(au.fallback, (std::vector<std::string>{"0.weight", "0.bias"}));
+  EXPECT_LT(rel_diff(au.kernel, run(model, x, Tensor(), Mode::Full, Method::Jacobian).kernel), 1e-5);
+  expect_error([&] { run(model, x, Tensor(), Mode::Full, Method::Structured); }, {"0.weight", "grouped Conv2d"});
 }
 
 TEST(Ntk, AutoFallsBackForLayersWithoutARule) {
