@@ -300,15 +300,31 @@ class Structured {
 
   void contract(const Features& fi, const Features& fj, int64_t i0, int64_t j0, Mode mode, KernelAccumulator& acc,
                 int64_t* work_bytes) {
+    // An unshared Linear's cotangent Gram (g_io . g_jp) is also its bias term: computed once per tile pair.
+    std::map<std::pair<const void*, const void*>, Tensor> cotangent_grams;
     for (size_t t = 0; t < fi.size(); ++t) {
       const Term& a = fi[t];
       const Term& b = fj[t];
       Tensor tile;
       switch (a.kind) {
-        case Term::Weight: tile = contract_weight(a.G, b.G, mode); break;
+        case Term::Weight: {
+          auto it = cotangent_grams.find({a.G.raw_data(), b.G.raw_data()});
+          const bool reuse = it != cotangent_grams.end() && it->second.size(0) == a.G.size(0) &&
+                             it->second.size(1) == b.G.size(0);
+          tile = reuse ? it->second : contract_weight(a.G, b.G, mode);
+          break;
+        }
         case Term::Position: {
           const int64_t n1 = a.a.size(0), n2 = b.a.size(0), D = a.a.size(1), K = a.a.size(2);
           const Tensor A = mm(a.a.reshape({n1 * D, K}), b.a.reshape({n2 * D, K}).t()).reshape({n1, D, n2, D});
+          if (D == 1) {
+            const int64_t O = a.g.size(1), C = a.g.size(3);
+            const Tensor B = contract_weight(a.g.reshape({n1, O, C}), b.g.reshape({n2, O, C}), mode);
+            cotangent_grams[{a.g.raw_data(), b.g.raw_data()}] = B;
+            const Shape s = mode == Mode::Full ? Shape{n1, n2, 1, 1} : mode == Mode::Diagonal ? Shape{n1, n2, 1} : Shape{n1, n2};
+            tile = mul(B, A.reshape(s).to(kFloat64));
+            break;
+          }
           tile = contract_position(A, a.g, b.g, mode);
           *work_bytes = std::max(*work_bytes, pair_bytes(a, b, mode));
           break;
