@@ -192,9 +192,9 @@ TEST(AnalyticNtk, OptionsFromModelsAndErrors) {
   expect_error([&] { ntk::analytic_ntk(randn({2, 3}), Tensor(), bad); }, "hidden widths");
 }
 
-// The empirical NTK of random NTK-parametrised MLPs approaches the limit as 1/sqrt(width) (notes: ~0.34, 0.15,
-// 0.09 at widths 64, 256, 1024; ReLU, 2 hidden layers, sigma_w 1.5, sigma_b 0.1, 6 inputs).
-TEST(AnalyticNtk, EmpiricalKernelConvergesWithWidth) {
+// Mean relative Frobenius error between the empirical NTK of `seeds` random NTK-parametrised ReLU MLPs (2 hidden
+// layers of `width`, sigma_w 1.5, sigma_b 0.1) and the infinite-width limit, on 6 random inputs.
+double width_error(int64_t width, int seeds) {
   manual_seed(7);
   const Tensor x = randn({6, 4});
   ntk::AnalyticOptions o;
@@ -202,31 +202,38 @@ TEST(AnalyticNtk, EmpiricalKernelConvergesWithWidth) {
   o.sigma_w = 1.5;
   o.sigma_b = 0.1;
   const Tensor limit = ntk::analytic_ntk(x, Tensor(), o);
-  std::vector<double> errors;
-  for (int64_t width : {64, 256, 1024}) {
-    const int seeds = width >= 1024 ? 3 : 6;
-    double total = 0;
-    for (int s = 0; s < seeds; ++s) {
-      manual_seed(100 + s);
-      models::MLPOptions mo;
-      mo.input_shape = {4};
-      mo.hidden = {width, width};
-      mo.out_features = 1;
-      mo.ntk = true;
-      mo.sigma_w = 1.5;
-      mo.sigma_b = 0.1;
-      models::MLP mlp(mo);
-      EXPECT_EQ(ntk::analytic_options_for(mlp).depth, 2);
-      total += rel_frobenius(direct_ntk(mlp, x), limit);
-    }
-    errors.push_back(total / seeds);
+  double total = 0;
+  for (int s = 0; s < seeds; ++s) {
+    manual_seed(100 + s);
+    models::MLPOptions mo;
+    mo.input_shape = {4};
+    mo.hidden = {width, width};
+    mo.out_features = 1;
+    mo.ntk = true;
+    mo.sigma_w = 1.5;
+    mo.sigma_b = 0.1;
+    models::MLP mlp(mo);
+    EXPECT_EQ(ntk::analytic_options_for(mlp).depth, 2);
+    total += rel_frobenius(direct_ntk(mlp, x), limit);
   }
+  return total / seeds;
+}
+
+// The empirical kernel approaches the limit as 1/sqrt(width) (notes: ~0.34, 0.15, 0.09 at widths 64, 256, 1024).
+TEST(AnalyticNtk, EmpiricalKernelConvergesWithWidth) {
+  const std::vector<double> errors{width_error(64, 8), width_error(256, 8), width_error(1024, 4)};
   std::printf("relative Frobenius error at widths 64, 256, 1024: %.3f %.3f %.3f\n", errors[0], errors[1], errors[2]);
-  EXPECT_GT(errors[0], 0.12);
+  EXPECT_GT(errors[0], 0.15);
   EXPECT_LT(errors[0], 0.7);
   EXPECT_LT(errors[1], 0.3);
   EXPECT_LT(errors[2], 0.16);
-  EXPECT_GT(errors[0] / errors[2], 2.2) << errors[0] << " " << errors[1] << " " << errors[2];
+  EXPECT_GT(errors[0] / errors[2], 2.2);
+}
+
+// The same at width 4096 (slow: run with --gtest_also_run_disabled_tests).
+TEST(AnalyticNtk, DISABLED_WidthConvergenceTable) {
+  for (int64_t width : {64, 256, 1024, 4096})
+    std::printf("width %5lld: relative Frobenius error %.3f\n", static_cast<long long>(width), width_error(width, 8));
 }
 
 // A PyTorch-initialised (standard) MLP against the standard-parametrisation formula with its actual widths.
