@@ -1,6 +1,6 @@
 // Fused CPU attention (softmax and sigmoid), FlashAttention-2 scheme, float32 and float64.
 //
-// Forward, per (batch, head, query tile of kBlockQ rows), over key tiles of kBlockK: S = scale * Q K^T (+ bias
+// Forward, per (batch, head, query tile), over key tiles: S = scale * Q K^T (+ bias
 // for sigmoid), masked entries -inf; softmax keeps the running row max m and sum l and rescales the output rows
 // (online softmax), sigmoid just accumulates sigmoid(S) V. The output rows in `out` are the accumulator; the row
 // LSE = m + log l is saved for backward (+inf and O = 0 on rows with no allowed key). Causal key tiles entirely
@@ -12,7 +12,7 @@
 // dK += scale dS^T Q. dK and dV of a key tile belong to one work item; dQ rows are shared between key tiles, so
 // every thread but the first accumulates dQ into its own buffer, summed at the end.
 //
-// Extra memory: per thread a few kBlockQ x kBlockK tiles; Delta [B, H, Lq]; one dQ-sized buffer per extra thread
+// Extra memory: per thread a few tiles of scores (tile rows x tile cols); Delta [B, H, Lq]; one dQ-sized buffer per extra thread
 // in backward. Never Lq x Lk. Tile GEMMs run on oneDNN's dnnl_sgemm (float32) or the loops below (float64).
 #include <dnnl.h>
 
@@ -33,8 +33,12 @@ namespace tangent::cpu {
 
 namespace {
 
-constexpr int64_t kBlockQ = 64;
-constexpr int64_t kBlockK = 64;
+// Tile sizes (rows of Q by rows of K), chosen by measurement (tools/bench/bench_attention.cpp): a tile of scores
+// and the operand tiles stay in L2 at D = 64..128.
+constexpr int64_t kFwdBlockQ = 64;
+constexpr int64_t kFwdBlockK = 64;
+constexpr int64_t kBwdBlockQ = 128;
+constexpr int64_t kBwdBlockK = 128;
 
 // ---- tile GEMM: C[M, N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when t* is true ----
 
@@ -232,13 +236,13 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* pa
   const T* V = v.data_ptr<T>();
   T* O = out.data_ptr<T>();
   T* L = g.sigmoid ? nullptr : lse.data_ptr<T>();
-  const int64_t D = g.D, nqt = (g.Lq + kBlockQ - 1) / kBlockQ;
+  const int64_t D = g.D, nqt = (g.Lq + kFwdBlockQ - 1) / kFwdBlockQ;
   const T inf = std::numeric_limits<T>::infinity();
   parallel_for(g.B * g.H * nqt, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> S(static_cast<size_t>(kBlockQ * kBlockK)), m(kBlockQ), l(kBlockQ);
+    std::vector<T> S(static_cast<size_t>(kFwdBlockQ * kFwdBlockK)), m(kFwdBlockQ), l(kFwdBlockQ);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t bh = item / nqt, b = bh / g.H, h = bh % g.H;
-      const int64_t i0 = (item % nqt) * kBlockQ, rows = std::min(kBlockQ, g.Lq - i0);
+      const int64_t i0 = (item % nqt) * kFwdBlockQ, rows = std::min(kFwdBlockQ, g.Lq - i0);
       const T* q_tile = Q + (bh * g.Lq + i0) * D;
       const int64_t kv = (b * g.Hkv + h / g.group) * g.Lk * D;
       T* o_tile = O + (bh * g.Lq + i0) * D;
@@ -247,12 +251,12 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* pa
       std::fill(m.begin(), m.end(), -inf);
       std::fill(l.begin(), l.end(), T(0));
       const int64_t kend = key_end(g, i0, rows);
-      for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
-        const int64_t cols = std::min(kBlockK, kend - j0);
-        gemm(false, true, rows, cols, D, g.scale, q_tile, D, K + kv + j0 * D, D, T(0), S.data(), kBlockK);
-        apply_mask(g, pad_row, i0, rows, j0, cols, S.data(), kBlockK);
+      for (int64_t j0 = 0; j0 < kend; j0 += kFwdBlockK) {
+        const int64_t cols = std::min(kFwdBlockK, kend - j0);
+        gemm(false, true, rows, cols, D, g.scale, q_tile, D, K + kv + j0 * D, D, T(0), S.data(), kFwdBlockK);
+        apply_mask(g, pad_row, i0, rows, j0, cols, S.data(), kFwdBlockK);
         for (int64_t r = 0; r < rows; ++r) {
-          T* s = S.data() + r * kBlockK;
+          T* s = S.data() + r * kFwdBlockK;
           if (g.sigmoid) {
             sigmoid_bias(s, cols, g.bias);
             continue;
@@ -270,7 +274,7 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* pa
             for (int64_t d = 0; d < D; ++d) o[d] *= alpha;
           }
         }
-        gemm(false, false, rows, D, cols, T(1), S.data(), kBlockK, V + kv + j0 * D, D, T(1), o_tile, D);
+        gemm(false, false, rows, D, cols, T(1), S.data(), kFwdBlockK, V + kv + j0 * D, D, T(1), o_tile, D);
       }
       if (g.sigmoid) continue;
       for (int64_t r = 0; r < rows; ++r) {
@@ -320,7 +324,7 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
   const int nthreads = std::max(get_num_threads(), 1);
   std::vector<std::vector<T>> dq_extra(static_cast<size_t>(nthreads - 1));
 
-  const int64_t nkt = (g.Lk + kBlockK - 1) / kBlockK;
+  const int64_t nkt = (g.Lk + kBwdBlockK - 1) / kBwdBlockK;
   parallel_for(g.B * g.Hkv * nkt, 1, [&](int64_t begin, int64_t end) {
     const int tid = detail::in_parallel_region() ? detail::omp_thread_num() : 0;
     T* dq_acc = dQ;
@@ -330,10 +334,10 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
       buf.assign(static_cast<size_t>(nq * D), T(0));
       dq_acc = buf.data();
     }
-    std::vector<T> P(static_cast<size_t>(kBlockQ * kBlockK)), dS(static_cast<size_t>(kBlockQ * kBlockK));
+    std::vector<T> P(static_cast<size_t>(kBwdBlockQ * kBwdBlockK)), dS(static_cast<size_t>(kBwdBlockQ * kBwdBlockK));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t bk = item / nkt, b = bk / g.Hkv, hk = bk % g.Hkv;
-      const int64_t j0 = (item % nkt) * kBlockK, cols = std::min(kBlockK, g.Lk - j0);
+      const int64_t j0 = (item % nkt) * kBwdBlockK, cols = std::min(kBwdBlockK, g.Lk - j0);
       const T* k_tile = K + (bk * g.Lk + j0) * D;
       const T* v_tile = V + (bk * g.Lk + j0) * D;
       T* dk_tile = dK + (bk * g.Lk + j0) * D;
@@ -342,17 +346,17 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
       std::fill(dv_tile, dv_tile + cols * D, T(0));
       const bool* pad_row = g.pad ? g.pad + b * g.Lk : nullptr;
       // Causal: the first query that sees key j0 is j0.
-      const int64_t i_start = g.causal ? (j0 / kBlockQ) * kBlockQ : 0;
+      const int64_t i_start = g.causal ? (j0 / kBwdBlockQ) * kBwdBlockQ : 0;
       for (int64_t h = hk * g.group; h < (hk + 1) * g.group; ++h) {
         const int64_t bh = b * g.H + h;
-        for (int64_t i0 = i_start; i0 < g.Lq; i0 += kBlockQ) {
-          const int64_t rows = std::min(kBlockQ, g.Lq - i0);
+        for (int64_t i0 = i_start; i0 < g.Lq; i0 += kBwdBlockQ) {
+          const int64_t rows = std::min(kBwdBlockQ, g.Lq - i0);
           const T* q_tile = Q + (bh * g.Lq + i0) * D;
           const T* do_tile = dO + (bh * g.Lq + i0) * D;
-          gemm(false, true, rows, cols, D, g.scale, q_tile, D, k_tile, D, T(0), P.data(), kBlockK);
-          apply_mask(g, pad_row, i0, rows, j0, cols, P.data(), kBlockK);
+          gemm(false, true, rows, cols, D, g.scale, q_tile, D, k_tile, D, T(0), P.data(), kBwdBlockK);
+          apply_mask(g, pad_row, i0, rows, j0, cols, P.data(), kBwdBlockK);
           for (int64_t r = 0; r < rows; ++r) {
-            T* pr = P.data() + r * kBlockK;
+            T* pr = P.data() + r * kBwdBlockK;
             if (g.sigmoid) {
               sigmoid_bias(pr, cols, g.bias);
             } else {
@@ -360,12 +364,12 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
             }
           }
           // dV += P^T dO
-          gemm(true, false, cols, D, rows, T(1), P.data(), kBlockK, do_tile, D, T(1), dv_tile, D);
+          gemm(true, false, cols, D, rows, T(1), P.data(), kBwdBlockK, do_tile, D, T(1), dv_tile, D);
           // dP = dO V^T, then dS in place
-          gemm(false, true, rows, cols, D, T(1), do_tile, D, v_tile, D, T(0), dS.data(), kBlockK);
+          gemm(false, true, rows, cols, D, T(1), do_tile, D, v_tile, D, T(0), dS.data(), kBwdBlockK);
           for (int64_t r = 0; r < rows; ++r) {
-            const T* pr = P.data() + r * kBlockK;
-            T* ds = dS.data() + r * kBlockK;
+            const T* pr = P.data() + r * kBwdBlockK;
+            T* ds = dS.data() + r * kBwdBlockK;
             if (g.sigmoid) {
               for (int64_t c = 0; c < cols; ++c) ds[c] *= pr[c] - pr[c] * pr[c];
             } else {
@@ -374,9 +378,9 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
             }
           }
           // dQ += scale dS K ; dK += scale dS^T Q
-          gemm(false, false, rows, D, cols, g.scale, dS.data(), kBlockK, k_tile, D, T(1),
+          gemm(false, false, rows, D, cols, g.scale, dS.data(), kBwdBlockK, k_tile, D, T(1),
                dq_acc + (bh * g.Lq + i0) * D, D);
-          gemm(true, false, cols, D, rows, g.scale, dS.data(), kBlockK, q_tile, D, T(1), dk_tile, D);
+          gemm(true, false, cols, D, rows, g.scale, dS.data(), kBwdBlockK, q_tile, D, T(1), dk_tile, D);
         }
       }
     }
