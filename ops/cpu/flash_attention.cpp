@@ -325,8 +325,9 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
   std::vector<std::vector<T>> dq_extra(static_cast<size_t>(nthreads - 1));
 
   const int64_t nkt = (g.Lk + kBwdBlockK - 1) / kBwdBlockK;
+  const bool nested = detail::in_parallel_region();  // then parallel_for runs on this thread alone
   parallel_for(g.B * g.Hkv * nkt, 1, [&](int64_t begin, int64_t end) {
-    const int tid = detail::in_parallel_region() ? detail::omp_thread_num() : 0;
+    const int tid = !nested && detail::in_parallel_region() ? detail::omp_thread_num() : 0;
     T* dq_acc = dQ;
     if (tid > 0) {
       TANGENT_CHECK(tid < nthreads, "attention_backward: thread ", tid, " of ", nthreads);
