@@ -39,6 +39,8 @@ constexpr int64_t kFwdBlockQ = 64;
 constexpr int64_t kFwdBlockK = 64;
 constexpr int64_t kBwdBlockQ = 128;
 constexpr int64_t kBwdBlockK = 128;
+// Tiles that cross the causal diagonal are processed in slices of this many rows, each against only the keys it sees.
+constexpr int64_t kDiagRows = 32;
 
 // ---- tile GEMM: C[M, N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when t* is true ----
 
@@ -350,38 +352,51 @@ void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Te
       const int64_t i_start = g.causal ? (j0 / kBwdBlockQ) * kBwdBlockQ : 0;
       for (int64_t h = hk * g.group; h < (hk + 1) * g.group; ++h) {
         const int64_t bh = b * g.H + h;
-        for (int64_t i0 = i_start; i0 < g.Lq; i0 += kBwdBlockQ) {
-          const int64_t rows = std::min(kBwdBlockQ, g.Lq - i0);
+        // Query rows [i0, i0 + rows) against the first kc keys of the tile.
+        const auto block = [&](int64_t i0, int64_t rows, int64_t kc) {
           const T* q_tile = Q + (bh * g.Lq + i0) * D;
           const T* do_tile = dO + (bh * g.Lq + i0) * D;
-          gemm(false, true, rows, cols, D, g.scale, q_tile, D, k_tile, D, T(0), P.data(), kBwdBlockK);
-          apply_mask(g, pad_row, i0, rows, j0, cols, P.data(), kBwdBlockK);
+          gemm(false, true, rows, kc, D, g.scale, q_tile, D, k_tile, D, T(0), P.data(), kBwdBlockK);
+          apply_mask(g, pad_row, i0, rows, j0, kc, P.data(), kBwdBlockK);
           for (int64_t r = 0; r < rows; ++r) {
             T* pr = P.data() + r * kBwdBlockK;
             if (g.sigmoid) {
-              sigmoid_bias(pr, cols, g.bias);
+              sigmoid_bias(pr, kc, g.bias);
             } else {
-              exp_shift_sum(pr, cols, L[bh * g.Lq + i0 + r]);
+              exp_shift_sum(pr, kc, L[bh * g.Lq + i0 + r]);
             }
           }
           // dV += P^T dO
-          gemm(true, false, cols, D, rows, T(1), P.data(), kBwdBlockK, do_tile, D, T(1), dv_tile, D);
+          gemm(true, false, kc, D, rows, T(1), P.data(), kBwdBlockK, do_tile, D, T(1), dv_tile, D);
           // dP = dO V^T, then dS in place
-          gemm(false, true, rows, cols, D, T(1), do_tile, D, v_tile, D, T(0), dS.data(), kBwdBlockK);
+          gemm(false, true, rows, kc, D, T(1), do_tile, D, v_tile, D, T(0), dS.data(), kBwdBlockK);
           for (int64_t r = 0; r < rows; ++r) {
             const T* pr = P.data() + r * kBwdBlockK;
             T* ds = dS.data() + r * kBwdBlockK;
             if (g.sigmoid) {
-              for (int64_t c = 0; c < cols; ++c) ds[c] *= pr[c] - pr[c] * pr[c];
+              for (int64_t c = 0; c < kc; ++c) ds[c] *= pr[c] - pr[c] * pr[c];
             } else {
               const T dr = delta[static_cast<size_t>(bh * g.Lq + i0 + r)];
-              for (int64_t c = 0; c < cols; ++c) ds[c] = pr[c] * (ds[c] - dr);
+              for (int64_t c = 0; c < kc; ++c) ds[c] = pr[c] * (ds[c] - dr);
             }
           }
           // dQ += scale dS K ; dK += scale dS^T Q
-          gemm(false, false, rows, D, cols, g.scale, dS.data(), kBwdBlockK, k_tile, D, T(1),
+          gemm(false, false, rows, D, kc, g.scale, dS.data(), kBwdBlockK, k_tile, D, T(1),
                dq_acc + (bh * g.Lq + i0) * D, D);
-          gemm(true, false, cols, D, rows, g.scale, dS.data(), kBwdBlockK, q_tile, D, T(1), dk_tile, D);
+          gemm(true, false, kc, D, rows, g.scale, dS.data(), kBwdBlockK, q_tile, D, T(1), dk_tile, D);
+        };
+        for (int64_t i0 = i_start; i0 < g.Lq; i0 += kBwdBlockQ) {
+          const int64_t rows = std::min(kBwdBlockQ, g.Lq - i0);
+          if (!g.causal || i0 >= j0 + cols - 1) {
+            block(i0, rows, cols);
+            continue;
+          }
+          // The tile crosses the diagonal: in slices of rows, only the keys some row of the slice sees.
+          for (int64_t r0 = 0; r0 < rows; r0 += kDiagRows) {
+            const int64_t rs = std::min(kDiagRows, rows - r0);
+            const int64_t kc = std::min(cols, i0 + r0 + rs - j0);
+            if (kc > 0) block(i0 + r0, rs, kc);
+          }
         }
       }
     }
