@@ -35,8 +35,8 @@ namespace {
 
 // Tile sizes (rows of Q by rows of K), chosen by measurement (tools/bench/bench_attention.cpp): a tile of scores
 // and the operand tiles stay in L2 at D = 64..128.
-constexpr int64_t kFwdBlockQ = 64;
-constexpr int64_t kFwdBlockK = 64;
+constexpr int64_t kFwdBlockQ = 128;
+constexpr int64_t kFwdBlockK = 128;
 constexpr int64_t kBwdBlockQ = 128;
 constexpr int64_t kBwdBlockK = 128;
 // Tiles that cross the causal diagonal are processed in slices of this many rows, each against only the keys it sees.
@@ -252,31 +252,44 @@ void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* pa
       std::fill(o_tile, o_tile + rows * D, T(0));
       std::fill(m.begin(), m.end(), -inf);
       std::fill(l.begin(), l.end(), T(0));
-      const int64_t kend = key_end(g, i0, rows);
-      for (int64_t j0 = 0; j0 < kend; j0 += kFwdBlockK) {
-        const int64_t cols = std::min(kFwdBlockK, kend - j0);
-        gemm(false, true, rows, cols, D, g.scale, q_tile, D, K + kv + j0 * D, D, T(0), S.data(), kFwdBlockK);
-        apply_mask(g, pad_row, i0, rows, j0, cols, S.data(), kFwdBlockK);
-        for (int64_t r = 0; r < rows; ++r) {
+      // Rows [r0, r0 + rs) of the tile against keys [j0, j0 + kc).
+      const auto block = [&](int64_t r0, int64_t rs, int64_t j0, int64_t kc) {
+        T* St = S.data() + r0 * kFwdBlockK;
+        gemm(false, true, rs, kc, D, g.scale, q_tile + r0 * D, D, K + kv + j0 * D, D, T(0), St, kFwdBlockK);
+        apply_mask(g, pad_row, i0 + r0, rs, j0, kc, St, kFwdBlockK);
+        for (int64_t r = r0; r < r0 + rs; ++r) {
           T* s = S.data() + r * kFwdBlockK;
           if (g.sigmoid) {
-            sigmoid_bias(s, cols, g.bias);
+            sigmoid_bias(s, kc, g.bias);
             continue;
           }
-          const T m_new = std::max(m[r], row_max(s, cols));
+          const T m_new = std::max(m[r], row_max(s, kc));
           if (m_new == -inf) {  // every key so far masked
-            std::fill(s, s + cols, T(0));
+            std::fill(s, s + kc, T(0));
             continue;
           }
           const T alpha = std::exp(m[r] - m_new);  // 0 when m was -inf
-          l[r] = l[r] * alpha + exp_shift_sum(s, cols, m_new);
+          l[r] = l[r] * alpha + exp_shift_sum(s, kc, m_new);
           m[r] = m_new;
           if (alpha != T(1)) {
             T* o = o_tile + r * D;
             for (int64_t d = 0; d < D; ++d) o[d] *= alpha;
           }
         }
-        gemm(false, false, rows, D, cols, T(1), S.data(), kFwdBlockK, V + kv + j0 * D, D, T(1), o_tile, D);
+        gemm(false, false, rs, D, kc, T(1), St, kFwdBlockK, V + kv + j0 * D, D, T(1), o_tile + r0 * D, D);
+      };
+      const int64_t kend = key_end(g, i0, rows);
+      for (int64_t j0 = 0; j0 < kend; j0 += kFwdBlockK) {
+        const int64_t cols = std::min(kFwdBlockK, kend - j0);
+        if (!g.causal || i0 >= j0 + cols - 1) {
+          block(0, rows, j0, cols);
+          continue;
+        }
+        for (int64_t r0 = 0; r0 < rows; r0 += kDiagRows) {  // crosses the diagonal: see the backward
+          const int64_t rs = std::min(kDiagRows, rows - r0);
+          const int64_t kc = std::min(cols, i0 + r0 + rs - j0);
+          if (kc > 0) block(r0, rs, j0, kc);
+        }
       }
       if (g.sigmoid) continue;
       for (int64_t r = 0; r < rows; ++r) {
