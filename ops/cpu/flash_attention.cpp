@@ -1,10 +1,11 @@
 // Fused CPU attention (softmax and sigmoid), FlashAttention-2 scheme, float32 and float64.
 //
-// Forward, per (batch, head, query tile), over key tiles: S = scale * Q K^T (+ bias
-// for sigmoid), masked entries -inf; softmax keeps the running row max m and sum l and rescales the output rows
-// (online softmax), sigmoid just accumulates sigmoid(S) V. The output rows in `out` are the accumulator; the row
-// LSE = m + log l is saved for backward (+inf and O = 0 on rows with no allowed key). Causal key tiles entirely
-// after the query tile are skipped; the mask is applied only on tiles that cross the diagonal.
+// Forward, per (batch, head, query tile), over key tiles: S = scale * Q K^T (+ bias for sigmoid), masked entries
+// -inf; softmax keeps the running row max m and sum l and rescales the output rows (online softmax), sigmoid just
+// accumulates sigmoid(S) V. The output rows in `out` are the accumulator; the row LSE = m + log l is saved for
+// backward (+inf and O = 0 on rows with no allowed key). Causal key tiles entirely after the query tile are
+// skipped; a tile that crosses the diagonal runs in slices of rows, each against only the keys it can see, and
+// only such tiles (and padded keys) are masked.
 //
 // Backward, per (batch, kv head, key tile): for every query head of the group and every query tile that sees the
 // key tile, P is recomputed (softmax: exp(S - LSE); sigmoid: sigmoid(S)), then dV += P^T dO, dP = dO V^T,
@@ -12,8 +13,8 @@
 // dK += scale dS^T Q. dK and dV of a key tile belong to one work item; dQ rows are shared between key tiles, so
 // every thread but the first accumulates dQ into its own buffer, summed at the end.
 //
-// Extra memory: per thread a few tiles of scores (tile rows x tile cols); Delta [B, H, Lq]; one dQ-sized buffer per extra thread
-// in backward. Never Lq x Lk. Tile GEMMs run on oneDNN's dnnl_sgemm (float32) or the loops below (float64).
+// Extra memory: per thread two tiles of scores; Delta [B, H, Lq]; in backward one dQ-sized buffer per extra
+// thread. Never Lq x Lk. Tile GEMMs run on oneDNN's dnnl_sgemm (float32) or the loops below (float64).
 #include <dnnl.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -39,7 +40,7 @@ constexpr int64_t kFwdBlockQ = 128;
 constexpr int64_t kFwdBlockK = 128;
 constexpr int64_t kBwdBlockQ = 128;
 constexpr int64_t kBwdBlockK = 128;
-// Tiles that cross the causal diagonal are processed in slices of this many rows, each against only the keys it sees.
+// Tiles that cross the causal diagonal run in slices of this many rows, each against only the keys it sees.
 constexpr int64_t kDiagRows = 32;
 
 // ---- tile GEMM: C[M, N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when t* is true ----
