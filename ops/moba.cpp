@@ -5,6 +5,7 @@
 // work. Routing is computed once, without gradients, and shared by the forward and backward.
 #include "ops/moba.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -86,10 +87,11 @@ std::shared_ptr<const cpu::MobaRouting> route(const Tensor& q, const Tensor& k, 
   NoGradGuard no_grad;
   const Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous();
   auto r = std::make_shared<cpu::MobaRouting>();
+  // A block longer than the sequence is the same as one block covering it (and keeps index arithmetic small).
+  const int64_t block = std::min(o.moba_block_size, std::max<int64_t>(d.L, 1));
   dispatch_floating(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::moba_route<T>(qc.data_ptr<T>(), kc.data_ptr<T>(), d.B, d.H, d.Hkv, d.L, d.D, o.moba_block_size, o.moba_top_k,
-                       *r);
+    cpu::moba_route<T>(qc.data_ptr<T>(), kc.data_ptr<T>(), d.B, d.H, d.Hkv, d.L, d.D, block, o.moba_top_k, *r);
   });
   return r;
 }

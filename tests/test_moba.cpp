@@ -198,6 +198,8 @@ TEST(MoBA, CoveringEveryBlockIsDenseCausal) {
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(8, 9, fused)), dense, 1e-10, 1e-10));   // more
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(37, 1, fused)), dense, 1e-10, 1e-10));  // B >= N
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(64, 2, fused)), dense, 1e-10, 1e-10));
+    EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(std::numeric_limits<int64_t>::max(), 1, fused)), dense,
+                          1e-10, 1e-10));
   }
   // Fewer blocks than that differs (so the comparison above can fail).
   EXPECT_GT(max_abs_diff(moba_attention(q, k, v, moba_options(8, 2)), dense), 1e-3);
