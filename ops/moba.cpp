@@ -134,8 +134,8 @@ Tensor masked_scores(const Tensor& q, const Tensor& k, const Tensor& blocked, do
   return masked_fill(s, blocked, -std::numeric_limits<double>::infinity());
 }
 
-std::tuple<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
-                                     const cpu::MobaRouting& r) {
+std::pair<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
+                                    const cpu::MobaRouting& r) {
   const Tensor s = masked_scores(q, k, blocked_keys(r), d.scale);
   const Tensor out = matmul(softmax(s, -1), expand_kv(v, d.H));
   Tensor lse;
@@ -175,8 +175,8 @@ std::vector<Tensor> fused_backward(const Tensor& g, const Tensor& q, const Tenso
   return {dq, dk, dv};
 }
 
-std::tuple<Tensor, Tensor> fused(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
-                                 std::shared_ptr<const cpu::MobaRouting> r) {
+std::pair<Tensor, Tensor> fused(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
+                                std::shared_ptr<const cpu::MobaRouting> r) {
   const DType dt = q.dtype();
   Tensor out = detail::new_empty({d.B, d.H, d.L, d.Dv}, dt, q.device());
   Tensor lse = detail::new_empty({d.B, d.H, d.L}, dt, q.device());
@@ -222,8 +222,8 @@ Tensor moba_select_blocks(const Tensor& q, const Tensor& k, const AttentionOptio
   return mask;
 }
 
-std::tuple<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
-                                                   const AttentionOptions& options) {
+std::pair<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                  const AttentionOptions& options) {
   const MobaDims d = check_inputs(q, k, &v, options, "moba_attention");
   auto r = route(q, k, d, options);
   if (!options.fused) return reference(q, k, v, d, *r);
@@ -231,7 +231,7 @@ std::tuple<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor
 }
 
 Tensor moba_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
-  return std::get<0>(moba_attention_with_lse(q, k, v, options));
+  return moba_attention_with_lse(q, k, v, options).first;
 }
 
 }  // namespace tangent
