@@ -26,7 +26,8 @@ Method parse_method(const std::string& name);  // "auto", "jacobian", "structure
 const char* mode_name(Mode mode);
 const char* method_name(Method method);
 
-// Called as tiles complete: (tiles done, tiles in all).
+// Called as tiles complete: (tiles done, tiles in all). Under Method::Auto with a fallback, the structured and
+// then the jacobian pass each count their own tiles.
 using NtkProgress = std::function<void(int64_t, int64_t)>;
 
 struct NtkOptions {
