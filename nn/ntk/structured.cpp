@@ -307,9 +307,13 @@ class Structured {
                 int64_t* work_bytes) {
     // An unshared Linear's cotangent Gram (g_io . g_jp) is also its bias term: computed once per tile pair.
     std::map<std::pair<const void*, const void*>, Tensor> cotangent_grams;
+    TANGENT_CHECK(fi.size() == fj.size(), "empirical_ntk: internal error, tiles have ", fi.size(), " and ", fj.size(),
+                  " structured terms");
     for (size_t t = 0; t < fi.size(); ++t) {
       const Term& a = fi[t];
       const Term& b = fj[t];
+      TANGENT_CHECK(a.name == b.name && a.kind == b.kind, "empirical_ntk: internal error, structured terms ", a.name,
+                    " and ", b.name, " do not line up");
       Tensor tile;
       switch (a.kind) {
         case Term::Weight: {
