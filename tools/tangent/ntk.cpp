@@ -125,17 +125,6 @@ class TileProgress {
   bool drawn_ = false;
 };
 
-// The CLI's option names (already validated by CLI11) to the library's enums.
-ntk::Mode mode_of(const std::string& s) {
-  return s == "full" ? ntk::Mode::Full : s == "diagonal" ? ntk::Mode::Diagonal : ntk::Mode::Trace;
-}
-ntk::Method method_of(const std::string& s) {
-  return s == "structured" ? ntk::Method::Structured : s == "jacobian" ? ntk::Method::Jacobian : ntk::Method::Auto;
-}
-const char* method_str(ntk::Method m) {
-  return m == ntk::Method::Structured ? "structured" : m == ntk::Method::Jacobian ? "jacobian" : "auto (mixed)";
-}
-
 int64_t output_size(models::Model& model, const Tensor& x) {
   NoGradGuard guard;
   const Tensor y = model.forward(x.narrow(0, 0, 1));
@@ -217,8 +206,8 @@ Run add_ntk(CLI::App& app) {
     auto model = models::create_model(c.model_kind, c.model_config);
     if (!a->init) model->load_state_dict(c.model_state);
     model->eval();
-    const ntk::Mode mode = mode_of(a->mode);
-    const ntk::Method method = method_of(a->method);
+    const ntk::Mode mode = ntk::parse_mode(a->mode);
+    const ntk::Method method = ntk::parse_method(a->method);
     TANGENT_CHECK(a->eig >= 0, "ntk: --eig must be >= 0, got ", a->eig);
     TANGENT_CHECK(!(a->analytic && a->per_layer), "ntk: --per-layer needs the empirical kernel (not --analytic)");
     TANGENT_CHECK(!(a->eig > 0 && !a->data2.empty()),
@@ -285,7 +274,7 @@ Run add_ntk(CLI::App& app) {
         progress.finish();
         r.kernel = res.kernel;
         r.per_layer = std::move(res.per_layer);
-        r.how = std::string("empirical, ") + method_str(res.method);
+        r.how = std::string("empirical, ") + ntk::method_name(res.method);
         if (!res.fallback.empty()) {
           r.how += "; jacobian for";
           for (const auto& f : res.fallback) r.how += " " + f;
