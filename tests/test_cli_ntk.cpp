@@ -158,10 +158,12 @@ TEST_F(CliNtk, EmpiricalModesAgree) {
   ASSERT_EQ(diag.shape(), (Shape{6, 6, 4}));
   const double scale = max_abs(full);
   EXPECT_GT(scale, 0.0);
-  EXPECT_LT(max_abs(sub(full, full.permute({1, 0, 3, 2}))), 1e-12 * scale);  // Theta[n,m,o,p] = Theta[m,n,p,o]
+  // The model is float32, so the modes agree to float32 round-off (each is accumulated separately).
+  EXPECT_LT(max_abs(sub(full, full.permute({1, 0, 3, 2}))), 1e-6 * scale);  // Theta[n,m,o,p] = Theta[m,n,p,o]
   const Tensor eye4 = eye(4, kFloat64).reshape({1, 1, 4, 4});
-  EXPECT_LT(max_abs(sub(trace, sum(mul(full, eye4), {2, 3}))), 1e-10 * scale);
-  EXPECT_LT(max_abs(sub(diag, sum(mul(full, eye4), {3}))), 1e-10 * scale);
+  EXPECT_LT(max_abs(sub(trace, sum(mul(full, eye4), {2, 3}))), 1e-6 * scale);
+  EXPECT_LT(max_abs(sub(diag, sum(mul(full, eye4), {3}))), 1e-6 * scale);
+  EXPECT_GT(max_abs(sub(trace, mul(sum(mul(full, eye4), {2, 3}), 1.01))), 1e-4 * scale);  // the check can fail
   // Per-parameter terms sum to the kernel.
   Tensor total = zeros({6, 6}, kFloat64);
   int terms = 0;
@@ -210,6 +212,46 @@ TEST_F(CliNtk, Errors) {
   expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--regress", "npy:a.npy", "--t", "soon", "--out",
                   path("k.npy")}, "--t must be a number or inf");
   EXPECT_FALSE(fs::exists(path("k.npy")));
+}
+
+// A ConvNet (Conv2d, BatchNorm in eval mode, Linear): the structured and jacobian methods agree, --analytic refuses.
+// (Every layer of the CLI's model kinds has a structured rule, so the "no rule" error of --method structured is
+// covered by tests/test_ntk.cpp, not here.)
+TEST_F(CliNtk, ConvNetMethods) {
+  manual_seed(64);
+  models::ConvNetOptions co;
+  co.input_shape = {1, 8, 8};
+  co.channels = {2};
+  co.hidden = 8;
+  models::ConvNet cnn(co);
+  const std::string ckpt = save_model(cnn, "cnn.tgt");
+  data::write_npy(path("img.npy"), randn({3, 1, 8, 8}));
+  CliResult r = run_ok({ckpt, "--data", path("img.npy"), "--method", "structured", "--out", path("s.npy"), "--eig", "3"});
+  EXPECT_NE(r.output.find("empirical, structured"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PSD"), std::string::npos) << r.output;
+  const Tensor k = data::read_npy(path("s.npy"));
+  ASSERT_EQ(k.shape(), (Shape{3, 3}));
+  r = run_ok({ckpt, "--data", path("img.npy"), "--method", "jacobian", "--out", path("j.npy")});
+  EXPECT_NE(r.output.find("empirical, jacobian"), std::string::npos) << r.output;
+  EXPECT_LT(max_abs(sub(data::read_npy(path("j.npy")), k)), 1e-5 * max_abs(k));
+  expect_failure({ckpt, "--data", path("img.npy"), "--analytic", "--out", path("a.npy")}, "models::MLP");
+}
+
+// A wide NTK-parametrised MLP: the empirical kernel is close to the analytic one.
+TEST_F(CliNtk, EmpiricalNearAnalyticForWideNtkMlp) {
+  manual_seed(65);
+  models::MLPOptions o = small_mlp(true);
+  o.hidden = {1024, 1024};
+  o.out_features = 1;
+  models::MLP mlp(o);
+  const std::string ckpt = save_model(mlp, "wide.tgt");
+  data::write_npy(path("x.npy"), randn({5, 2, 3}));
+  run_ok({ckpt, "--data", path("x.npy"), "--out", path("e.npy")});
+  run_ok({ckpt, "--data", path("x.npy"), "--analytic", "--out", path("a.npy")});
+  const Tensor e = data::read_npy(path("e.npy")), a = data::read_npy(path("a.npy"));
+  const double rel = std::sqrt(sum(pow(sub(e, a), 2.0)).item<double>() / sum(pow(a, 2.0)).item<double>());
+  EXPECT_LT(rel, 0.2);
+  EXPECT_GT(rel, 1e-4);  // a finite network is not the limit
 }
 
 // Train a tiny MLP through the CLI, then its kernel on Fashion-MNIST with regression on a test slice.

@@ -14,6 +14,7 @@
 
 #include "models/mlp.h"
 #include "nn/ntk/analytic.h"
+#include "nn/ntk/ntk.h"
 #include "nn/ntk/regression.h"
 #include "nn/ntk/spectrum.h"
 #include "ops/decomposition.h"
@@ -62,27 +63,8 @@ double rel_frobenius(const Tensor& a, const Tensor& b) {
   return std::sqrt(num / den);
 }
 
-// The empirical NTK of a one-output model by per-example gradients: Theta_ij = g_i . g_j.
-Tensor direct_ntk(nn::Module& model, const Tensor& x) {
-  const int64_t n = x.size(0);
-  const std::vector<Tensor> params = model.parameters();
-  std::vector<std::vector<double>> g(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const Tensor out = sum(model.forward(x.narrow(0, i, 1)));
-    for (const Tensor& d : autograd::grad({out}, params)) {
-      const std::vector<double> v = to_vector<double>(d);
-      g[i].insert(g[i].end(), v.begin(), v.end());
-    }
-  }
-  std::vector<double> k(static_cast<size_t>(n * n));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double s = 0;
-      for (size_t p = 0; p < g[i].size(); ++p) s += g[i][p] * g[j][p];
-      k[i * n + j] = s;
-    }
-  return from_data(k.data(), {n, n}, kFloat64);
-}
+// The empirical NTK of a one-output model (nn/ntk/ntk.h).
+Tensor empirical(nn::Module& model, const Tensor& x) { return ntk::empirical_ntk(model, x).kernel; }
 
 Tensor random_spd(int64_t n, uint64_t seed) {
   manual_seed(seed);
@@ -214,7 +196,7 @@ double width_error(int64_t width, int seeds) {
     mo.sigma_b = 0.1;
     models::MLP mlp(mo);
     EXPECT_EQ(ntk::analytic_options_for(mlp).depth, 2);
-    total += rel_frobenius(direct_ntk(mlp, x), limit);
+    total += rel_frobenius(empirical(mlp, x), limit);
   }
   return total / seeds;
 }
@@ -248,7 +230,7 @@ TEST(AnalyticNtk, StandardParametrisationMatchesWideMlp) {
   for (int s = 0; s < 2; ++s) {
     manual_seed(200 + s);
     models::MLP mlp(mo);
-    err += rel_frobenius(direct_ntk(mlp, x), ntk::analytic_ntk(x, Tensor(), ntk::analytic_options_for(mlp))) / 2;
+    err += rel_frobenius(empirical(mlp, x), ntk::analytic_ntk(x, Tensor(), ntk::analytic_options_for(mlp))) / 2;
   }
   EXPECT_LT(err, 0.15);
 }

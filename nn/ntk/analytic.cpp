@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "models/mlp.h"
 #include "ops/factory.h"
+#include "ops/linalg.h"
 
 namespace tangent::ntk {
 
@@ -94,17 +95,10 @@ AnalyticKernels analytic_kernels(const Tensor& x1, const Tensor& x2_in, const An
     return s * s;
   };
 
-  // Layer 1: dot products.
-  std::vector<double> dot(static_cast<size_t>(n1 * n2)), self1(n1), self2(n2);
-  for (int64_t i = 0; i < n1; ++i) {
-    const double* xi = &a.x[i * d];
-    for (int64_t j = 0; j < n2; ++j) {
-      const double* xj = &b.x[j * d];
-      double s = 0;
-      for (int64_t k = 0; k < d; ++k) s += xi[k] * xj[k];
-      dot[i * n2 + j] = s;
-    }
-  }
+  // Layer 1: dot products (one float64 GEMM).
+  const Tensor t1 = from_data(a.x.data(), {n1, d}, kFloat64);
+  const Tensor t2 = same ? t1 : from_data(b.x.data(), {n2, d}, kFloat64);
+  std::vector<double> dot = to_vector<double>(matmul(t1, t2.t())), self1(n1), self2(n2);
   auto norms = [&](const Flat& f, std::vector<double>& out) {
     for (int64_t i = 0; i < f.n; ++i) {
       double s = 0;

@@ -41,6 +41,9 @@ namespace tangent::cli {
 
 namespace {
 
+// The largest matrix the dense eigen-solver is asked for (O(n^3) time, a few n^2 doubles of memory).
+constexpr int64_t kMaxEigen = 8000;
+
 struct Args {
   std::string checkpoint, data = "fashion-mnist:100", data2, mode = "trace", method = "auto", out, plot;
   std::string regress, t = "inf";
@@ -102,15 +105,19 @@ class TileProgress {
   explicit TileProgress(std::string label) : label_(std::move(label)), start_(now()) {}
   void update(int64_t done, int64_t total) {
     const double t = now();
-    if (t - start_ < 1.0 || (t - last_ < 0.2 && done < total)) return;  // quiet for short runs
+    const bool tty = isatty(STDERR_FILENO);
+    if (!drawn_ && t - start_ < 1.0) return;  // quiet for short runs
+    // Redraw ~5x a second on a terminal; in logs, print every ~10% only.
+    const int64_t step = std::max<int64_t>(total / 10, 1);
+    if (tty ? (t - last_ < 0.2 && done < total) : (done / step == last_step_ && done < total)) return;
     last_ = t;
+    last_step_ = done / step;
     drawn_ = true;
     const double eta = done > 0 ? (t - start_) * static_cast<double>(total - done) / static_cast<double>(done) : 0;
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * done / std::max<int64_t>(total, 1));
     std::string bar(static_cast<size_t>(filled), '=');
     if (filled < kWidth) bar += '>' + std::string(static_cast<size_t>(kWidth - filled - 1), ' ');
-    const bool tty = isatty(STDERR_FILENO);
     std::fprintf(stderr, "%s%s [%s] %lld/%lld tiles  ETA %.0fs%s", tty ? "\r" : "", label_.c_str(), bar.c_str(),
                  static_cast<long long>(done), static_cast<long long>(total), eta, tty ? "\033[K" : "\n");
     std::fflush(stderr);
@@ -122,19 +129,9 @@ class TileProgress {
  private:
   std::string label_;
   double start_, last_ = 0;
+  int64_t last_step_ = -1;
   bool drawn_ = false;
 };
-
-// The CLI's option names (already validated by CLI11) to the library's enums.
-ntk::Mode mode_of(const std::string& s) {
-  return s == "full" ? ntk::Mode::Full : s == "diagonal" ? ntk::Mode::Diagonal : ntk::Mode::Trace;
-}
-ntk::Method method_of(const std::string& s) {
-  return s == "structured" ? ntk::Method::Structured : s == "jacobian" ? ntk::Method::Jacobian : ntk::Method::Auto;
-}
-const char* method_str(ntk::Method m) {
-  return m == ntk::Method::Structured ? "structured" : m == ntk::Method::Jacobian ? "jacobian" : "auto (mixed)";
-}
 
 int64_t output_size(models::Model& model, const Tensor& x) {
   NoGradGuard guard;
@@ -217,8 +214,8 @@ Run add_ntk(CLI::App& app) {
     auto model = models::create_model(c.model_kind, c.model_config);
     if (!a->init) model->load_state_dict(c.model_state);
     model->eval();
-    const ntk::Mode mode = mode_of(a->mode);
-    const ntk::Method method = method_of(a->method);
+    const ntk::Mode mode = ntk::parse_mode(a->mode);
+    const ntk::Method method = ntk::parse_method(a->method);
     TANGENT_CHECK(a->eig >= 0, "ntk: --eig must be >= 0, got ", a->eig);
     TANGENT_CHECK(!(a->analytic && a->per_layer), "ntk: --per-layer needs the empirical kernel (not --analytic)");
     TANGENT_CHECK(!(a->eig > 0 && !a->data2.empty()),
@@ -253,6 +250,10 @@ Run add_ntk(CLI::App& app) {
       xt = model_inputs(*model, test.data(), a->regress);
     }
     const int64_t out = output_size(*model, x1);
+    const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);
+    TANGENT_CHECK(a->eig == 0 || spectrum_n <= kMaxEigen, "ntk: --eig: the ", spectrum_n, "x", spectrum_n,
+                  " kernel matrix is too large for the dense eigen-solver (at most ", kMaxEigen,
+                  "; use --mode trace or fewer examples)");
     std::printf("model: %s (%s), %lld parameters, %lld outputs%s\n", model->type_name().c_str(), c.model_kind.c_str(),
                 static_cast<long long>(model->num_parameters()), static_cast<long long>(out),
                 a->init ? ", re-initialised (--init)" : "");
@@ -285,7 +286,7 @@ Run add_ntk(CLI::App& app) {
         progress.finish();
         r.kernel = res.kernel;
         r.per_layer = std::move(res.per_layer);
-        r.how = std::string("empirical, ") + method_str(res.method);
+        r.how = std::string("empirical, ") + ntk::method_name(res.method);
         if (!res.fallback.empty()) {
           r.how += "; jacobian for";
           for (const auto& f : res.fallback) r.how += " " + f;
@@ -313,7 +314,11 @@ Run add_ntk(CLI::App& app) {
 
     // Spectrum of the square kernel.
     std::vector<double> spectrum;
-    if (!x2.defined() && (a->eig > 0 || !a->plot.empty())) {
+    if (!x2.defined() && !a->plot.empty() && spectrum_n > kMaxEigen)
+      std::printf("note: the plot leaves out the spectrum of the %lldx%lld matrix (at most %lld)\n",
+                  static_cast<long long>(spectrum_n), static_cast<long long>(spectrum_n),
+                  static_cast<long long>(kMaxEigen));
+    if (!x2.defined() && spectrum_n <= kMaxEigen && (a->eig > 0 || !a->plot.empty())) {
       const Tensor m = matrix_for_spectrum(run.kernel, mode);
       const EighResult e = eigh(m, false);
       spectrum = to_vector<double>(e.eigenvalues);

@@ -59,7 +59,7 @@ std::string svg_heatmap(const std::string& title, const std::vector<double>& val
     }
   if (!std::isfinite(lo)) lo = 0, hi = 1;
   if (hi == lo) hi = lo + 1;
-  // One path per colour level; horizontal runs of equal level become one rectangle.
+  // One path per colour level; a horizontal run of cells of equal level becomes one stroke of width 1.
   std::vector<std::ostringstream> paths(kLevels);
   for (int64_t r = 0; r < nr; ++r) {
     int64_t c = 0;
@@ -73,24 +73,26 @@ std::string svg_heatmap(const std::string& title, const std::vector<double>& val
         if (l2 != level) break;
         ++end;
       }
-      if (level >= 0) paths[level] << 'M' << c << ' ' << r << 'h' << end - c << "v1h" << c - end << 'z';
+      if (level >= 0) paths[level] << 'M' << c << ' ' << r << ".5h" << end - c;  // a 1-unit-wide stroke
       c = end;
     }
   }
-  const double top = 30, left = 10, bar = 16, h = width * static_cast<double>(nr) / static_cast<double>(nc);
+  // Square cells, the longer side spanning `width`.
+  const double cellsize = width / static_cast<double>(std::max(nr, nc));
+  const double top = 30, left = 10, bar = 16, h = cellsize * static_cast<double>(nr);
   std::ostringstream os;
   os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << left + width + 80 << "' height='" << top + h + 20
      << "' font-family='sans-serif' font-size='11'>\n<rect width='100%' height='100%' fill='white'/>\n"
      << "<text x='" << left + width / 2 << "' y='20' text-anchor='middle' font-size='14'>" << title << "</text>\n"
-     << "<g transform='translate(" << left << ',' << top << ") scale(" << width / nc << ',' << h / nr
-     << ")' shape-rendering='crispEdges'>\n";
+     << "<g transform='translate(" << left << ',' << top << ") scale(" << cellsize
+     << ")' fill='none' stroke-width='1' shape-rendering='crispEdges'>\n";
   for (int l = 0; l < kLevels; ++l) {
     const std::string d = paths[l].str();
-    if (!d.empty()) os << "<path fill='" << ramp((l + 0.5) / kLevels) << "' d='" << d << "'/>\n";
+    if (!d.empty()) os << "<path stroke='" << ramp((l + 0.5) / kLevels) << "' d='" << d << "'/>\n";
   }
   os << "</g>\n";
   // Colour bar with its range.
-  const double bx = left + width + 10;
+  const double bx = left + cellsize * static_cast<double>(nc) + 10;
   for (int l = 0; l < kLevels; ++l)
     os << "<rect x='" << bx << "' y='" << top + h * (kLevels - 1 - l) / kLevels << "' width='" << bar
        << "' height='" << h / kLevels + 0.5 << "' fill='" << ramp((l + 0.5) / kLevels) << "'/>\n";
