@@ -92,7 +92,6 @@ Vocabulary Vocabulary::from_text(const std::string& text) {
 Vocabulary Vocabulary::from_bytes(const std::vector<int64_t>& bytes) {
   Vocabulary v;
   v.chars_ = bytes;
-  std::sort(v.chars_.begin(), v.chars_.end());
   for (size_t i = 0; i < v.chars_.size(); ++i) {
     const int64_t c = v.chars_[i];
     TANGENT_CHECK(c >= 0 && c < 256, "vocabulary: characters are byte values 0..255, got ", c);

@@ -21,7 +21,7 @@ class Vocabulary {
   Vocabulary();  // empty
   // The characters (bytes) present in `text`, sorted.
   static Vocabulary from_text(const std::string& text);
-  // From byte values (0..255, distinct; sorted here), as stored in a model's configuration.
+  // From byte values (0..255, distinct), as stored in a model's configuration: id i is bytes[i].
   static Vocabulary from_bytes(const std::vector<int64_t>& bytes);
 
   int64_t size() const { return static_cast<int64_t>(chars_.size()); }
