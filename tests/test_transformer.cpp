@@ -3,7 +3,11 @@
 // trip, sampling), character-level text data, and the Trainer on token targets.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -399,6 +403,7 @@ TEST(Text, Fortunes) {
 // ---- training ----
 
 TEST(Trainer, LanguageModelLearnsAString) {
+  set_num_threads(1);  // tiny tensors: threads only add contention
   manual_seed(11);
   std::string text;
   for (int i = 0; i < 40; ++i) text += "the cat sat on the mat. ";
@@ -433,4 +438,99 @@ TEST(Trainer, LanguageModelLearnsAString) {
   again.restore(trainer.checkpoint());
   EXPECT_EQ(again.history().back().step, 40);
   EXPECT_TRUE(again.done());
+}
+
+// ---- fused kernels inside the module ----
+
+TEST(MultiheadAttention, FusedMatchesReference) {
+  for (AttentionKind kind : kKinds) {
+    manual_seed(12);
+    auto o = mha_options(kind, 16, 4);
+    o.num_kv_heads = 2;
+    o.fused = true;
+    o.moba_block_size = 4;
+    nn::MultiheadAttention mha(o);
+    const Tensor x = randn({2, 11, 16}).requires_grad_();
+    const Tensor y = mha.forward(x);
+    const Tensor w = randn_like(y);
+    sum(mul(y, w)).backward();
+    const Tensor gx = x.grad(), gq = mha.q_proj->weight.grad();
+    x.set_grad(Tensor());
+    mha.zero_grad();
+    mha.options.fused = false;
+    const Tensor y_ref = mha.forward(x);
+    sum(mul(y_ref, w)).backward();
+    EXPECT_TRUE(all_close(y, y_ref, 1e-4, 1e-5)) << attention_kind_name(kind);
+    EXPECT_TRUE(all_close(gx, x.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
+    EXPECT_TRUE(all_close(gq, mha.q_proj->weight.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
+  }
+}
+
+// ---- the command line: train, eval, generate ----
+
+namespace {
+
+struct CliRun {
+  int code = -1;
+  std::string output;
+};
+
+CliRun run_cli(const std::string& args, const fs::path& dir) {
+  const char* bin = std::getenv("TANGENT_BINARY_DIR");
+  const std::string binary = std::string(bin ? bin : "") + "/bin/tangent";
+  const fs::path log = dir / "log.txt";
+  const int status = std::system((binary + " " + args + " > " + log.string() + " 2>&1").c_str());
+  std::ifstream in(log);
+  CliRun r;
+  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST(Cli, TrainEvalGenerate) {
+  const char* bin = std::getenv("TANGENT_BINARY_DIR");
+  if (bin == nullptr || !fs::exists(std::string(bin) + "/bin/tangent")) GTEST_SKIP() << "no tangent binary";
+  const fs::path dir = fs::temp_directory_path() / ("tangent_lm_cli_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    std::ofstream f(dir / "text.txt");
+    for (int i = 0; i < 60; ++i) f << "to be or not to be, that is the question.\n";
+  }
+  const std::string out = (dir / "run").string(), ckpt = out + "/model.tgt";
+  CliRun r = run_cli("train --model transformer --attention sigmoid --data text:" + (dir / "text.txt").string() +
+                      " --context 16 --layers 1 --heads 2 --dim 16 --batch-size 8 --tokens 1280 --eval-every 5 "
+                      "--threads 1 --out " + out, dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("validation:"), std::string::npos) << r.output;
+  std::ifstream csv(out + "/metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "epoch,step,train_loss,train_bpc,train_accuracy,val_loss,val_bpc,val_accuracy,seconds,"
+                    "tokens_per_second,lr");
+  int rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  EXPECT_EQ(rows, 2);  // 1280 tokens = 10 steps of 8 x 16, evaluated every 5
+  EXPECT_TRUE(fs::exists(out + "/curves.svg"));
+
+  r = run_cli("eval " + ckpt + " --data text:" + (dir / "text.txt").string(), dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("bits per character"), std::string::npos) << r.output;
+
+  const std::string gen = "generate " + ckpt + " --prompt 'to be' --tokens 30 --seed 7 --threads 1";
+  const CliRun a = run_cli(gen, dir), b = run_cli(gen, dir);
+  ASSERT_EQ(a.code, 0) << a.output;
+  EXPECT_EQ(a.output, b.output);
+  EXPECT_EQ(a.output.rfind("to be", 0), 0u) << a.output;
+  EXPECT_EQ(a.output.size(), 5u + 30u + 1u);
+  r = run_cli("generate " + ckpt + " --prompt 'to bZ' --tokens 3", dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("the character 'Z' at position 4 is not in the model's vocabulary"), std::string::npos)
+      << r.output;
+  r = run_cli("train --model transformer --data text:" + (dir / "missing.txt").string() + " --out " + out, dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("no such file or directory"), std::string::npos) << r.output;
+  fs::remove_all(dir);
 }
