@@ -313,6 +313,8 @@ Run add_train(CLI::App& app) {
                                                      "(0 = off, 3 or 5)")->check(CLI::IsMember({0, 3, 5}));
   app.add_flag_callback("--untied", [g = &a->gpt] { g->tie_weights = false; },
                "transformer: a separate LM head instead of the tied token embedding");
+  app.add_flag_callback("--reference-attention", [g = &a->gpt] { g->fused = false; },
+                        "transformer: the unfused reference attention kernels (slow; for checking)");
   return [a, epochs] {
     a->epochs_given = epochs->count() > 0;
     return run_train(*a);
