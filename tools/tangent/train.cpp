@@ -112,6 +112,8 @@ int run_train_lm(TrainArgs a) {
   const std::string spec = a.data == "fashion-mnist" ? "fortunes" : a.data;  // the classifier default
   TANGENT_CHECK(data::is_text_spec(spec), "train: a transformer trains on text: --data text:PATH or fortunes, got '",
                 spec, "'");
+  TANGENT_CHECK(a.test_data.empty(), "train: --test-data is for classifiers; a transformer holds out the last ",
+                "--val-fraction of its text");
 
   std::shared_ptr<models::Model> model;
   nn::Checkpoint resume_from;
