@@ -537,3 +537,41 @@ TEST(Cli, TrainEvalGenerate) {
   EXPECT_NE(r.output.find("no such file or directory"), std::string::npos) << r.output;
   fs::remove_all(dir);
 }
+
+TEST(Trainer, LanguageModelResumeIsExact) {
+  set_num_threads(1);
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "abcabd abdabc ";
+  const data::TextDataset d = data::make_text_dataset(text, 8, 0.1);
+  auto train = std::make_shared<data::TensorDataset>(d.train), val = std::make_shared<data::TensorDataset>(d.validation);
+  auto o = tiny_gpt("sigmoid");
+  o.vocab = d.vocab.bytes();
+  nn::TrainOptions t;
+  t.batch_size = 4;
+  t.max_steps = 12;
+  t.steps_per_epoch = 4;
+  t.epochs = 100;
+  auto make = [&] {
+    manual_seed(13);
+    return std::make_shared<models::GPT>(o);
+  };
+  auto full_model = make();
+  nn::Trainer full(full_model, "transformer", full_model->config(), train, val, t);
+  while (!full.done()) full.train_epoch();
+  auto part_model = make();
+  nn::Checkpoint mid;
+  {
+    nn::Trainer part(part_model, "transformer", part_model->config(), train, val, t);
+    part.train_epoch();
+    mid = part.checkpoint();
+  }
+  auto resumed_model = make();
+  nn::Trainer resumed(resumed_model, "transformer", resumed_model->config(), train, val, t);
+  resumed.restore(mid);
+  while (!resumed.done()) resumed.train_epoch();
+  ASSERT_EQ(resumed.step(), 12);
+  EXPECT_EQ(resumed.history().back().test_loss, full.history().back().test_loss);
+  const nn::StateDict a = full_model->state_dict(), b = resumed_model->state_dict();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(all_close(a[i].second, b[i].second, 0, 0)) << a[i].first;
+}
