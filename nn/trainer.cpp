@@ -28,14 +28,13 @@ class ModeGuard {
   bool prev_;
 };
 
-// Logits and targets as [units, C] and [units]: language-model outputs [N, T, V] with targets [N, T] are
-// flattened to tokens; classification [N, C] with [N] is left alone.
+// Logits and targets as [units, C] and [units]: language-model outputs [N, T, V] with targets [N, T] (class dim
+// last) are flattened to tokens; anything else ([N, C] with [N], or [N, C, d...] with [N, d...]) is left alone
+// for cross_entropy.
 std::pair<Tensor, Tensor> flatten_tokens(const Tensor& logits, const Tensor& target) {
-  if (target.dtype() == kInt64 && target.dim() >= 2 && logits.dim() == target.dim() + 1) {
-    TANGENT_CHECK(Shape(logits.shape().begin(), logits.shape().end() - 1) == target.shape(), "train: logits of shape ",
-                  logits.shape(), " do not match targets of shape ", target.shape(), " (expected [..., V] and [...])");
+  if (target.dtype() == kInt64 && target.dim() >= 2 && logits.dim() == target.dim() + 1 &&
+      Shape(logits.shape().begin(), logits.shape().end() - 1) == target.shape())
     return {logits.reshape({-1, logits.size(-1)}), target.reshape({-1})};
-  }
   return {logits, target};
 }
 
