@@ -10,10 +10,10 @@
 // Masked (query, key) pairs contribute exactly 0. A softmax row whose keys are all masked outputs 0 (not NaN) and
 // has LSE +inf; a sigmoid row with every key masked outputs 0 as well.
 //
-// The fused CPU kernels (ops/cpu/flash_attention.cpp) tile the queries in blocks of 64 rows and the keys in
-// blocks of 64: their extra memory is O(N) (a few tiles per thread, the row LSE and rowsum(dO*O) [B, H, Lq], and
-// one dQ accumulator per extra thread in backward), never O(Lq * Lk). Their backward recomputes the scores tile
-// by tile. Under create_graph (grad mode on during backward) the gradients are computed with ordinary ops instead
+// The fused CPU kernels (ops/cpu/flash_attention.cpp) tile queries and keys in blocks of 128 rows: their extra
+// memory is O(N) (two score tiles per thread, the row LSE and rowsum(dO*O) [B, H, Lq], and one dQ accumulator
+// per extra thread in backward), never O(Lq * Lk). Their backward recomputes the scores tile by tile. Under
+// create_graph (grad mode on during backward) the gradients are computed with ordinary ops instead
 // (forming the score matrix), so double backward works.
 #include <cmath>
 #include <limits>
@@ -48,6 +48,9 @@ struct AttentionOptions {
 };
 
 // The attention output [B, H, Lq, D]. Differentiable in q, k and v (float32 or float64, same device).
+// Dispatch: kind MoBA -> moba_attention (ops/moba.h); fused on CPU -> the fused kernel; otherwise (fused = false,
+// or a device without the fused primitives) -> attention_reference. Raises on non-4-D inputs, differing D, batch
+// or dtype, H not a multiple of Hkv, k and v of different shapes, or a key_padding_mask that is not bool [B, Lk].
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {});
 

@@ -5,6 +5,7 @@
 // work. Routing is computed once, without gradients, and shared by the forward and backward.
 #include "ops/moba.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -86,10 +87,11 @@ std::shared_ptr<const cpu::MobaRouting> route(const Tensor& q, const Tensor& k, 
   NoGradGuard no_grad;
   const Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous();
   auto r = std::make_shared<cpu::MobaRouting>();
+  // A block longer than the sequence is the same as one block covering it (and keeps index arithmetic small).
+  const int64_t block = std::min(o.moba_block_size, std::max<int64_t>(d.L, 1));
   dispatch_floating(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    cpu::moba_route<T>(qc.data_ptr<T>(), kc.data_ptr<T>(), d.B, d.H, d.Hkv, d.L, d.D, o.moba_block_size, o.moba_top_k,
-                       *r);
+    cpu::moba_route<T>(qc.data_ptr<T>(), kc.data_ptr<T>(), d.B, d.H, d.Hkv, d.L, d.D, block, o.moba_top_k, *r);
   });
   return r;
 }
@@ -132,8 +134,8 @@ Tensor masked_scores(const Tensor& q, const Tensor& k, const Tensor& blocked, do
   return masked_fill(s, blocked, -std::numeric_limits<double>::infinity());
 }
 
-std::tuple<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
-                                     const cpu::MobaRouting& r) {
+std::pair<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
+                                    const cpu::MobaRouting& r) {
   const Tensor s = masked_scores(q, k, blocked_keys(r), d.scale);
   const Tensor out = matmul(softmax(s, -1), expand_kv(v, d.H));
   Tensor lse;
@@ -173,8 +175,8 @@ std::vector<Tensor> fused_backward(const Tensor& g, const Tensor& q, const Tenso
   return {dq, dk, dv};
 }
 
-std::tuple<Tensor, Tensor> fused(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
-                                 std::shared_ptr<const cpu::MobaRouting> r) {
+std::pair<Tensor, Tensor> fused(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
+                                std::shared_ptr<const cpu::MobaRouting> r) {
   const DType dt = q.dtype();
   Tensor out = detail::new_empty({d.B, d.H, d.L, d.Dv}, dt, q.device());
   Tensor lse = detail::new_empty({d.B, d.H, d.L}, dt, q.device());
@@ -220,8 +222,8 @@ Tensor moba_select_blocks(const Tensor& q, const Tensor& k, const AttentionOptio
   return mask;
 }
 
-std::tuple<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
-                                                   const AttentionOptions& options) {
+std::pair<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                  const AttentionOptions& options) {
   const MobaDims d = check_inputs(q, k, &v, options, "moba_attention");
   auto r = route(q, k, d, options);
   if (!options.fused) return reference(q, k, v, d, *r);
@@ -229,7 +231,7 @@ std::tuple<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor
 }
 
 Tensor moba_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options) {
-  return std::get<0>(moba_attention_with_lse(q, k, v, options));
+  return moba_attention_with_lse(q, k, v, options).first;
 }
 
 }  // namespace tangent

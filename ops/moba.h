@@ -11,7 +11,7 @@
 // Ties between gates go to the later block. top_k = 1 is block-diagonal causal attention (each query sees only
 // its own block); top_k >= ceil(L / block) is dense causal attention. float32 or float64, CPU only. The gate is
 // computed in the input dtype (float32, or float64 for float64 inputs).
-#include <tuple>
+#include <utility>
 
 #include "ops/attention.h"
 
@@ -27,7 +27,7 @@ Tensor moba_attention(const Tensor& q, const Tensor& k, const Tensor& v, const A
 
 // The same output, and the log-sum-exp of each query's scaled scores over the keys it attends to, [B, H, Lq]
 // (not differentiable).
-std::tuple<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
-                                                   const AttentionOptions& options);
+std::pair<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                  const AttentionOptions& options);
 
 }  // namespace tangent

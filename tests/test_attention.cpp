@@ -264,6 +264,30 @@ TEST(Attention, FusedMatchesReference) {
   }
 }
 
+// Several threads split the work differently (query tiles forward, key tiles backward with per-thread dQ buffers):
+// same results as one thread, up to summation order.
+TEST(Attention, ThreadCountDoesNotChangeResults) {
+  Generator gen(29);
+  Tensor q = randn({2, 4, 150, 32}, kFloat32, &gen).requires_grad_();
+  Tensor k = randn({2, 2, 150, 32}, kFloat32, &gen).requires_grad_();
+  Tensor v = randn({2, 2, 150, 32}, kFloat32, &gen).requires_grad_();
+  const Tensor g = randn({2, 4, 150, 32}, kFloat32, &gen);
+  const int saved = get_num_threads();
+  for (AttentionKind kind : {AttentionKind::Softmax, AttentionKind::Sigmoid}) {
+    const AttentionOptions o = opts(kind, true, true);
+    std::vector<std::vector<Tensor>> results;
+    for (int threads : {1, 3}) {
+      set_num_threads(threads);
+      const Tensor out = scaled_dot_product_attention(q, k, v, o);
+      std::vector<Tensor> r = autograd::grad({out}, {q, k, v}, {g});
+      r.push_back(out);
+      results.push_back(r);
+    }
+    set_num_threads(saved);
+    for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(all_close(results[1][i], results[0][i], 1e-5, 1e-5)) << i;
+  }
+}
+
 // D = rowsum(dO * O) equals rowsum(P * dP): the identity the softmax backward uses.
 TEST(Attention, SoftmaxBackwardDeltaIdentity) {
   Generator gen(4);

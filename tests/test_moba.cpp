@@ -191,18 +191,22 @@ TEST(MoBA, GoldenTopK1IsBlockDiagonal) {
 
 TEST(MoBA, CoveringEveryBlockIsDenseCausal) {
   manual_seed(1);
-  const Tensor q = randn({2, 3, 37, 8}, kFloat64), k = randn({2, 3, 37, 8}, kFloat64), v = randn({2, 3, 37, 5}, kFloat64);
+  const Tensor q = randn({2, 3, 37, 8}, kFloat64), k = randn({2, 3, 37, 8}, kFloat64),
+               v = randn({2, 3, 37, 5}, kFloat64);
   const Tensor dense = dense_causal(q, k, v, 1 / std::sqrt(8.0));
   for (bool fused : {true, false}) {
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(8, 5, fused)), dense, 1e-10, 1e-10));   // 5 blocks
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(8, 9, fused)), dense, 1e-10, 1e-10));   // more
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(37, 1, fused)), dense, 1e-10, 1e-10));  // B >= N
     EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(64, 2, fused)), dense, 1e-10, 1e-10));
+    EXPECT_TRUE(all_close(moba_attention(q, k, v, moba_options(std::numeric_limits<int64_t>::max(), 1, fused)), dense,
+                          1e-10, 1e-10));
   }
   // Fewer blocks than that differs (so the comparison above can fail).
   EXPECT_GT(max_abs_diff(moba_attention(q, k, v, moba_options(8, 2)), dense), 1e-3);
   // Grouped-query attention: four query heads on two kv heads.
-  const Tensor q4 = randn({1, 4, 19, 8}, kFloat64), k2 = randn({1, 2, 19, 8}, kFloat64), v2 = randn({1, 2, 19, 8}, kFloat64);
+  const Tensor q4 = randn({1, 4, 19, 8}, kFloat64), k2 = randn({1, 2, 19, 8}, kFloat64),
+               v2 = randn({1, 2, 19, 8}, kFloat64);
   const Tensor dense4 = dense_causal(q4, repeat_heads(k2, 4), repeat_heads(v2, 4), 1 / std::sqrt(8.0));
   for (bool fused : {true, false})
     EXPECT_TRUE(all_close(moba_attention(q4, k2, v2, moba_options(4, 5, fused)), dense4, 1e-10, 1e-10));
@@ -211,7 +215,8 @@ TEST(MoBA, CoveringEveryBlockIsDenseCausal) {
 TEST(MoBA, CoveringEveryBlockEqualsAttentionReference) {
   // The same oracle against the library's dense reference (ops/attention.cpp), GQA included.
   manual_seed(9);
-  const Tensor q = randn({1, 4, 29, 8}, kFloat64), k = randn({1, 2, 29, 8}, kFloat64), v = randn({1, 2, 29, 8}, kFloat64);
+  const Tensor q = randn({1, 4, 29, 8}, kFloat64), k = randn({1, 2, 29, 8}, kFloat64),
+               v = randn({1, 2, 29, 8}, kFloat64);
   AttentionOptions dense_options;
   dense_options.kind = AttentionKind::Softmax;
   dense_options.causal = true;
@@ -347,6 +352,23 @@ TEST(MoBA, GradcheckAndGradgradcheck) {
   }
 }
 
+TEST(MoBA, GradientForOnlyOneInput) {
+  manual_seed(10);
+  const Tensor q = randn({1, 2, 20, 4}, kFloat64), k = randn({1, 2, 20, 4}, kFloat64);
+  std::vector<Tensor> grads;
+  for (bool fused : {true, false}) {
+    manual_seed(11);  // the same v for both
+    Tensor v = randn({1, 2, 20, 4}, kFloat64).requires_grad_();
+    moba_attention(q, k, v, moba_options(4, 2, fused)).sum().backward();
+    ASSERT_TRUE(v.grad().defined());
+    EXPECT_FALSE(q.grad().defined());
+    grads.push_back(v.grad());
+  }
+  EXPECT_TRUE(all_close(grads[0], grads[1], 1e-12, 1e-12));
+  // Without any input requiring grad the output has no history.
+  EXPECT_FALSE(moba_attention(q, k, k, moba_options(4, 2)).requires_grad());
+}
+
 TEST(MoBA, TiesGoToTheLaterBlock) {
   // Blocks 0 and 1 have the same mean key, so every query in block 2 gates them equally; top_k 2 keeps block 1.
   const Tensor k = tensor(std::vector<double>{1, 0, 0, 1, 0, 1, 1, 0, 3, 3, 2, 2}, {1, 1, 6, 2});
@@ -357,7 +379,8 @@ TEST(MoBA, TiesGoToTheLaterBlock) {
 
 TEST(MoBA, NonContiguousInputsAndCustomScale) {
   manual_seed(8);
-  const Tensor q = randn({1, 2, 33, 4}, kFloat64), k = randn({1, 2, 33, 4}, kFloat64), v = randn({1, 2, 33, 4}, kFloat64);
+  const Tensor q = randn({1, 2, 33, 4}, kFloat64), k = randn({1, 2, 33, 4}, kFloat64),
+               v = randn({1, 2, 33, 4}, kFloat64);
   AttentionOptions o = moba_options(4, 3);
   o.scale = 0.7;
   const Tensor want = brute_force(q, k, v, 4, 3, 0.7);
@@ -394,7 +417,8 @@ TEST(MoBA, ErrorsNameTheProblem) {
             std::string::npos);
   EXPECT_NE(error_message([&] { moba_attention(q.to(kInt64), k, v, o); }).find("expected float32 or float64 q"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(q, k, v, moba_options(0, 2)); }).find("moba_block_size must be positive"),
+  EXPECT_NE(error_message([&] { moba_attention(q, k, v, moba_options(0, 2)); })
+                .find("moba_block_size must be positive"),
             std::string::npos);
   EXPECT_NE(error_message([&] { moba_attention(q, k, v, moba_options(4, 0)); }).find("moba_top_k must be positive"),
             std::string::npos);

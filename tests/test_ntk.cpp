@@ -201,6 +201,24 @@ TEST(Ntk, LinearModelStandardParametrisation) {
   }
 }
 
+TEST(Ntk, LinearModelNtkParametrisation) {
+  // y = sigma_w / sqrt(d) x W^T + sigma_b b: Theta = (sigma_w^2 X X^T / d + sigma_b^2) (x) I_O.
+  manual_seed(17);
+  nn::LinearOptions lo;
+  lo.in_features = 4;
+  lo.out_features = 2;
+  lo.parametrization = nn::Parametrization::NTK;
+  lo.sigma_w = 1.7;
+  lo.sigma_b = 0.3;
+  nn::Linear lin(lo);
+  lin.to(kFloat64);
+  const Tensor x = randn({5, 4}, kFloat64);
+  const Tensor k = add(mul(matmul(x, x.t()), 1.7 * 1.7 / 4), 0.09);
+  const Tensor want = mul(k.reshape({5, 5, 1, 1}), eye(2, kFloat64).reshape({1, 1, 2, 2}));
+  for (Method m : {Method::Jacobian, Method::Structured})
+    EXPECT_LT(rel_diff(run(lin, x, Tensor(), Mode::Full, m).kernel, want), 1e-12) << ntk::method_name(m);
+}
+
 TEST(Ntk, JacobianMatchesFiniteDifferences) {
   manual_seed(3);
   auto model = small_mlp(false);

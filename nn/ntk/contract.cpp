@@ -74,7 +74,7 @@ namespace {
 // a [M, K] @ b [N, K]^T as float64, chunking K for float32 operands so float32 sums stay short.
 Tensor gram(const Tensor& a, const Tensor& b) {
   const int64_t K = a.size(1);
-  constexpr int64_t kChunk = 4096;
+  constexpr int64_t kChunk = 32768;
   if (a.dtype() == kFloat64 || K <= kChunk) return mm(a, b.t()).to(kFloat64);
   Tensor acc;
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {

@@ -284,8 +284,13 @@ class Structured {
             per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
         }
       }
-      for (size_t l = 0; l < layers_.size(); ++l)
+      int64_t transient = 0;
+      for (size_t l = 0; l < layers_.size(); ++l) {
         cotangents.push_back(per[l].empty() ? Tensor() : stack(per[l], 1));
+        if (cotangents.back().defined())
+          transient += 2 * cotangents.back().numel() * static_cast<int64_t>(element_size(f.dtype()));
+      }
+      transient_bytes_ = std::max(transient_bytes_, transient);  // the O seeds' cotangents, stacked
     }
     Features out;
     NoGradGuard no_grad;
@@ -302,9 +307,13 @@ class Structured {
                 int64_t* work_bytes) {
     // An unshared Linear's cotangent Gram (g_io . g_jp) is also its bias term: computed once per tile pair.
     std::map<std::pair<const void*, const void*>, Tensor> cotangent_grams;
+    TANGENT_CHECK(fi.size() == fj.size(), "empirical_ntk: internal error, tiles have ", fi.size(), " and ", fj.size(),
+                  " structured terms");
     for (size_t t = 0; t < fi.size(); ++t) {
       const Term& a = fi[t];
       const Term& b = fj[t];
+      TANGENT_CHECK(a.name == b.name && a.kind == b.kind, "empirical_ntk: internal error, structured terms ", a.name,
+                    " and ", b.name, " do not line up");
       Tensor tile;
       switch (a.kind) {
         case Term::Weight: {
@@ -357,6 +366,7 @@ class Structured {
   }
 
   bool empty() const { return layers_.empty(); }
+  int64_t transient_bytes() const { return transient_bytes_; }
 
  private:
   void layer_terms(Layer& layer, const Tensor& g_full, int64_t n, Features* out) {
@@ -465,6 +475,7 @@ class Structured {
   const NtkOptions& options_;
   std::vector<Layer> layers_;
   int64_t plan_n_ = 128;
+  int64_t transient_bytes_ = 0;
 };
 
 }  // namespace
@@ -521,7 +532,7 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
     if (progress) progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(pairs.size()));
   }
   if (cache_all) peak = std::max(peak, (N1 + (symmetric ? 0 : N2)) * per_example);
-  return peak;
+  return peak + s.transient_bytes();
 }
 
 }  // namespace tangent::ntk::detail

@@ -192,7 +192,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
   if (N == 0 || B * H == 0) return;
   const int64_t G = H / Hkv;
   // Work items: (batch, head, run of query blocks); split heads only when there are too few to feed the threads.
-  const int64_t threads = get_num_threads();
+  const int64_t threads = detail::in_parallel_region() ? 1 : get_num_threads();  // nested: runs serially
   int64_t chunks = std::clamp<int64_t>((4 * threads + B * H - 1) / (B * H), 1, nb);
   if (threads == 1) chunks = 1;
   const int64_t per_chunk = (nb + chunks - 1) / chunks;
@@ -263,7 +263,7 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
   // Work items: (batch, kv head, part). An item owns dK and dV of its kv head's key blocks n with n % parts == part
   // and adds the dQ of the G query heads reading them into its own buffer (part 0: dq itself; the others are summed
   // into dq at the end). parts > 1 only when there are fewer kv heads than threads.
-  const int64_t threads = get_num_threads();
+  const int64_t threads = detail::in_parallel_region() ? 1 : get_num_threads();  // nested: runs serially
   const int64_t parts =
       threads > 1 && B * Hkv < threads ? std::min(nb, (threads + B * Hkv - 1) / (B * Hkv)) : int64_t{1};
   const int64_t q_numel = B * H * N * D;
