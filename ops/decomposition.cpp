@@ -31,7 +31,8 @@ Tensor from_host(const std::vector<double>& v, const Shape& shape) {
   return from_data(v.data(), shape, kFloat64);
 }
 
-// Householder reduction of the symmetric a (n x n, row-major, overwritten) to tridiagonal form T = Q^T a Q:
+// Householder reduction of the symmetric a (n x n, row-major, overwritten; only its lower triangle is read) to
+// tridiagonal form T = Q^T a Q:
 // diagonal d, off-diagonal e (e[i] couples i and i + 1). With qt non-null, Q^T is accumulated into it (row i of
 // qt is column i of Q).
 void tridiagonalize(std::vector<double>& a, int64_t n, std::vector<double>& d, std::vector<double>& e,
@@ -57,23 +58,29 @@ void tridiagonalize(std::vector<double>& a, int64_t n, std::vector<double>& d, s
     for (int64_t i = 0; i < m; ++i) vv += v[i] * v[i];
     const double beta = 2.0 / vv;  // H = I - beta v v^T
     // Trailing block B = a[k+1:, k+1:]: B <- H B H = B - v w^T - w v^T with p = beta B v, w = p - (beta v.p / 2) v.
+    // Only B's lower triangle is kept up to date; p = B v reads each stored entry once, row by row.
+    std::fill(p.begin(), p.begin() + m, 0.0);
     for (int64_t i = 0; i < m; ++i) {
       const double* row = &a[(k + 1 + i) * n + k + 1];
       double s = 0;
-      for (int64_t j = 0; j < m; ++j) s += row[j] * v[j];
-      p[i] = beta * s;
+      const double vi = v[i];
+      for (int64_t j = 0; j < i; ++j) {
+        s += row[j] * v[j];
+        p[j] += row[j] * vi;
+      }
+      p[i] += s + row[i] * vi;
     }
     double vp = 0;
-    for (int64_t i = 0; i < m; ++i) vp += v[i] * p[i];
+    for (int64_t i = 0; i < m; ++i) vp += v[i] * beta * p[i];
     const double kk = 0.5 * beta * vp;
-    for (int64_t i = 0; i < m; ++i) w[i] = p[i] - kk * v[i];
+    for (int64_t i = 0; i < m; ++i) w[i] = beta * p[i] - kk * v[i];
     for (int64_t i = 0; i < m; ++i) {
       double* row = &a[(k + 1 + i) * n + k + 1];
-      for (int64_t j = 0; j < m; ++j) row[j] -= v[i] * w[j] + w[i] * v[j];
+      const double vi = v[i], wi = w[i];
+      for (int64_t j = 0; j <= i; ++j) row[j] -= vi * w[j] + wi * v[j];
     }
     a[(k + 1) * n + k] = alpha;
-    a[k * n + k + 1] = alpha;
-    for (int64_t i = 1; i < m; ++i) a[(k + 1 + i) * n + k] = a[k * n + k + 1 + i] = 0.0;
+    for (int64_t i = 1; i < m; ++i) a[(k + 1 + i) * n + k] = 0.0;
     if (qt) {
       // Q <- Q H, i.e. rows k+1.. of Q^T: Qt_r -= beta v_r (v^T Qt[k+1:]).
       std::fill(p.begin(), p.end(), 0.0);

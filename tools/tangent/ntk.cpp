@@ -204,7 +204,9 @@ Run add_ntk(CLI::App& app) {
                  "kernel regression onto one-hot labels of --data, evaluated on this labelled test spec");
   app.add_option("--t", a->t, "training time for --regress (in steps of learning rate 1; inf: converged)");
   app.add_option("--diag-reg", a->diag_reg, "diagonal regulariser for --regress, relative to trace / N");
-  app.add_option("--out", a->out, "the kernel as .npy")->required();
+  app.add_option("--out", a->out,
+                 "the kernel as STEM.npy (and STEM.<param>.npy, STEM.eigenvalues.npy, STEM.predictions.npy)")
+      ->required();
   app.add_option("--plot", a->plot, "an SVG heatmap of the kernel and its spectrum");
   return [a] {
     if (a->threads > 0) set_num_threads(static_cast<int>(a->threads));
@@ -251,6 +253,9 @@ Run add_ntk(CLI::App& app) {
     }
     const int64_t out = output_size(*model, x1);
     const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);
+    TANGENT_CHECK(a->regress.empty() || spectrum_n <= kMaxEigen, "ntk: --regress: the ", spectrum_n, "x",
+                  spectrum_n, " train kernel matrix is too large for the dense solvers (at most ", kMaxEigen,
+                  "; use --mode trace or fewer examples)");
     TANGENT_CHECK(a->eig == 0 || spectrum_n <= kMaxEigen, "ntk: --eig: the ", spectrum_n, "x", spectrum_n,
                   " kernel matrix is too large for the dense eigen-solver (at most ", kMaxEigen,
                   "; use --mode trace or fewer examples)");
