@@ -11,6 +11,7 @@ Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }
 Tensor SiLU::forward(const Tensor& x) { return silu(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+Tensor Erf::forward(const Tensor& x) { return erf(x); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor Softplus::forward(const Tensor& x) { return softplus(x, beta, threshold); }
 
@@ -40,7 +41,9 @@ std::shared_ptr<Module> make_activation(const std::string& name) {
   if (name == "tanh") return std::make_shared<Tanh>();
   if (name == "sigmoid") return std::make_shared<Sigmoid>();
   if (name == "softplus") return std::make_shared<Softplus>();
-  TANGENT_FAIL("activation: unknown activation '", name, "' (expected relu, gelu, gelu_tanh, silu, tanh, sigmoid or softplus)");
+  if (name == "erf") return std::make_shared<Erf>();
+  TANGENT_FAIL("activation: unknown activation '", name,
+               "' (expected relu, gelu, gelu_tanh, silu, tanh, sigmoid, softplus or erf)");
 }
 
 }  // namespace tangent::nn

@@ -34,6 +34,13 @@ class Tanh : public Module {
   std::string type_name() const override { return "Tanh"; }
 };
 
+// erf(x): the activation whose infinite-width kernel has the arcsine closed form (nn/ntk/analytic.h).
+class Erf : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Erf"; }
+};
+
 class Sigmoid : public Module {
  public:
   Tensor forward(const Tensor& x) override;

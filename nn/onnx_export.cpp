@@ -336,6 +336,7 @@ class Exporter {
     if (dynamic_cast<ReLU*>(&m)) return add_node("Relu", {x}, path);
     if (dynamic_cast<Sigmoid*>(&m)) return add_node("Sigmoid", {x}, path);
     if (dynamic_cast<Tanh*>(&m)) return add_node("Tanh", {x}, path);
+    if (dynamic_cast<Erf*>(&m)) return add_node("Erf", {x}, path);
     if (dynamic_cast<SiLU*>(&m)) return add_node("Mul", {x, add_node("Sigmoid", {x}, path)}, path, "SiLU: x * sigmoid(x)");
     if (auto* gl = dynamic_cast<GELU*>(&m)) {
       if (gl->approximate == "tanh") {
@@ -389,7 +390,7 @@ class Exporter {
     if (dynamic_cast<models::Model*>(&m))
       unsupported(m, path, "this model kind has no ONNX exporter yet (supported: mlp, cnn, Sequential)");
     unsupported(m, path, "no ONNX mapping for this layer type (supported: Sequential, Linear, Conv2d, MaxPool2d, "
-                         "AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, LayerNorm, RMSNorm, ReLU, GELU, SiLU, Tanh, "
+                         "AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, LayerNorm, RMSNorm, ReLU, GELU, SiLU, Tanh, Erf, "
                          "Sigmoid, Softplus, Dropout, Flatten, Embedding)");
   }
 

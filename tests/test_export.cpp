@@ -245,6 +245,7 @@ std::vector<LayerCase> layer_cases() {
       {"GELUTanh", [] { return seq({std::make_shared<GELU>("tanh")}); }, {7}, {{"Tanh", 1}, {"Pow", 1}}},
       {"Sigmoid", [] { return seq({std::make_shared<Sigmoid>()}); }, {7}, {{"Sigmoid", 1}}},
       {"Tanh", [] { return seq({std::make_shared<Tanh>()}); }, {7}, {{"Tanh", 1}}},
+      {"Erf", [] { return seq({std::make_shared<Erf>()}); }, {7}, {{"Erf", 1}}},
       {"Softplus", [] { return seq({std::make_shared<Softplus>()}); }, {7}, {{"Softplus", 1}}},
       {"SoftplusBeta2", [] { return seq({std::make_shared<Softplus>(2.0)}); }, {7}, {{"Softplus", 1}, {"Div", 1}}},
       {"SiLU", [] { return seq({std::make_shared<SiLU>()}); }, {7}, {{"Sigmoid", 1}, {"Mul", 1}}},

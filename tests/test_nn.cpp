@@ -564,6 +564,7 @@ TEST(NnLayers, Activations) {
   check("tanh", [](double v) { return std::tanh(v); });
   check("sigmoid", [](double v) { return 1 / (1 + std::exp(-v)); });
   check("softplus", [](double v) { return v > 20 ? v : std::log1p(std::exp(v)); });
+  check("erf", [](double v) { return std::erf(v); });
   nn::Softplus sp(2.0, 10.0);
   const Vec y = vec(sp.forward(x));
   for (size_t i = 0; i < xs.size(); ++i) {

@@ -174,15 +174,16 @@ TEST(AnalyticNtk, OptionsFromModelsAndErrors) {
   expect_error([&] { ntk::analytic_ntk(randn({2, 3}), Tensor(), bad); }, "hidden widths");
 }
 
-// Mean relative Frobenius error between the empirical NTK of `seeds` random NTK-parametrised ReLU MLPs (2 hidden
-// layers of `width`, sigma_w 1.5, sigma_b 0.1) and the infinite-width limit, on 6 random inputs.
-double width_error(int64_t width, int seeds) {
+// Mean relative Frobenius error between the empirical NTK of `seeds` random NTK-parametrised MLPs (2 hidden
+// layers of `width`, sigma_w 1.5, sigma_b 0.1, ReLU or erf) and the infinite-width limit, on 6 random inputs.
+double width_error(int64_t width, int seeds, const std::string& activation = "relu") {
   manual_seed(7);
   const Tensor x = randn({6, 4});
   ntk::AnalyticOptions o;
   o.depth = 2;
   o.sigma_w = 1.5;
   o.sigma_b = 0.1;
+  o.activation = activation;
   const Tensor limit = ntk::analytic_ntk(x, Tensor(), o);
   double total = 0;
   for (int s = 0; s < seeds; ++s) {
@@ -194,8 +195,10 @@ double width_error(int64_t width, int seeds) {
     mo.ntk = true;
     mo.sigma_w = 1.5;
     mo.sigma_b = 0.1;
+    mo.activation = activation;
     models::MLP mlp(mo);
     EXPECT_EQ(ntk::analytic_options_for(mlp).depth, 2);
+    EXPECT_EQ(ntk::analytic_options_for(mlp).activation, activation);
     total += rel_frobenius(empirical(mlp, x), limit);
   }
   return total / seeds;
@@ -210,6 +213,14 @@ TEST(AnalyticNtk, EmpiricalKernelConvergesWithWidth) {
   EXPECT_LT(errors[1], 0.3);
   EXPECT_LT(errors[2], 0.16);
   EXPECT_GT(errors[0] / errors[2], 2.2);
+}
+
+// An erf network (nn::Erf) converges to the arcsine closed form the same way.
+TEST(AnalyticNtk, ErfNetworkConvergesWithWidth) {
+  const double narrow = width_error(64, 6, "erf"), wide = width_error(1024, 3, "erf");
+  std::printf("erf: relative Frobenius error at widths 64, 1024: %.3f %.3f\n", narrow, wide);
+  EXPECT_LT(wide, 0.15);
+  EXPECT_GT(narrow / wide, 2.0);
 }
 
 // The same at width 4096 (slow: run with --gtest_also_run_disabled_tests).
