@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "core/scalar.h"
 #include "core/storage.h"
 #include "core/tensor.h"
@@ -60,6 +61,14 @@ struct Pool2dParams {
   int64_t stride[2] = {1, 1};
   int64_t padding[2] = {0, 0};
   bool count_include_pad = true;  // average pooling only
+};
+
+// Fused attention (ops/attention.h): which weights and how they are scaled.
+struct AttentionParams {
+  bool causal = false;   // top-left: query i sees keys j <= i
+  bool sigmoid = false;  // weights sigmoid(scale * q.k + bias) instead of a softmax over the row
+  double scale = 1.0;
+  double bias = 0.0;  // sigmoid only
 };
 
 // Philox4x32-10 stream position: every random primitive draws from (seed, offset) and the caller advances offset.
@@ -130,6 +139,27 @@ class Backend {
   virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
   // out.scatter_add_(dim, index, src): index and src share a shape; out is modified in place.
   virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) = 0;
+
+  // ---- attention (fused; a backend without it leaves the default, and ops fall back to the reference) ----
+  // q [B, H, Lq, D], k and v [B, Hkv, Lk, D] (H a multiple of Hkv), all contiguous with one floating dtype;
+  // key_padding_mask null or a contiguous bool [B, Lk], true where the key is ignored. Writes out [B, H, Lq, D]
+  // and, for softmax, lse [B, H, Lq] (the row log-sum-exp of the scaled scores, +inf where every key is masked);
+  // lse may be undefined for sigmoid.
+  virtual void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_padding_mask,
+                                 const AttentionParams& p, const Tensor& out, const Tensor& lse) {
+    (void)q, (void)k, (void)v, (void)key_padding_mask, (void)p, (void)out, (void)lse;
+    TANGENT_FAIL("attention_forward: not implemented on ", name());
+  }
+  // The gradients of attention_forward: grad_out, out and lse as above (contiguous); writes grad_q, grad_k and
+  // grad_v (contiguous, the shapes of q, k and v).
+  virtual void attention_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& out, const Tensor& lse, const Tensor* key_padding_mask,
+                                  const AttentionParams& p, const Tensor& grad_q, const Tensor& grad_k,
+                                  const Tensor& grad_v) {
+    (void)grad_out, (void)q, (void)k, (void)v, (void)out, (void)lse, (void)key_padding_mask, (void)p;
+    (void)grad_q, (void)grad_k, (void)grad_v;
+    TANGENT_FAIL("attention_backward: not implemented on ", name());
+  }
 
   // ---- random ----
   // Fills contiguous `out` from the Philox stream at `state`; element i uses counter (state.offset + i / 4).

@@ -1,7 +1,8 @@
 #pragma once
 // The CPU backend: every Backend primitive on the host. Each group of primitives lives in its own file:
 // memory.cpp (allocate, copy, fill), elementwise.cpp (unary, binary, where), reduce.cpp (reduce, arg_reduce,
-// softmax), matmul.cpp (oneDNN GEMM), conv.cpp and pool.cpp (oneDNN), indexing.cpp, random.cpp.
+// softmax), matmul.cpp (oneDNN GEMM), conv.cpp and pool.cpp (oneDNN), indexing.cpp, random.cpp,
+// flash_attention.cpp (fused attention forward and backward).
 #include "core/backend.h"
 
 namespace tangent::cpu {
@@ -39,6 +40,13 @@ class CpuBackend final : public Backend {
   void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
+
+  void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_padding_mask,
+                         const AttentionParams& p, const Tensor& out, const Tensor& lse) override;
+  void attention_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                          const Tensor& out, const Tensor& lse, const Tensor* key_padding_mask,
+                          const AttentionParams& p, const Tensor& grad_q, const Tensor& grad_k,
+                          const Tensor& grad_v) override;
 
   void random(RandomKind kind, const Tensor& out, PhiloxState state, double p0, double p1) override;
 };
