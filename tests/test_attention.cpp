@@ -172,12 +172,18 @@ TEST_P(BothPaths, LseMergeOfKeyHalves) {
 
 TEST_P(BothPaths, SigmoidBiasMinusInfinityGivesZero) {
   Generator gen(5);
-  const Tensor q = randn({1, 2, 5, 4}, kFloat32, &gen), k = randn({1, 2, 5, 4}, kFloat32, &gen),
-               v = randn({1, 2, 5, 4}, kFloat32, &gen);
+  // 37 keys: the vectorised rows and their scalar tails.
+  const Tensor q = randn({1, 2, 37, 4}, kFloat32, &gen), k = randn({1, 2, 37, 4}, kFloat32, &gen),
+               v = randn({1, 2, 37, 4}, kFloat32, &gen);
   AttentionOptions o = opts(AttentionKind::Sigmoid, true, GetParam());
   o.sigmoid_bias = -kInf;
   const Tensor out = scaled_dot_product_attention(q, k, v, o);
   EXPECT_EQ(max_abs_diff(out, zeros_like(out)), 0.0);
+  // Every key padded: exactly 0 as well.
+  o.sigmoid_bias = 0.0;
+  o.key_padding_mask = ones({1, 37}, DType::Bool);
+  const Tensor masked = scaled_dot_product_attention(q, k, v, o);
+  EXPECT_EQ(max_abs_diff(masked, zeros_like(masked)), 0.0);
 }
 
 TEST_P(BothPaths, HugeLogitsStayFinite) {
