@@ -1,6 +1,7 @@
 #include "models/model.h"
 
 #include "models/convnet.h"
+#include "models/gpt.h"
 #include "models/mlp.h"
 
 namespace tangent::models {
@@ -8,7 +9,8 @@ namespace tangent::models {
 std::shared_ptr<Model> create_model(const std::string& kind, const nn::Config& config) {
   if (kind == "mlp") return std::make_shared<MLP>(MLPOptions::from_config(config));
   if (kind == "cnn") return std::make_shared<ConvNet>(ConvNetOptions::from_config(config));
-  TANGENT_FAIL("create_model: unknown model kind '", kind, "' (known: mlp, cnn)");
+  if (kind == "transformer") return std::make_shared<GPT>(GPTOptions::from_config(config));
+  TANGENT_FAIL("create_model: unknown model kind '", kind, "' (known: mlp, cnn, transformer)");
 }
 
 }  // namespace tangent::models

@@ -19,7 +19,7 @@ class Model : public nn::Module {
   virtual DType input_dtype() const { return kFloat32; }
 };
 
-// Builds a model of `kind` ("mlp", "cnn") from its configuration; an unknown kind raises an Error listing the
+// Builds a model of `kind` ("mlp", "cnn", "transformer") from its configuration; an unknown kind raises an Error listing the
 // known ones.
 std::shared_ptr<Model> create_model(const std::string& kind, const nn::Config& config);
 

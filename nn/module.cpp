@@ -17,6 +17,31 @@ const Tensor* find(const StateDict& dict, const std::string& name) {
 
 Tensor Module::forward(const Tensor&) { TANGENT_FAIL(type_name(), ": this module has no forward()"); }
 
+Tensor Module::operator()(const Tensor& input) {
+  Tensor out = forward(input);
+  if (forward_hooks_.empty()) return out;
+  const auto hooks = forward_hooks_;  // a hook may remove itself
+  for (const auto& [handle, hook] : hooks) {
+    Tensor r = hook(*this, input, out);
+    if (r.defined()) out = r;
+  }
+  return out;
+}
+
+int64_t Module::register_forward_hook(ForwardHook hook) {
+  TANGENT_CHECK(hook != nullptr, type_name(), ": register_forward_hook got an empty hook");
+  forward_hooks_.emplace_back(next_hook_, std::move(hook));
+  return next_hook_++;
+}
+
+void Module::remove_forward_hook(int64_t handle) {
+  for (auto it = forward_hooks_.begin(); it != forward_hooks_.end(); ++it)
+    if (it->first == handle) {
+      forward_hooks_.erase(it);
+      return;
+    }
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
   TANGENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
                 ": invalid parameter name '", name, "'");

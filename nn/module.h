@@ -1,6 +1,8 @@
 #pragma once
 // Module: the base of every layer and model. A module owns named parameters, buffers and submodules, registered
 // in order, so names nest like PyTorch's ("layers.0.weight"), and state_dict() / load_state_dict() round-trip.
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,7 +27,15 @@ class Module : public std::enable_shared_from_this<Module> {
 
   // The computation; containers without one raise an Error.
   virtual Tensor forward(const Tensor& input);
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward() wrapped in the forward hooks: call modules through this (containers do), so hooks see them.
+  Tensor operator()(const Tensor& input);
+
+  // ---- forward hooks (as PyTorch's register_forward_hook) ----
+  // A hook runs after forward() with (module, input, output); a defined result replaces the output. Hooks run in
+  // registration order; register returns a handle for remove_forward_hook (unknown handles are ignored).
+  using ForwardHook = std::function<Tensor(Module&, const Tensor& input, const Tensor& output)>;
+  int64_t register_forward_hook(ForwardHook hook);
+  void remove_forward_hook(int64_t handle);
 
   // The class name shown in summaries ("Linear"), and its one-line configuration ("in=784, out=10").
   virtual std::string type_name() const = 0;
@@ -81,6 +91,8 @@ class Module : public std::enable_shared_from_this<Module> {
   StateDict params_;
   StateDict buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<std::pair<int64_t, ForwardHook>> forward_hooks_;
+  int64_t next_hook_ = 0;
   bool training_ = true;
 };
 

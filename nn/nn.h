@@ -1,6 +1,7 @@
 #pragma once
 // The neural-network library: modules, layers, losses, initialisers, optimisers, data, checkpoints.
 #include "nn/activation.h"
+#include "nn/attention.h"
 #include "nn/checkpoint.h"
 #include "nn/config.h"
 #include "nn/container.h"
@@ -11,6 +12,8 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 #include "nn/norm.h"
+#include "nn/rotary.h"
+#include "nn/transformer.h"
 #include "nn/data/data.h"
 #include "nn/optim/optim.h"
 #include "nn/trainer.h"

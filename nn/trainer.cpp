@@ -28,6 +28,16 @@ class ModeGuard {
   bool prev_;
 };
 
+// Logits and targets as [units, C] and [units]: language-model outputs [N, T, V] with targets [N, T] (class dim
+// last) are flattened to tokens; anything else ([N, C] with [N], or [N, C, d...] with [N, d...]) is left alone
+// for cross_entropy.
+std::pair<Tensor, Tensor> flatten_tokens(const Tensor& logits, const Tensor& target) {
+  if (target.dtype() == kInt64 && target.dim() >= 2 && logits.dim() == target.dim() + 1 &&
+      Shape(logits.shape().begin(), logits.shape().end() - 1) == target.shape())
+    return {logits.reshape({-1, logits.size(-1)}), target.reshape({-1})};
+  return {logits, target};
+}
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, std::vector<Tensor> params,
                                                  const TrainOptions& o) {
   if (name == "sgd") {
@@ -52,7 +62,7 @@ std::string encode_history(const std::vector<EpochMetrics>& h) {
   os.precision(17);
   for (const auto& m : h)
     os << m.epoch << ',' << m.train_loss << ',' << m.train_accuracy << ',' << m.test_loss << ',' << m.test_accuracy
-       << ',' << m.seconds << ',' << m.examples_per_second << ',' << m.lr << ';';
+       << ',' << m.seconds << ',' << m.examples_per_second << ',' << m.lr << ',' << m.step << ';';
   return os.str();
 }
 
@@ -72,7 +82,7 @@ std::vector<EpochMetrics> decode_history(const std::string& s) {
         TANGENT_FAIL("resume: the checkpoint's metrics history has a malformed value '", f, "'");
       }
     }
-    if (v.size() != 8) continue;
+    if (v.size() != 8 && v.size() != 9) continue;  // 8: written before `step` was recorded
     EpochMetrics m;
     m.epoch = static_cast<int64_t>(v[0]);
     m.train_loss = v[1];
@@ -82,6 +92,7 @@ std::vector<EpochMetrics> decode_history(const std::string& s) {
     m.seconds = v[5];
     m.examples_per_second = v[6];
     m.lr = v[7];
+    if (v.size() == 9) m.step = static_cast<int64_t>(v[8]);
     out.push_back(m);
   }
   return out;
@@ -95,21 +106,22 @@ EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_s
   NoGradGuard no_grad;
   EvalResult r;
   double loss_sum = 0.0;
-  int64_t correct = 0;
+  int64_t correct = 0, units = 0;
   const int64_t n = dataset.size();
   for (int64_t start = 0; start < n; start += batch_size) {
     const int64_t len = std::min(batch_size, n - start);
     const data::Example batch = dataset.get_batch(arange(start, start + len));
     TANGENT_CHECK(batch.target.defined(), "evaluate: the data set has no labels");
-    const Tensor logits = model.forward(batch.data);
+    const auto [logits, target] = flatten_tokens(model.forward(batch.data), batch.target);
     functional::CrossEntropyOptions ce;
     ce.reduction = functional::Reduction::Sum;
-    loss_sum += functional::cross_entropy(logits, batch.target, ce).item<double>();
-    correct += sum(eq(argmax(logits, 1), batch.target)).item<int64_t>();
+    loss_sum += functional::cross_entropy(logits, target, ce).item<double>();
+    correct += sum(eq(argmax(logits, 1), target)).item<int64_t>();
+    units += target.size(0);
   }
   r.count = n;
-  r.loss = n ? loss_sum / static_cast<double>(n) : NAN;
-  r.accuracy = n ? static_cast<double>(correct) / static_cast<double>(n) : NAN;
+  r.loss = units ? loss_sum / static_cast<double>(units) : NAN;
+  r.accuracy = units ? static_cast<double>(correct) / static_cast<double>(units) : NAN;
   return r;
 }
 
@@ -139,8 +151,10 @@ Trainer::Trainer(std::shared_ptr<Module> model, std::string model_kind, Config m
   TANGENT_CHECK(options.epochs >= 1 && options.batch_size >= 1, "train: epochs and batch size must be positive, got ",
                 options.epochs, " and ", options.batch_size);
   TANGENT_CHECK(options.lr > 0, "train: the learning rate must be positive, got ", options.lr);
+  TANGENT_CHECK(options.max_steps >= 0 && options.steps_per_epoch >= 0, "train: max_steps and steps_per_epoch must ",
+                "be >= 0, got ", options.max_steps, " and ", options.steps_per_epoch);
   optimizer_ = make_optimizer(options.optimizer, model_->parameters(), options);
-  const int64_t total = options.epochs * loader_.num_batches();
+  const int64_t total = total_steps();
   if (options.schedule == "cosine") {
     const auto warmup = static_cast<int64_t>(std::round(options.warmup_fraction * static_cast<double>(total)));
     scheduler_ = std::make_unique<optim::CosineAnnealingWarmup>(*optimizer_, warmup, total, 0.0);
@@ -150,33 +164,47 @@ Trainer::Trainer(std::shared_ptr<Module> model, std::string model_kind, Config m
   }
 }
 
+int64_t Trainer::steps_per_epoch() const {
+  const int64_t full = loader_.num_batches();
+  return options_.steps_per_epoch > 0 ? std::min(options_.steps_per_epoch, full) : full;
+}
+
+int64_t Trainer::total_steps() const {
+  const int64_t all = options_.epochs * steps_per_epoch();
+  return options_.max_steps > 0 ? std::min(all, options_.max_steps) : all;
+}
+
 EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   model_->train(true);
   loader_.set_epoch(epoch_);
   double loss_sum = 0.0;
-  int64_t correct = 0, seen = 0, index = 0;
-  const int64_t batches = loader_.num_batches();
+  int64_t correct = 0, seen = 0, examples = 0;
+  int64_t batches = steps_per_epoch();
+  if (options_.max_steps > 0) batches = std::max<int64_t>(0, std::min(batches, options_.max_steps - step_));
   functional::CrossEntropyOptions ce;
   ce.label_smoothing = options_.label_smoothing;
-  for (const data::Example& batch : loader_) {
-    const Tensor logits = model_->forward(batch.data);
-    const Tensor loss = functional::cross_entropy(logits, batch.target, ce);
+  int64_t index = 0;
+  if (batches > 0) for (const data::Example& batch : loader_) {
+    const auto [logits, target] = flatten_tokens(model_->forward(batch.data), batch.target);
+    const Tensor loss = functional::cross_entropy(logits, target, ce);
     optimizer_->zero_grad();
     loss.backward();
     optimizer_->step();
     if (scheduler_) scheduler_->step();
     ++step_;
-    const int64_t b = batch.target.size(0);
+    const int64_t units = target.size(0);  // examples, or tokens
     {
       NoGradGuard no_grad;
-      loss_sum += loss.item<double>() * static_cast<double>(b);
-      correct += sum(eq(argmax(logits, 1), batch.target)).item<int64_t>();
+      loss_sum += loss.item<double>() * static_cast<double>(units);
+      correct += sum(eq(argmax(logits, 1), target)).item<int64_t>();
     }
-    seen += b;
+    seen += units;
+    examples += batch.data.size(0);
     ++index;
     if (progress) progress(index, batches, loss_sum / static_cast<double>(seen),
                            static_cast<double>(correct) / static_cast<double>(seen));
+    if (index >= batches) break;
   }
   ++epoch_;
   EpochMetrics m;
@@ -184,8 +212,9 @@ EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
   m.train_loss = seen ? loss_sum / static_cast<double>(seen) : NAN;
   m.train_accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : NAN;
   m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  m.examples_per_second = m.seconds > 0 ? static_cast<double>(seen) / m.seconds : 0.0;
+  m.examples_per_second = m.seconds > 0 ? static_cast<double>(examples) / m.seconds : 0.0;
   m.lr = optimizer_->lr();
+  m.step = step_;
   m.test_loss = m.test_accuracy = NAN;
   if (test_set_) {
     const EvalResult r = evaluate(*model_, *test_set_);

@@ -1,8 +1,12 @@
 #pragma once
-// Trainer: the classification training loop behind `tangent train` (and usable from C++): mini-batch
-// cross-entropy training with an optimizer and LR schedule, evaluation per epoch, and checkpoints from which a
-// resumed run follows exactly the trajectory of an uninterrupted one (model, optimizer, scheduler, data order,
-// random generator, epoch and step are all saved).
+// Trainer: the training loop behind `tangent train` (and usable from C++): mini-batch cross-entropy training with
+// an optimizer and LR schedule, evaluation per epoch, and checkpoints from which a resumed run follows exactly the
+// trajectory of an uninterrupted one (model, optimizer, scheduler, data order, random generator, epoch and step
+// are all saved).
+// Two kinds of targets:
+//   classification   logits [N, C], targets [N] int64: loss and accuracy per example;
+//   language model   logits [N, T, V], targets [N, T] int64: token-level cross-entropy (both flattened to
+//                    [N*T, V] and [N*T]), loss and accuracy per token; bits per character = loss / ln 2.
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,7 +32,15 @@ struct TrainOptions {
   double warmup_fraction = 0.02;   // of all steps
   double label_smoothing = 0.0;
   uint64_t seed = 0;
+  // Stop after this many optimisation steps in all (0: no limit); the LR schedule then spans them.
+  int64_t max_steps = 0;
+  // An "epoch" (one evaluation and metrics row) ends after this many steps (0: a full pass over the data); each
+  // epoch still draws from its own shuffled order of the data set.
+  int64_t steps_per_epoch = 0;
 };
+
+// The loss per unit (example, or token for language models) that bits per character is computed from.
+inline double bits_per_char(double loss) { return loss / 0.69314718055994530942; }
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
@@ -37,15 +49,17 @@ struct EpochMetrics {
   double seconds = 0;
   double examples_per_second = 0;
   double lr = 0;  // at the end of the epoch
+  int64_t step = 0;  // optimisation steps completed by the end of the epoch
 };
 
 struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-  int64_t count = 0;
+  double loss = 0;      // per example, or per token for language models
+  double accuracy = 0;  // likewise
+  int64_t count = 0;    // examples
 };
 
-// Mean cross-entropy and accuracy of `model` (put in eval mode, restored after) on a labelled data set.
+// Mean cross-entropy and accuracy of `model` (put in eval mode, restored after) on a labelled data set
+// (classification or language model, see above).
 EvalResult evaluate(Module& model, const data::Dataset& dataset, int64_t batch_size = 256);
 // The model's outputs for `inputs` (first dim = examples), in eval mode, batch by batch.
 Tensor predict(Module& model, const Tensor& inputs, int64_t batch_size = 256);
@@ -61,7 +75,10 @@ class Trainer {
 
   // Runs one epoch (then evaluates on the test set, if any) and records its metrics.
   EpochMetrics train_epoch(const ProgressFn& progress = nullptr);
-  bool done() const { return epoch_ >= options_.epochs; }
+  bool done() const { return epoch_ >= options_.epochs || (options_.max_steps > 0 && step_ >= options_.max_steps); }
+  // Steps in one epoch, and in the whole run (what the LR schedule spans).
+  int64_t steps_per_epoch() const;
+  int64_t total_steps() const;
   int64_t epoch() const { return epoch_; }
   int64_t step() const { return step_; }
   const std::vector<EpochMetrics>& history() const { return history_; }

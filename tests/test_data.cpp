@@ -558,6 +558,11 @@ TEST(DataFashionMnist, LoadsTheTestSet) {
   EXPECT_EQ(small.size(), 100);
   EXPECT_EQ(to_vector<int64_t>(small.targets())[0], 9);
   EXPECT_EQ(load_dataset("fashion-mnist:37", false).size(), 37);
+  // "fashion-mnist-test" is the test split even where the caller asks for training data.
+  TensorDataset test_spec = load_dataset("fashion-mnist-test:100", true);
+  EXPECT_EQ(test_spec.size(), 100);
+  EXPECT_TRUE(allclose(test_spec.data(), small.data()));
+  EXPECT_EQ(to_vector<int64_t>(test_spec.targets()), to_vector<int64_t>(small.targets()));
 }
 
 TEST(DataFashionMnist, ErrorsAndClassNames) {
@@ -569,6 +574,8 @@ TEST(DataFashionMnist, ErrorsAndClassNames) {
   EXPECT_EQ(fashion_mnist_classes()[9], "Ankle boot");
   EXPECT_THROW(load_dataset("fashion-mnist:abc"), Error);
   EXPECT_THROW(load_dataset("cifar"), Error);
+  EXPECT_THROW(load_dataset("fashion-mnist-test:x"), Error);
+  EXPECT_THROW(load_dataset("fashion-mnist-tests"), Error);
 }
 
 TEST_F(DataFiles, FashionMnistFromADirectoryOfFiles) {

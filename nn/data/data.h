@@ -1,9 +1,10 @@
 #pragma once
-// tangent::data: datasets, the DataLoader, transforms and file formats (IDX, .npy, CSV, Fashion-MNIST).
+// tangent::data: datasets, the DataLoader, transforms and file formats (IDX, .npy, CSV, Fashion-MNIST, character-level text).
 #include "nn/data/csv.h"
 #include "nn/data/dataloader.h"
 #include "nn/data/dataset.h"
 #include "nn/data/fashion_mnist.h"
 #include "nn/data/idx.h"
 #include "nn/data/npy.h"
+#include "nn/data/text.h"
 #include "nn/data/transforms.h"

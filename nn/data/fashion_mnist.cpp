@@ -56,7 +56,12 @@ const std::vector<std::string>& fashion_mnist_classes() {
 }
 
 TensorDataset load_dataset(const std::string& spec, bool train) {
-  const std::string fm = "fashion-mnist";
+  // "fashion-mnist-test" names the test split whatever `train` says.
+  const std::string test_name = "fashion-mnist-test";
+  const bool test_split = spec.compare(0, test_name.size(), test_name) == 0 &&
+                          (spec.size() == test_name.size() || spec[test_name.size()] == ':');
+  const std::string fm = test_split ? test_name : "fashion-mnist";
+  if (test_split) train = false;
   if (spec.compare(0, fm.size(), fm) == 0 && (spec.size() == fm.size() || spec[fm.size()] == ':')) {
     int64_t limit = -1;
     if (spec.size() > fm.size()) {
@@ -79,7 +84,7 @@ TensorDataset load_dataset(const std::string& spec, bool train) {
     return TensorDataset(read_npy(data), read_npy(files.substr(comma + 1)));
   }
   TANGENT_FAIL("load_dataset: unknown data set '", spec,
-               "' (expected fashion-mnist, fashion-mnist:N or npy:DATA.npy[,TARGETS.npy])");
+               "' (expected fashion-mnist[:N], fashion-mnist-test[:N] or npy:DATA.npy[,TARGETS.npy])");
 }
 
 }  // namespace tangent::data

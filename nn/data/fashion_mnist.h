@@ -20,8 +20,9 @@ TensorDataset load_fashion_mnist(const std::string& root = kFashionMnistRoot, bo
 // The ten class names, by label: "T-shirt/top", "Trouser", ..., "Ankle boot".
 const std::vector<std::string>& fashion_mnist_classes();
 
-// A data set named on a command line: "fashion-mnist" or "fashion-mnist:N" (the first N examples; root from
-// the TANGENT_FASHION_MNIST environment variable when set), or "npy:DATA.npy,TARGETS.npy" (targets optional).
+// A data set named on a command line: "fashion-mnist" or "fashion-mnist:N" (the first N examples of the split
+// `train` selects; root from the TANGENT_FASHION_MNIST environment variable when set), "fashion-mnist-test[:N]"
+// (always the test split), or "npy:DATA.npy,TARGETS.npy" (targets optional).
 TensorDataset load_dataset(const std::string& spec, bool train = true);
 
 }  // namespace tangent::data

@@ -4,7 +4,15 @@
 //
 // Conventions: the trace mode sums the diagonal over outputs (neural-tangents divides by O: set trace_mean for
 // its convention). The kernel is a sum of one PSD term per parameter tensor; per_layer returns them by parameter
-// name. BatchNorm and dropout are taken in eval mode (the model is put in eval mode and restored).
+// name. BatchNorm and dropout are taken in eval mode (the model is put in eval mode and restored). The kernel is
+// taken w.r.t. the trainable parameters (requires_grad); outputs are flattened per example (O = numel / batch).
+//
+// Methods (nn/ntk/jacobian.cpp, nn/ntk/structured.cpp): the jacobian method is exact for any model whose examples
+// do not interact in eval mode. The structured method covers nn::Linear (also on [B, T, C]), nn::Conv2d
+// (groups 1), nn::LayerNorm, nn::RMSNorm, nn::BatchNorm* and nn::Embedding modules that are called once per
+// forward through Module::operator() (containers do); it assumes a parameter is used only inside its module's
+// forward (a tied weight read directly elsewhere is not detected: use the jacobian method for such models).
+// Accumulation is float64; float32 models multiply float32 operands in chunks summed in float64.
 #include <functional>
 #include <string>
 #include <utility>
@@ -26,7 +34,8 @@ Method parse_method(const std::string& name);  // "auto", "jacobian", "structure
 const char* mode_name(Mode mode);
 const char* method_name(Method method);
 
-// Called as tiles complete: (tiles done, tiles in all).
+// Called as tiles complete: (tiles done, tiles in all). Under Method::Auto with a fallback, the structured and
+// then the jacobian pass each count their own tiles.
 using NtkProgress = std::function<void(int64_t, int64_t)>;
 
 struct NtkOptions {

@@ -28,14 +28,30 @@ Run add_eval(CLI::App& app) {
     std::string checkpoint, data = "fashion-mnist";
     bool train = false;
     int64_t batch_size = 256;
+    double val_fraction = 0.05;
   };
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
-  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, an IDX directory or npy:X.npy,Y.npy");
+  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, an IDX directory or npy:X.npy,Y.npy; for "
+                                    "language models text:PATH or fortunes (the default)");
+  app.add_option("--val-fraction", a->val_fraction, "language models: the held-out last fraction of the text");
   app.add_flag("--train", a->train, "use the training split instead of the test split");
   app.add_option("--batch-size", a->batch_size, "examples per batch");
   return [a] {
     auto model = load_model(a->checkpoint);
+    if (auto* gpt = dynamic_cast<models::GPT*>(model.get())) {  // a language model: text data, its vocabulary
+      const std::string spec = a->data == "fashion-mnist" ? "fortunes" : a->data;
+      const data::Vocabulary vocab = data::Vocabulary::from_bytes(gpt->options.vocab);
+      const data::TextDataset text = data::load_text_dataset(spec, gpt->options.context, a->val_fraction, &vocab);
+      const data::TensorDataset& ds = a->train ? text.train : text.validation;
+      TANGENT_CHECK(ds.size() > 0, "eval: the ", a->train ? "training" : "validation", " split of '", spec,
+                    "' has no window of ", gpt->options.context + 1, " characters");
+      const nn::EvalResult r = nn::evaluate(*model, ds, a->batch_size);
+      std::printf("bits per character %.4f  loss %.4f  accuracy %.2f%%  (%lld windows of %lld, %s split)\n",
+                  nn::bits_per_char(r.loss), r.loss, 100.0 * r.accuracy, static_cast<long long>(r.count),
+                  static_cast<long long>(gpt->options.context), a->train ? "train" : "validation");
+      return 0;
+    }
     const data::TensorDataset ds = data::load_dataset(a->data, a->train);
     const nn::EvalResult r = nn::evaluate(*model, ds, a->batch_size);
     std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,

@@ -1,8 +1,12 @@
-// tangent train: trains an MLP or CNN classifier, writing DIR/model.tgt (after every epoch, atomically),
-// DIR/metrics.csv and DIR/curves.svg; --resume continues a run from DIR/model.tgt.
+// tangent train: trains an MLP or CNN classifier, or a character-level transformer language model
+// (--model transformer, text data), writing DIR/model.tgt (after every epoch, atomically), DIR/metrics.csv and
+// DIR/curves.svg; --resume continues a run from DIR/model.tgt.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <sstream>
 
 #include "core/generator.h"
 #include "core/parallel.h"
@@ -31,6 +35,11 @@ struct TrainArgs {
   int threads = 0;
   bool resume = false;
   nn::TrainOptions options;
+  bool epochs_given = false;
+  // transformer (language model)
+  models::GPTOptions gpt;
+  int64_t tokens = 0;  // token budget: max_steps = ceil(tokens / (batch * context))
+  double validation_fraction = 0.05;
 };
 
 std::vector<int64_t> parse_list(const std::string& s, const char* what) {
@@ -58,10 +67,124 @@ std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& inpu
     if (a.dropout >= 0) o.dropout = a.dropout;
     return std::make_shared<models::ConvNet>(o);
   }
-  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp or cnn)");
+  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp, cnn or transformer)");
+}
+
+// ---- language models ----
+
+void write_lm_metrics_csv(const std::string& path, const std::vector<nn::EpochMetrics>& history, int64_t context) {
+  std::ostringstream os;
+  os.precision(6);
+  os << "epoch,step,train_loss,train_bpc,train_accuracy,val_loss,val_bpc,val_accuracy,seconds,tokens_per_second,lr\n";
+  for (const auto& m : history)
+    os << m.epoch << ',' << m.step << ',' << m.train_loss << ',' << nn::bits_per_char(m.train_loss) << ','
+       << m.train_accuracy << ',' << m.test_loss << ',' << nn::bits_per_char(m.test_loss) << ',' << m.test_accuracy
+       << ',' << m.seconds << ',' << m.examples_per_second * static_cast<double>(context) << ',' << m.lr << '\n';
+  nn::write_file_atomic(path, os.str());
+}
+
+void write_lm_curves_svg(const std::string& path, const std::vector<nn::EpochMetrics>& history) {
+  Series tb{"train", {}, {}}, vb{"validation", {}, {}}, ta{"train", {}, {}}, va{"validation", {}, {}};
+  for (const auto& m : history) {
+    const double s = static_cast<double>(m.step);
+    tb.x.push_back(s), tb.y.push_back(nn::bits_per_char(m.train_loss));
+    vb.x.push_back(s), vb.y.push_back(nn::bits_per_char(m.test_loss));
+    ta.x.push_back(s), ta.y.push_back(100.0 * m.train_accuracy);
+    va.x.push_back(s), va.y.push_back(100.0 * m.test_accuracy);
+  }
+  auto strip = [](const std::string& svg) {
+    const auto a = svg.find('>') + 1;
+    return svg.substr(a, svg.rfind("</svg>") - a);
+  };
+  std::ostringstream os;
+  os << "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='320'>\n<g>"
+     << strip(svg_line_chart("Bits per character", "step", "bits per character", {tb, vb}))
+     << "</g>\n<g transform='translate(480,0)'>"
+     << strip(svg_line_chart("Next-character accuracy", "step", "accuracy (%)", {ta, va})) << "</g>\n</svg>\n";
+  nn::write_file_atomic(path, os.str());
+}
+
+int run_train_lm(TrainArgs a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  manual_seed(a.options.seed);
+  std::filesystem::create_directories(a.out);
+  const std::string ckpt_path = a.out + "/model.tgt";
+  const std::string spec = a.data == "fashion-mnist" ? "fortunes" : a.data;  // the classifier default
+  TANGENT_CHECK(data::is_text_spec(spec), "train: a transformer trains on text: --data text:PATH or fortunes, got '",
+                spec, "'");
+  TANGENT_CHECK(a.test_data.empty(), "train: --test-data is for classifiers; a transformer holds out the last ",
+                "--val-fraction of its text");
+
+  std::shared_ptr<models::Model> model;
+  nn::Checkpoint resume_from;
+  const bool resuming = a.resume && std::filesystem::exists(ckpt_path);
+  if (resuming) {
+    resume_from = nn::load_checkpoint(ckpt_path);
+    TANGENT_CHECK(resume_from.model_kind == "transformer", "train: --resume: ", ckpt_path, " holds a '",
+                  resume_from.model_kind, "' model, not a transformer");
+    a.gpt = models::GPTOptions::from_config(resume_from.model_config);
+  }
+  // The checkpoint's vocabulary when resuming, else the characters of the text.
+  const data::Vocabulary resumed_vocab = data::Vocabulary::from_bytes(a.gpt.vocab);
+  const data::TextDataset text =
+      data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
+  a.gpt.vocab = text.vocab.bytes();
+  auto train_set = std::make_shared<data::TensorDataset>(text.train);
+  std::shared_ptr<data::TensorDataset> val_set;
+  if (text.validation.size() > 0)
+    val_set = std::make_shared<data::TensorDataset>(a.test_limit >= 0 ? text.validation.head(a.test_limit)
+                                                                      : text.validation);
+  if (resuming) {
+    model = models::create_model("transformer", resume_from.model_config);
+  } else {
+    model = std::make_shared<models::GPT>(a.gpt);
+  }
+  const int64_t tokens_per_step = a.options.batch_size * a.gpt.context;
+  if (a.tokens > 0) a.options.max_steps = (a.tokens + tokens_per_step - 1) / tokens_per_step;
+  if (a.options.max_steps > 0 && !a.epochs_given) a.options.epochs = std::numeric_limits<int32_t>::max();
+  std::printf("%s", model->summary().c_str());
+  std::printf("data: %s, %lld characters (vocabulary %lld), %lld training windows of %lld, %lld validation%s, "
+              "threads %d\n", spec.c_str(), static_cast<long long>(text.train_chars + text.validation_chars),
+              static_cast<long long>(text.vocab.size()), static_cast<long long>(train_set->size()),
+              static_cast<long long>(a.gpt.context), static_cast<long long>(val_set ? val_set->size() : 0),
+              a.options.max_steps > 0 ? (", " + std::to_string(a.options.max_steps) + " steps of " +
+                                         std::to_string(tokens_per_step) + " tokens").c_str() : "",
+              get_num_threads());
+
+  nn::Trainer trainer(model, model->kind(), model->config(), train_set, val_set, a.options);
+  if (resuming) {
+    trainer.restore(resume_from);
+    std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(trainer.step()));
+  }
+  while (!trainer.done()) {
+    ProgressBar bar("step " + std::to_string(trainer.step()) + "/" + std::to_string(trainer.total_steps()),
+                    a.options.batch_size);
+    const nn::EpochMetrics m = trainer.train_epoch(
+        [&](int64_t i, int64_t n, double loss, double acc) { bar.update(i, n, loss, acc); });
+    bar.finish();
+    std::printf("step %lld: train loss %.4f (%.3f bpc) acc %.2f%%", static_cast<long long>(m.step), m.train_loss,
+                nn::bits_per_char(m.train_loss), 100.0 * m.train_accuracy);
+    if (val_set) std::printf(" | val loss %.4f (%.3f bpc) acc %.2f%%", m.test_loss, nn::bits_per_char(m.test_loss),
+                             100.0 * m.test_accuracy);
+    std::printf(" | %.1f s, %.0f tok/s\n", m.seconds, m.examples_per_second * static_cast<double>(a.gpt.context));
+    std::fflush(stdout);
+    nn::Checkpoint c = trainer.checkpoint();
+    c.metadata["data"] = spec;
+    nn::save_checkpoint(ckpt_path, c);
+    write_lm_metrics_csv(a.out + "/metrics.csv", trainer.history(), a.gpt.context);
+    write_lm_curves_svg(a.out + "/curves.svg", trainer.history());
+  }
+  const auto& h = trainer.history();
+  if (!h.empty() && val_set)
+    std::printf("validation: %.4f bits per character (loss %.4f, accuracy %.2f%%) after %lld steps\n",
+                nn::bits_per_char(h.back().test_loss), h.back().test_loss, 100.0 * h.back().test_accuracy,
+                static_cast<long long>(h.back().step));
+  std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n", ckpt_path.c_str(), a.out.c_str(), a.out.c_str());
+  return 0;
 }
 
 int run_train(const TrainArgs& a) {
+  if (a.model == "transformer") return run_train_lm(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
   std::filesystem::create_directories(a.out);
@@ -138,12 +261,14 @@ int run_train(const TrainArgs& a) {
 
 Run add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  app.add_option("--model", a->model, "mlp or cnn")->check(CLI::IsMember({"mlp", "cnn"}));
+  app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
+      ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
   app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N (first N), a directory of IDX files, or "
-                                    "npy:X.npy,Y.npy");
+                                    "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
+                                    "(the default)");
   app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)");
   app.add_option("--test-limit", a->test_limit, "evaluate on the first N test examples only");
-  app.add_option("--epochs", a->options.epochs, "number of epochs");
+  auto* epochs = app.add_option("--epochs", a->options.epochs, "number of epochs");
   app.add_option("--batch-size", a->options.batch_size, "examples per batch");
   app.add_option("--lr", a->options.lr, "peak learning rate");
   app.add_option("--optimizer", a->options.optimizer, "sgd, adam or adamw")
@@ -161,7 +286,41 @@ Run add_train(CLI::App& app) {
   app.add_flag("--ntk", a->ntk, "MLP in the NTK parametrisation");
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
   app.add_flag("--resume", a->resume, "continue from DIR/model.tgt if it exists");
-  return [a] { return run_train(*a); };
+  app.add_option("--max-steps", a->options.max_steps, "stop after N optimisation steps in all");
+  // transformer
+  models::GPTOptions& g = a->gpt;
+  app.add_option("--tokens", a->tokens, "transformer: token budget (sets --max-steps to tokens / (batch * context))");
+  app.add_option("--eval-every", a->options.steps_per_epoch,
+                 "evaluate and write metrics every N steps (default: once per pass over the data)");
+  app.add_option("--val-fraction", a->validation_fraction, "transformer: the last fraction of the text held out");
+  app.add_option("--attention", g.attention, "transformer: softmax, sigmoid or moba")
+      ->check(CLI::IsMember({"softmax", "sigmoid", "moba"}));
+  app.add_option("--context", g.context, "transformer: context length in characters");
+  app.add_option("--layers", g.layers, "transformer: number of blocks");
+  app.add_option("--heads", g.heads, "transformer: attention heads");
+  app.add_option("--kv-heads", g.kv_heads, "transformer: key/value heads (grouped-query attention; 0 = heads)");
+  app.add_option("--dim", g.dim, "transformer: model width");
+  app.add_option("--norm", g.norm, "transformer: layernorm or rmsnorm")->check(CLI::IsMember({"layernorm", "rmsnorm"}));
+  app.add_option("--positions", g.positions, "transformer: rotary or learned")
+      ->check(CLI::IsMember({"rotary", "learned"}));
+  app.add_option("--dense-last", g.dense_last, "transformer: the last N layers use softmax attention");
+  app.add_option("--qk-norm", g.qk_norm, "transformer: auto (on for sigmoid), none, rmsnorm or layernorm")
+      ->check(CLI::IsMember({"auto", "none", "rmsnorm", "layernorm"}));
+  app.add_option("--layer-scale", g.layer_scale, "transformer: LayerScale init on the attention branch (0 = off; "
+                                                 "default 1e-4 for sigmoid layers, off otherwise)");
+  app.add_option("--sigmoid-bias", g.sigmoid_bias, "transformer: sigmoid attention bias (default -ln context)");
+  app.add_option("--moba-block", g.moba_block, "transformer: MoBA block size");
+  app.add_option("--moba-topk", g.moba_top_k, "transformer: MoBA blocks per query (including its own)");
+  app.add_option("--moba-key-conv", g.moba_key_conv, "transformer: causal key convolution width in MoBA layers "
+                                                     "(0 = off, 3 or 5)")->check(CLI::IsMember({0, 3, 5}));
+  app.add_flag_callback("--untied", [g = &a->gpt] { g->tie_weights = false; },
+               "transformer: a separate LM head instead of the tied token embedding");
+  app.add_flag_callback("--reference-attention", [g = &a->gpt] { g->fused = false; },
+                        "transformer: the unfused reference attention kernels (slow; for checking)");
+  return [a, epochs] {
+    a->epochs_given = epochs->count() > 0;
+    return run_train(*a);
+  };
 }
 
 }  // namespace tangent::cli

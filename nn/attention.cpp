@@ -1,0 +1,162 @@
+#include "nn/attention.h"
+
+#include <sstream>
+
+#include "core/error.h"
+#include "nn/norm.h"
+#include "nn/rotary.h"
+#include "ops/elementwise.h"
+#include "ops/factory.h"
+#include "ops/shape_ops.h"
+
+namespace tangent::nn {
+
+std::shared_ptr<Module> make_norm(const std::string& kind, int64_t dim) {
+  if (kind == "layernorm") return std::make_shared<LayerNorm>(Shape{dim});
+  if (kind == "rmsnorm") return std::make_shared<RMSNorm>(Shape{dim});
+  TANGENT_FAIL("norm: unknown kind '", kind, "' (expected layernorm or rmsnorm)");
+}
+
+// ---- CausalConv1d ----
+
+CausalConv1d::CausalConv1d(int64_t c, int64_t k) : channels(c), kernel_size(k) {
+  TANGENT_CHECK(c > 0 && k > 0, "CausalConv1d: channels and kernel_size must be positive, got ", c, " and ", k);
+  Tensor w = zeros({k, c});
+  w.narrow(0, 0, 1).fill_(1.0);
+  weight = register_parameter("weight", w);
+}
+
+Tensor CausalConv1d::forward(const Tensor& x) {
+  TANGENT_CHECK(x.dim() == 3 && x.size(2) == channels, "CausalConv1d: expected input [B, T, ", channels, "], got ",
+                x.shape());
+  const int64_t b = x.size(0), t = x.size(1);
+  Tensor y = mul(x, weight.select(0, 0));
+  for (int64_t j = 1; j < kernel_size && j < t; ++j) {
+    // x shifted right by j positions along T, zeros in front.
+    const Tensor shifted = cat({zeros({b, j, channels}, x.options()), narrow(x, 1, 0, t - j)}, 1);
+    y = add(y, mul(shifted, weight.select(0, j)));
+  }
+  return y;
+}
+
+std::string CausalConv1d::extra_repr() const {
+  return "channels=" + std::to_string(channels) + ", kernel_size=" + std::to_string(kernel_size);
+}
+
+// ---- options ----
+
+void MultiheadAttentionOptions::to_config(Config& c, const std::string& p) const {
+  c.set(p + "embed_dim", embed_dim);
+  c.set(p + "num_heads", num_heads);
+  c.set(p + "num_kv_heads", num_kv_heads);
+  c.set(p + "kind", attention_kind_name(kind));
+  c.set(p + "causal", causal);
+  c.set(p + "qk_norm", qk_norm);
+  c.set(p + "sigmoid_bias", sigmoid_bias);
+  c.set(p + "moba_block_size", moba_block_size);
+  c.set(p + "moba_top_k", moba_top_k);
+  c.set(p + "moba_key_conv", moba_key_conv);
+  c.set(p + "rotary", rotary);
+  c.set(p + "rotary_base", rotary_base);
+  c.set(p + "bias", bias);
+  c.set(p + "fused", fused);
+}
+
+MultiheadAttentionOptions MultiheadAttentionOptions::from_config(const Config& c, const std::string& p) {
+  MultiheadAttentionOptions o;
+  o.embed_dim = c.get_int(p + "embed_dim");
+  o.num_heads = c.get_int(p + "num_heads");
+  o.num_kv_heads = c.get_int(p + "num_kv_heads", 0);
+  o.kind = parse_attention_kind(c.get_string(p + "kind", "softmax"));
+  o.causal = c.get_bool(p + "causal", true);
+  o.qk_norm = c.get_string(p + "qk_norm", "auto");
+  o.sigmoid_bias = c.get_double(p + "sigmoid_bias", std::numeric_limits<double>::quiet_NaN());
+  o.moba_block_size = c.get_int(p + "moba_block_size", 64);
+  o.moba_top_k = c.get_int(p + "moba_top_k", 3);
+  o.moba_key_conv = c.get_int(p + "moba_key_conv", 0);
+  o.rotary = c.get_bool(p + "rotary", false);
+  o.rotary_base = c.get_double(p + "rotary_base", 10000.0);
+  o.bias = c.get_bool(p + "bias", true);
+  o.fused = c.get_bool(p + "fused", true);
+  return o;
+}
+
+// ---- MultiheadAttention ----
+
+MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : options(o) {
+  TANGENT_CHECK(o.embed_dim > 0 && o.num_heads > 0 && o.embed_dim % o.num_heads == 0,
+                "MultiheadAttention: embed_dim (", o.embed_dim, ") must be a positive multiple of num_heads (",
+                o.num_heads, ")");
+  const int64_t hkv = o.kv_heads();
+  TANGENT_CHECK(o.num_kv_heads >= 0 && o.num_heads % hkv == 0, "MultiheadAttention: num_kv_heads (", o.num_kv_heads,
+                ") must divide num_heads (", o.num_heads, ")");
+  TANGENT_CHECK(!o.rotary || o.head_dim() % 2 == 0, "MultiheadAttention: rotary positions need an even head dim, got ",
+                o.head_dim());
+  TANGENT_CHECK(o.moba_key_conv == 0 || o.moba_key_conv == 3 || o.moba_key_conv == 5,
+                "MultiheadAttention: moba_key_conv must be 0 (off), 3 or 5, got ", o.moba_key_conv);
+  TANGENT_CHECK(o.moba_block_size >= 1 && o.moba_top_k >= 1, "MultiheadAttention: moba_block_size and moba_top_k ",
+                "must be >= 1, got ", o.moba_block_size, " and ", o.moba_top_k);
+  if (options.qk_norm == "auto") options.qk_norm = o.kind == AttentionKind::Sigmoid ? "rmsnorm" : "none";
+  TANGENT_CHECK(options.qk_norm == "none" || options.qk_norm == "rmsnorm" || options.qk_norm == "layernorm",
+                "MultiheadAttention: qk_norm must be auto, none, rmsnorm or layernorm, got '", options.qk_norm, "'");
+  const int64_t e = o.embed_dim, d = o.head_dim();
+  q_proj = register_module("q_proj", std::make_shared<Linear>(e, o.num_heads * d, o.bias));
+  k_proj = register_module("k_proj", std::make_shared<Linear>(e, hkv * d, o.bias));
+  v_proj = register_module("v_proj", std::make_shared<Linear>(e, hkv * d, o.bias));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(o.num_heads * d, e, o.bias));
+  if (options.qk_norm != "none") {
+    q_norm = register_module("q_norm", make_norm(options.qk_norm, d));
+    k_norm = register_module("k_norm", make_norm(options.qk_norm, d));
+  }
+  if (o.moba_key_conv > 0) key_conv = register_module("key_conv", std::make_shared<CausalConv1d>(hkv * d, o.moba_key_conv));
+}
+
+AttentionOptions MultiheadAttention::attention_options() const {
+  AttentionOptions a;
+  a.kind = options.kind;
+  a.causal = options.causal || options.kind == AttentionKind::MoBA;
+  a.sigmoid_bias = options.sigmoid_bias;
+  a.moba_block_size = options.moba_block_size;
+  a.moba_top_k = options.moba_top_k;
+  a.fused = options.fused;
+  return a;
+}
+
+Tensor MultiheadAttention::forward(const Tensor& x) {
+  const int64_t e = options.embed_dim;
+  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ",
+                x.shape());
+  const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
+  Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  if (key_conv) k = key_conv->forward(k);
+  // [B, T, heads * D] -> [B, heads, T, D]
+  q = q.reshape({b, t, h, d}).transpose(1, 2);
+  k = k.reshape({b, t, hkv, d}).transpose(1, 2);
+  v = v.reshape({b, t, hkv, d}).transpose(1, 2);
+  if (q_norm) {
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  if (options.rotary) {
+    q = functional::rotary_embedding(q, 0, options.rotary_base);
+    k = functional::rotary_embedding(k, 0, options.rotary_base);
+  }
+  const Tensor o = scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), attention_options());
+  return out_proj->forward(o.transpose(1, 2).reshape({b, t, h * d}));
+}
+
+std::string MultiheadAttention::extra_repr() const {
+  std::ostringstream os;
+  os << "embed_dim=" << options.embed_dim << ", heads=" << options.num_heads;
+  if (options.kv_heads() != options.num_heads) os << ", kv_heads=" << options.kv_heads();
+  os << ", kind=" << attention_kind_name(options.kind);
+  if (options.causal) os << ", causal";
+  if (options.qk_norm != "none") os << ", qk_norm=" << options.qk_norm;
+  if (options.rotary) os << ", rotary";
+  if (options.kind == AttentionKind::MoBA)
+    os << ", block=" << options.moba_block_size << ", top_k=" << options.moba_top_k;
+  if (key_conv) os << ", key_conv=" << options.moba_key_conv;
+  return os.str();
+}
+
+}  // namespace tangent::nn

@@ -1,0 +1,538 @@
+// The structured method (Novak et al. 2022, "Fast finite width neural tangent kernel"). For a tile of examples one
+// forward pass records, through forward hooks, the input and the output of every layer with a rule; then O
+// backward passes (one per output seed, all examples at once: examples do not interact in eval mode) give the
+// output cotangents g = d f_o / d y of those layers. Parameters are switched to requires_grad=false for the pass,
+// so no weight gradient is computed; each hooked layer's output is turned into a graph leaf when nothing before it
+// requires grad, so the backward passes stop at the first layer.
+//
+// Each parameter tensor's term is then contracted per tile pair (nn/ntk/contract.cpp):
+//   Linear  y = c_w x W^T + c_b b on [n, D, K] (D = 1, or the tokens of a [B, T, C] input sharing W):
+//           weight c_w^2 sum_{d,d'} (a_id . a_jd')(g_iod . g_jpd'), bias c_b^2 (sum_d g_iod) . (sum_d' g_jpd')
+//   Conv2d  the same with a = im2col patches [n, Ho*Wo, C_in*kH*kW] (stride, padding, dilation; groups == 1)
+//   LayerNorm / RMSNorm / BatchNorm (eval): per-channel scale gamma: G_io = sum_d g_iod * xhat_id, shift beta:
+//           G_io = sum_d g_iod, then G G^T (a GEMM with K = channels)
+//   Embedding  sum_{t,t'} [tok_it == tok_jt'] (g_iot . g_jpt')
+// A weight shared over D > 1 positions is contracted either in position space (patch Gram A [n, D, n, D] times
+// cotangent Gram, cost n^2 D^2 (K + Oc C)) or in weight space (per-example weight gradients G = g^T a, cost
+// n O D K C to form, n^2 Oc K C to contract), whichever of the two costs is smaller for the layer (Oc = O^2 for
+// the full kernel, O for trace and diagonal; n = min(N, 128)); with D = 1 position space always wins.
+//
+// A parameter is covered when its module is one of the classes above (exactly, not a subclass), the module is
+// called once per forward through Module::operator() (containers do), and no other module shares the tensor.
+// Parameters used outside their module's forward (e.g. a tied output projection reading an embedding table
+// directly) are not detected: use the jacobian method for such models.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <typeinfo>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "nn/conv.h"
+#include "nn/embedding.h"
+#include "nn/functional.h"
+#include "nn/norm.h"
+#include "nn/ntk/ntk_internal.h"
+#include "ops/elementwise.h"
+#include "ops/factory.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
+#include "ops/shape_ops.h"
+
+namespace tangent::ntk::detail {
+
+namespace {
+
+enum class Rule { Linear, Conv2d, LayerNorm, RMSNorm, BatchNorm, Embedding };
+
+// The rule for a module of exactly one of the supported classes; returns false otherwise (with the reason).
+bool rule_for(nn::Module& m, Rule* rule, std::string* why) {
+  const std::type_info& t = typeid(m);
+  if (t == typeid(nn::Linear)) *rule = Rule::Linear;
+  else if (t == typeid(nn::Conv2d)) {
+    if (static_cast<nn::Conv2d&>(m).options.groups != 1) {
+      *why = "grouped Conv2d has no structured rule";
+      return false;
+    }
+    *rule = Rule::Conv2d;
+  } else if (t == typeid(nn::LayerNorm)) *rule = Rule::LayerNorm;
+  else if (t == typeid(nn::RMSNorm)) *rule = Rule::RMSNorm;
+  else if (t == typeid(nn::BatchNorm) || t == typeid(nn::BatchNorm1d) || t == typeid(nn::BatchNorm2d))
+    *rule = Rule::BatchNorm;
+  else if (t == typeid(nn::Embedding)) *rule = Rule::Embedding;
+  else {
+    *why = m.type_name() + " has no structured rule";
+    return false;
+  }
+  return true;
+}
+
+struct Layer {
+  std::string prefix;  // dotted module name ("" for the root)
+  nn::Module* module = nullptr;
+  Rule rule = Rule::Linear;
+  std::vector<std::string> params;  // covered parameter names, as in named_parameters()
+  bool use_weight_space = false;    // for shared weights (D > 1), see the header comment
+  // per forward
+  Tensor input, output;
+  int calls = 0;
+};
+
+std::string join(const std::string& prefix, const std::string& local) { return prefix.empty() ? local : prefix + "." + local; }
+
+// One parameter tensor's features for a tile.
+struct Term {
+  std::string name;
+  double scale2 = 1;
+  enum Kind { Weight, Position, OneHot } kind = Weight;
+  Tensor G;  // Weight: [n, O, K]
+  Tensor a;  // Position: [n, D, K]; OneHot: int64 [n, D]
+  Tensor g;  // Position, OneHot: [n, O, D, C]
+};
+using Features = std::vector<Term>;
+
+int64_t bytes_of(const Features& f) {
+  std::set<const void*> seen;
+  int64_t b = 0;
+  for (const auto& t : f)
+    for (const Tensor* x : {&t.G, &t.a, &t.g})
+      if (x->defined() && seen.insert(x->raw_data()).second)
+        b += x->numel() * static_cast<int64_t>(element_size(x->dtype()));
+  return b;
+}
+
+// im2col: x [n, C, H, W] -> patches [n, Ho*Wo, C*kH*kW] (zero padding), ordered like the weight [O, C, kH, kW].
+template <typename T>
+void im2col_kernel(const T* x, T* out, int64_t n, int64_t C, int64_t H, int64_t W, const nn::Conv2dOptions& o,
+                   int64_t Ho, int64_t Wo) {
+  const int64_t kh = o.kernel_size[0], kw = o.kernel_size[1], K = C * kh * kw;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < Ho; ++oy)
+      for (int64_t ox = 0; ox < Wo; ++ox) {
+        T* row = out + ((b * Ho + oy) * Wo + ox) * K;
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t ky = 0; ky < kh; ++ky) {
+            const int64_t iy = oy * o.stride[0] - o.padding[0] + ky * o.dilation[0];
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t ix = ox * o.stride[1] - o.padding[1] + kx * o.dilation[1];
+              const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
+              row[(c * kh + ky) * kw + kx] = inside ? x[((b * C + c) * H + iy) * W + ix] : T(0);
+            }
+          }
+      }
+}
+
+Tensor im2col(const Tensor& input, const nn::Conv2dOptions& o, int64_t Ho, int64_t Wo) {
+  const Tensor x = input.contiguous();
+  const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  Tensor out = empty({n, Ho * Wo, C * o.kernel_size[0] * o.kernel_size[1]}, x.dtype());
+  if (x.dtype() == kFloat64) im2col_kernel(x.data_ptr<double>(), out.data_ptr<double>(), n, C, H, W, o, Ho, Wo);
+  else {
+    TANGENT_CHECK(x.dtype() == kFloat32, "empirical_ntk: the structured Conv2d rule needs float32 or float64 inputs, got ",
+                  x.dtype());
+    im2col_kernel(x.data_ptr<float>(), out.data_ptr<float>(), n, C, H, W, o, Ho, Wo);
+  }
+  return out;
+}
+
+// Weight-space features of a shared weight: G[i, o] = g[i, o]^T a[i] flattened ([n, O, C*K]).
+Tensor per_example_weight_grad(const Tensor& a, const Tensor& g) {
+  const int64_t n = g.size(0), O = g.size(1), D = g.size(2), C = g.size(3), K = a.size(2);
+  return bmm(g.permute({0, 1, 3, 2}).reshape({n, O * C, D}), a).reshape({n, O, C * K});
+}
+
+// Whether a weight shared over D positions is cheaper to contract in weight space (see the header comment).
+bool prefer_weight_space(int64_t n, int64_t O, int64_t D, int64_t K, int64_t C, Mode mode) {
+  if (D <= 1) return false;
+  const double oc = mode == Mode::Full ? double(O) * O : double(O);
+  const double dn = double(n), dd = double(D);
+  const double weight = 2 * dn * O * dd * K * C + dn * dn * oc * K * C;
+  const double position = dn * dn * dd * dd * K + dn * dn * oc * dd * dd * C;
+  return weight < position;
+}
+
+// Restores requires_grad on the parameters and removes the hooks on destruction.
+class PassGuard {
+ public:
+  ~PassGuard() {
+    for (auto& [m, h] : hooks) m->remove_forward_hook(h);
+    for (auto& p : params) p.requires_grad_(true);
+  }
+  std::vector<std::pair<nn::Module*, int64_t>> hooks;
+  std::vector<Tensor> params;
+};
+
+class Structured {
+ public:
+  Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
+             const NtkOptions& options)
+      : model_(model), params_(params), outputs_(outputs), options_(options) {}
+
+  // Finds the layers with a rule and the parameters they cover; the rest go to `uncovered` with a reason.
+  void discover(const Tensor& probe, std::vector<std::string>* uncovered, std::vector<std::string>* reasons) {
+    std::map<const void*, int> uses;
+    for (auto& [name, p] : model_.named_parameters()) ++uses[p.impl()];
+    std::map<std::string, std::string> owner_reason;  // parameter -> why not covered
+    std::map<std::string, size_t> owner;              // parameter -> candidate layer
+    std::vector<Layer> candidates;
+    for (auto& [prefix, m] : model_.named_modules()) {
+      const auto local = m->named_parameters(false);
+      if (local.empty()) continue;
+      Rule rule = Rule::Linear;
+      std::string why;
+      const bool ok = rule_for(*m, &rule, &why);
+      Layer layer;
+      layer.prefix = prefix;
+      layer.module = m.get();
+      layer.rule = rule;
+      for (auto& [lname, p] : local) {
+        const std::string full = join(prefix, lname);
+        if (!ok) owner_reason[full] = why;
+        else if (uses[p.impl()] > 1) owner_reason[full] = m->type_name() + " shares this tensor with another module";
+        else layer.params.push_back(full);
+      }
+      if (ok && !layer.params.empty()) candidates.push_back(layer);
+    }
+    // Count the calls of each candidate in one forward (no grad).
+    {
+      PassGuard guard;
+      for (auto& layer : candidates) {
+        Layer* l = &layer;
+        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(
+                                                   [l](nn::Module&, const Tensor&, const Tensor&) {
+                                                     ++l->calls;
+                                                     return Tensor();
+                                                   }));
+      }
+      NoGradGuard no_grad;
+      model_(probe);
+    }
+    for (auto& layer : candidates) {
+      if (layer.calls == 1) {
+        layers_.push_back(layer);
+        continue;
+      }
+      const std::string why = layer.calls == 0
+                                  ? layer.module->type_name() + " is not called through Module::operator()"
+                                  : layer.module->type_name() + " is called " + std::to_string(layer.calls) +
+                                        " times per forward";
+      for (const auto& p : layer.params) owner_reason[p] = why;
+    }
+    std::set<std::string> covered;
+    for (const auto& layer : layers_) covered.insert(layer.params.begin(), layer.params.end());
+    uncovered->clear();
+    reasons->clear();
+    for (const auto& [name, p] : params_) {
+      if (covered.count(name)) continue;
+      uncovered->push_back(name);
+      auto it = owner_reason.find(name);
+      reasons->push_back(it != owner_reason.end() ? it->second : "not owned by a module with a structured rule");
+    }
+  }
+
+  Features features(const Tensor& x) {
+    const int64_t n = x.size(0), O = outputs_;
+    for (auto& layer : layers_) {
+      layer.input = layer.output = Tensor();
+      layer.calls = 0;
+    }
+    std::vector<Tensor> cotangents;  // per layer [n, O, ...]
+    {
+      PassGuard guard;
+      for (const auto& kv : params_)
+        if (Tensor p = kv.second; p.requires_grad()) {
+          p.requires_grad_(false);
+          guard.params.push_back(p);
+        }
+      for (auto& layer : layers_) {
+        Layer* l = &layer;
+        guard.hooks.emplace_back(layer.module,
+                                 layer.module->register_forward_hook([l](nn::Module&, const Tensor& in, const Tensor& out) {
+                                   ++l->calls;
+                                   l->input = in.detach();
+                                   Tensor y = out;
+                                   if (!y.requires_grad()) {
+                                     y = out.detach();
+                                     y.requires_grad_(true);
+                                   }
+                                   l->output = y;
+                                   return y;
+                                 }));
+      }
+      AutoGradMode grad_on(true);
+      const Tensor f = model_(x);
+      TANGENT_CHECK(f.defined() && f.numel() == n * O, "empirical_ntk: the model gave ", f.shape(), " for ", n,
+                    " examples but ", O, " outputs per example for one");
+      std::vector<Tensor> targets;
+      std::vector<size_t> which;
+      for (size_t l = 0; l < layers_.size(); ++l) {
+        TANGENT_CHECK(layers_[l].calls == 1, "empirical_ntk: ", layers_[l].module->type_name(), " '",
+                      layers_[l].prefix, "' was called ", layers_[l].calls, " times in a forward (once expected)");
+        if (layers_[l].output.requires_grad()) {
+          targets.push_back(layers_[l].output);
+          which.push_back(l);
+        }
+      }
+      std::vector<std::vector<Tensor>> per(layers_.size());
+      if (f.requires_grad() && !targets.empty()) {
+        for (int64_t o = 0; o < O; ++o) {
+          Tensor seed = zeros({n, O}, f.dtype());
+          seed.select(1, o).fill_(1.0);
+          const auto g = autograd::grad({f}, targets, {seed.reshape(f.shape())}, o + 1 < O, false, true);
+          for (size_t t = 0; t < g.size(); ++t)
+            per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
+        }
+      }
+      int64_t transient = 0;
+      for (size_t l = 0; l < layers_.size(); ++l) {
+        cotangents.push_back(per[l].empty() ? Tensor() : stack(per[l], 1));
+        if (cotangents.back().defined())
+          transient += 2 * cotangents.back().numel() * static_cast<int64_t>(element_size(f.dtype()));
+      }
+      transient_bytes_ = std::max(transient_bytes_, transient);  // the O seeds' cotangents, stacked
+    }
+    Features out;
+    NoGradGuard no_grad;
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (cotangents[l].defined()) layer_terms(layers_[l], cotangents[l], n, &out);
+    for (auto& layer : layers_) layer.input = layer.output = Tensor();
+    return out;
+  }
+
+  // Chooses weight or position space per shared layer for tiles of about n examples (call before features()).
+  void plan(int64_t n) { plan_n_ = std::max<int64_t>(1, std::min<int64_t>(n, 128)); }
+
+  void contract(const Features& fi, const Features& fj, int64_t i0, int64_t j0, Mode mode, KernelAccumulator& acc,
+                int64_t* work_bytes) {
+    // An unshared Linear's cotangent Gram (g_io . g_jp) is also its bias term: computed once per tile pair.
+    std::map<std::pair<const void*, const void*>, Tensor> cotangent_grams;
+    TANGENT_CHECK(fi.size() == fj.size(), "empirical_ntk: internal error, tiles have ", fi.size(), " and ", fj.size(),
+                  " structured terms");
+    for (size_t t = 0; t < fi.size(); ++t) {
+      const Term& a = fi[t];
+      const Term& b = fj[t];
+      TANGENT_CHECK(a.name == b.name && a.kind == b.kind, "empirical_ntk: internal error, structured terms ", a.name,
+                    " and ", b.name, " do not line up");
+      Tensor tile;
+      switch (a.kind) {
+        case Term::Weight: {
+          auto it = cotangent_grams.find({a.G.raw_data(), b.G.raw_data()});
+          const bool reuse = it != cotangent_grams.end() && it->second.size(0) == a.G.size(0) &&
+                             it->second.size(1) == b.G.size(0);
+          tile = reuse ? it->second : contract_weight(a.G, b.G, mode);
+          break;
+        }
+        case Term::Position: {
+          const int64_t n1 = a.a.size(0), n2 = b.a.size(0), D = a.a.size(1), K = a.a.size(2);
+          const Tensor A = mm(a.a.reshape({n1 * D, K}), b.a.reshape({n2 * D, K}).t()).reshape({n1, D, n2, D});
+          if (D == 1) {
+            const int64_t O = a.g.size(1), C = a.g.size(3);
+            const Tensor B = contract_weight(a.g.reshape({n1, O, C}), b.g.reshape({n2, O, C}), mode);
+            cotangent_grams[{a.g.raw_data(), b.g.raw_data()}] = B;
+            const Shape s = mode == Mode::Full ? Shape{n1, n2, 1, 1} : mode == Mode::Diagonal ? Shape{n1, n2, 1} : Shape{n1, n2};
+            tile = mul(B, A.reshape(s).to(kFloat64));
+            break;
+          }
+          tile = contract_position(A, a.g, b.g, mode);
+          *work_bytes = std::max(*work_bytes, pair_bytes(a, b, mode));
+          break;
+        }
+        case Term::OneHot: {
+          const int64_t n1 = a.a.size(0), n2 = b.a.size(0), D = a.a.size(1);
+          const Tensor A = eq(a.a.reshape({n1, D, 1, 1}), b.a.reshape({1, 1, n2, D})).to(a.g.dtype());
+          tile = contract_position(A, a.g, b.g, mode);
+          *work_bytes = std::max(*work_bytes, pair_bytes(a, b, mode));
+          break;
+        }
+      }
+      acc.add(a.name, i0, j0, tile, a.scale2);
+    }
+  }
+
+  // Working bytes of one position-space contraction (the Grams of one output row block).
+  static int64_t pair_bytes(const Term& a, const Term& b, Mode mode) {
+    const int64_t n1 = a.g.size(0), n2 = b.g.size(0), O = a.g.size(1), D = a.g.size(2);
+    const int64_t es = static_cast<int64_t>(element_size(a.g.dtype()));
+    return n1 * D * n2 * D * es * (mode == Mode::Full ? 2 * O + 1 : 3);
+  }
+
+  // Bytes of the position-space Grams per example pair (to size tiles).
+  int64_t pair_bytes_per_example2(const Features& f, Mode mode) const {
+    int64_t b = 0;
+    for (const auto& t : f)
+      if (t.kind != Term::Weight) b = std::max(b, pair_bytes(t, t, mode) / std::max<int64_t>(1, t.g.size(0) * t.g.size(0)));
+    return b;
+  }
+
+  bool empty() const { return layers_.empty(); }
+  int64_t transient_bytes() const { return transient_bytes_; }
+
+ private:
+  void layer_terms(Layer& layer, const Tensor& g_full, int64_t n, Features* out) {
+    const int64_t O = outputs_;
+    const Tensor& in = layer.input;
+    auto covered = [&](const std::string& local) {
+      const std::string full = join(layer.prefix, local);
+      return std::find(layer.params.begin(), layer.params.end(), full) != layer.params.end() ? full : std::string();
+    };
+    auto dense = [&](const Tensor& a, const Tensor& g, double cw, double cb) {  // a [n, D, K], g [n, O, D, C]
+      const int64_t D = a.size(1), K = a.size(2), C = g.size(3);
+      const std::string w = covered("weight"), b = covered("bias");
+      if (!w.empty()) {
+        Term t;
+        t.name = w;
+        t.scale2 = cw * cw;
+        if (prefer_weight_space(plan_n_, O, D, K, C, options_.mode)) {
+          t.kind = Term::Weight;
+          t.G = per_example_weight_grad(a, g);
+        } else {
+          t.kind = Term::Position;
+          t.a = a;
+          t.g = g;
+        }
+        out->push_back(t);
+      }
+      if (!b.empty()) {
+        Term t;
+        t.name = b;
+        t.scale2 = cb * cb;
+        t.G = D == 1 ? g.reshape({n, O, C}) : sum(g, {2});
+        out->push_back(t);
+      }
+    };
+    switch (layer.rule) {
+      case Rule::Linear: {
+        auto& m = static_cast<nn::Linear&>(*layer.module);
+        const int64_t K = m.options.in_features, C = m.options.out_features, D = in.numel() / (n * K);
+        dense(in.reshape({n, D, K}), g_full.reshape({n, O, D, C}), m.weight_scale(), m.bias_scale());
+        break;
+      }
+      case Rule::Conv2d: {
+        auto& m = static_cast<nn::Conv2d&>(*layer.module);
+        const int64_t C = g_full.size(2), Ho = g_full.size(3), Wo = g_full.size(4);
+        const Tensor a = im2col(in, m.options, Ho, Wo);
+        const Tensor g = g_full.permute({0, 1, 3, 4, 2}).reshape({n, O, Ho * Wo, C});
+        dense(a, g, m.weight_scale(), m.bias_scale());
+        break;
+      }
+      case Rule::LayerNorm:
+      case Rule::RMSNorm:
+      case Rule::BatchNorm: {
+        Tensor xhat, g;  // [n, 1, D, S] and [n, O, D, S]: S channels scaled, D positions sharing them
+        if (layer.rule == Rule::BatchNorm) {
+          auto& m = static_cast<nn::BatchNorm&>(*layer.module);
+          const int64_t C = m.num_features, D = in.numel() / (n * C);
+          xhat = nn::functional::batch_norm(in, m.running_mean, m.running_var, Tensor(), Tensor(), false, m.momentum,
+                                            m.eps)
+                     .reshape({n, 1, C, D})
+                     .transpose(2, 3);
+          g = g_full.reshape({n, O, C, D}).transpose(2, 3);
+        } else {
+          const Shape& ns = layer.rule == Rule::LayerNorm ? static_cast<nn::LayerNorm&>(*layer.module).normalized_shape
+                                                          : static_cast<nn::RMSNorm&>(*layer.module).normalized_shape;
+          const int64_t nd = static_cast<int64_t>(ns.size()), S = ns.numel(), D = in.numel() / (n * S);
+          xhat = layer.rule == Rule::LayerNorm
+                     ? nn::functional::layer_norm(in, nd, Tensor(), Tensor(), static_cast<nn::LayerNorm&>(*layer.module).eps)
+                     : nn::functional::rms_norm(in, nd, Tensor(), static_cast<nn::RMSNorm&>(*layer.module).eps);
+          xhat = xhat.reshape({n, 1, D, S});
+          g = g_full.reshape({n, O, D, S});
+        }
+        const std::string w = covered("weight"), b = covered("bias");
+        if (!w.empty()) {
+          Term t;
+          t.name = w;
+          t.G = sum(mul(g, xhat), {2});
+          out->push_back(t);
+        }
+        if (!b.empty()) {
+          Term t;
+          t.name = b;
+          t.G = sum(g, {2});
+          out->push_back(t);
+        }
+        break;
+      }
+      case Rule::Embedding: {
+        const std::string w = covered("weight");
+        if (w.empty()) break;
+        auto& m = static_cast<nn::Embedding&>(*layer.module);
+        const int64_t D = in.numel() / n;
+        Term t;
+        t.name = w;
+        t.kind = Term::OneHot;
+        t.a = in.reshape({n, D}).contiguous();
+        t.g = g_full.reshape({n, O, D, m.embedding_dim});
+        out->push_back(t);
+        break;
+      }
+    }
+  }
+
+  nn::Module& model_;
+  const std::vector<std::pair<std::string, Tensor>>& params_;
+  int64_t outputs_;
+  const NtkOptions& options_;
+  std::vector<Layer> layers_;
+  int64_t plan_n_ = 128;
+  int64_t transient_bytes_ = 0;
+};
+
+}  // namespace
+
+int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric,
+                       const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
+                       const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
+                       std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run) {
+  Structured s(model, params, outputs, options);
+  s.discover(rows(x1, 0, 1), uncovered, reasons);
+  if (dry_run || s.empty()) return 0;
+  const int64_t N1 = x1.size(0), N2 = symmetric ? N1 : x2.size(0);
+  s.plan(std::max(N1, N2));
+
+  // Tile size: features of the row and column tiles plus the pair's working Grams within the budget.
+  const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
+  const Features probe = s.features(rows(x1, 0, 1));
+  const int64_t per_example = std::max<int64_t>(1, bytes_of(probe));
+  const int64_t inner = options.mode == Mode::Full ? outputs * outputs : options.mode == Mode::Diagonal ? outputs : 1;
+  const int64_t per_pair = s.pair_bytes_per_example2(probe, options.mode) + inner * 8 * 3;
+  int64_t tile = options.tile;
+  if (tile <= 0) {
+    tile = std::max(N1, N2);
+    while (tile > 1 && 2 * tile * per_example + tile * tile * per_pair > budget) tile = (tile + 1) / 2;
+  }
+  const auto tiles1 = make_tiles(N1, tile);
+  const auto tiles2 = symmetric ? tiles1 : make_tiles(N2, tile);
+  const auto pairs = tile_pairs(tiles1.size(), tiles2.size(), symmetric);
+  const bool cache_all = (N1 + (symmetric ? 0 : N2)) * per_example + tile * tile * per_pair <= budget;
+
+  std::vector<Features> cache1(tiles1.size()), cache2(tiles2.size());
+  auto get = [&](bool second, size_t t) -> Features {
+    const auto& tiles = second ? tiles2 : tiles1;
+    auto& cache = second ? cache2 : cache1;
+    if (!cache[t].empty()) return cache[t];
+    Features f = s.features(rows(second ? x2 : x1, tiles[t].first, tiles[t].second));
+    if (cache_all) cache[t] = f;
+    return f;
+  };
+  int64_t peak = 0;
+  Features row;
+  size_t row_index = static_cast<size_t>(-1);
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    const auto [a, b] = pairs[k];
+    if (a != row_index) {
+      row = get(false, a);
+      row_index = a;
+    }
+    const Features col = get(symmetric ? false : true, b);
+    int64_t work = 0;
+    s.contract(row, col, tiles1[a].first, tiles2[b].first, options.mode, acc, &work);
+    peak = std::max(peak, bytes_of(row) + bytes_of(col) + work +
+                              tiles1[a].second * tiles2[b].second * inner * 8 * 3);
+    if (progress) progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(pairs.size()));
+  }
+  if (cache_all) peak = std::max(peak, (N1 + (symmetric ? 0 : N2)) * per_example);
+  return peak + s.transient_bytes();
+}
+
+}  // namespace tangent::ntk::detail

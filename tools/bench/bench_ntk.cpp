@@ -1,0 +1,130 @@
+// Empirical NTK (nn/ntk/), single-threaded, float32 models, float64 kernels:
+//   BM_fcn_full_structured_n16    neural-tangents' FCN 3072-2048-2048-2048-8 (ReLU, NTK parametrisation), full
+//                                 [16, 16, 8, 8] kernel between two batches of 16 (x1 != x2), structured method
+//   BM_fcn_full_jacobian_n4       the same with the jacobian method on batches of 4 (its Jacobians take
+//                                 N * O * P * 4 bytes = 1.9 GB per batch of 4)
+//   BM_mlp_trace_structured_n1000 MLP 784-512-512-10 (ReLU), trace kernel of 1,000 inputs against themselves
+//   BM_mlp_trace_jacobian_n100    the same, jacobian method, 100 inputs
+//   BM_cnn_trace_structured_n500  models::ConvNet (default options, 1x28x28, BatchNorm in eval), trace, 500 inputs
+//   BM_cnn_trace_jacobian_n50     the same, jacobian method, 50 inputs
+//   BM_mlp_trace_structured_n100  the structured method on the jacobian's 100 inputs (and functorch's)
+//   BM_mlp_trace_structured_n10000  the 10,000 x 10,000 trace kernel of the MLP (slow and about 5 GB: skip it with
+//                                 --benchmark_filter=-n10000)
+// Counters: peak_bytes (the method's own working-set estimate) and vmhwm_mb (the process's peak resident memory so
+// far, from /proc/self/status: monotonic over the run, so read it for the largest benchmark run alone).
+// The PyTorch baseline is tools/bench/functorch_ntk.py (torch.func: vmap(jacrev) + einsum).
+#include <benchmark/benchmark.h>
+
+#include <fstream>
+#include <string>
+
+#include <tangent/tangent.h>
+
+#include "nn/ntk/ntk.h"
+
+using namespace tangent;
+
+namespace {
+
+double vmhwm_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  return 0;
+}
+
+std::shared_ptr<models::MLP> mlp(int64_t in, std::vector<int64_t> hidden, int64_t out, bool ntk_param) {
+  models::MLPOptions o;
+  o.input_shape = {in};
+  o.hidden = std::move(hidden);
+  o.out_features = out;
+  o.activation = "relu";
+  o.ntk = ntk_param;
+  o.sigma_w = 1.0;
+  o.sigma_b = 0.1;
+  return std::make_shared<models::MLP>(o);
+}
+
+void run_ntk(benchmark::State& state, nn::Module& model, const Tensor& x1, const Tensor& x2, ntk::Mode mode,
+             ntk::Method method, int64_t max_memory_mb = 4096) {
+  ntk::NtkOptions o;
+  o.mode = mode;
+  o.method = method;
+  o.max_memory_mb = max_memory_mb;
+  ntk::NtkResult r;
+  for (auto _ : state) {
+    r = ntk::empirical_ntk(model, x1, x2, o);
+    benchmark::DoNotOptimize(r.kernel.raw_data());
+  }
+  state.counters["peak_bytes"] = static_cast<double>(r.peak_bytes);
+  state.counters["vmhwm_mb"] = vmhwm_mb();
+  state.counters["kernel_sum"] = r.kernel.sum().item<double>();
+}
+
+void BM_fcn_full_structured_n16(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(3072, {2048, 2048, 2048}, 8, true);
+  run_ntk(state, *model, randn({16, 3072}), randn({16, 3072}), ntk::Mode::Full, ntk::Method::Structured);
+}
+BENCHMARK(BM_fcn_full_structured_n16)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+void BM_fcn_full_jacobian_n4(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(3072, {2048, 2048, 2048}, 8, true);
+  run_ntk(state, *model, randn({4, 3072}), randn({4, 3072}), ntk::Mode::Full, ntk::Method::Jacobian);
+}
+BENCHMARK(BM_fcn_full_jacobian_n4)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_mlp_trace_structured_n1000(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(784, {512, 512}, 10, false);
+  run_ntk(state, *model, randn({1000, 784}), Tensor(), ntk::Mode::Trace, ntk::Method::Structured);
+}
+BENCHMARK(BM_mlp_trace_structured_n1000)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+void BM_mlp_trace_jacobian_n100(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(784, {512, 512}, 10, false);
+  run_ntk(state, *model, randn({100, 784}), Tensor(), ntk::Mode::Trace, ntk::Method::Jacobian);
+}
+BENCHMARK(BM_mlp_trace_jacobian_n100)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+void BM_mlp_trace_structured_n100(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(784, {512, 512}, 10, false);
+  run_ntk(state, *model, randn({100, 784}), Tensor(), ntk::Mode::Trace, ntk::Method::Structured);
+}
+BENCHMARK(BM_mlp_trace_structured_n100)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+
+void BM_cnn_trace_structured_n500(benchmark::State& state) {
+  manual_seed(0);
+  models::ConvNet model{models::ConvNetOptions{}};
+  run_ntk(state, model, randn({500, 1, 28, 28}), Tensor(), ntk::Mode::Trace, ntk::Method::Structured);
+}
+BENCHMARK(BM_cnn_trace_structured_n500)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_cnn_trace_jacobian_n50(benchmark::State& state) {
+  manual_seed(0);
+  models::ConvNet model{models::ConvNetOptions{}};
+  run_ntk(state, model, randn({50, 1, 28, 28}), Tensor(), ntk::Mode::Trace, ntk::Method::Jacobian);
+}
+BENCHMARK(BM_cnn_trace_jacobian_n50)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+void BM_mlp_trace_structured_n10000(benchmark::State& state) {
+  manual_seed(0);
+  auto model = mlp(784, {512, 512}, 10, false);
+  run_ntk(state, *model, randn({10000, 784}), Tensor(), ntk::Mode::Trace, ntk::Method::Structured, 4096);
+}
+BENCHMARK(BM_mlp_trace_structured_n10000)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  set_num_threads(1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
