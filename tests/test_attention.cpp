@@ -340,6 +340,18 @@ TEST(Attention, NonContiguousInputs) {
   EXPECT_TRUE(all_close(scaled_dot_product_attention(q, k, v, o), attention_reference(q, k, v, o), 1e-5, 1e-5));
 }
 
+// Kind MoBA goes to moba_attention: with every past block selectable it is dense causal softmax attention.
+TEST(Attention, MobaDispatch) {
+  Generator gen(31);
+  const Tensor q = randn({1, 2, 16, 8}, kFloat32, &gen), k = randn({1, 2, 16, 8}, kFloat32, &gen),
+               v = randn({1, 2, 16, 8}, kFloat32, &gen);
+  AttentionOptions o = opts(AttentionKind::MoBA, true, true);
+  o.moba_block_size = 4;
+  o.moba_top_k = 4;
+  EXPECT_TRUE(all_close(scaled_dot_product_attention(q, k, v, o),
+                        scaled_dot_product_attention(q, k, v, opts(AttentionKind::Softmax, true, true)), 1e-5, 1e-5));
+}
+
 TEST(Attention, BadInputs) {
   const Tensor q = zeros({1, 4, 5, 8}), k = zeros({1, 2, 6, 8}), v = zeros({1, 2, 6, 8});
   EXPECT_NE(error_message([&] { scaled_dot_product_attention(zeros({4, 5, 8}), k, v); }).find("expected 4-D"),
