@@ -213,8 +213,9 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options) {
-  check_inputs(q, k, v, options, "scaled_dot_product_attention");
+  // MoBA checks its own inputs (it allows a different value dim and rejects padding masks).
   if (options.kind == AttentionKind::MoBA) return moba_attention(q, k, v, options);
+  check_inputs(q, k, v, options, "scaled_dot_product_attention");
   if (use_fused(q, options)) return fused_attention(q, k, v, options);
   return attention_reference(q, k, v, options);
 }

@@ -49,8 +49,9 @@ struct AttentionOptions {
 
 // The attention output [B, H, Lq, D]. Differentiable in q, k and v (float32 or float64, same device).
 // Dispatch: kind MoBA -> moba_attention (ops/moba.h); fused on CPU -> the fused kernel; otherwise (fused = false,
-// or a device without the fused primitives) -> attention_reference. Raises on non-4-D inputs, differing D, batch
-// or dtype, H not a multiple of Hkv, k and v of different shapes, or a key_padding_mask that is not bool [B, Lk].
+// or a device without the fused primitives) -> attention_reference. Softmax and sigmoid raise on non-4-D inputs,
+// differing D, batch or dtype, H not a multiple of Hkv, k and v of different shapes, or a key_padding_mask that is
+// not bool [B, Lk]; MoBA checks its inputs itself (ops/moba.h).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                     const AttentionOptions& options = {});
 

@@ -172,12 +172,18 @@ TEST_P(BothPaths, LseMergeOfKeyHalves) {
 
 TEST_P(BothPaths, SigmoidBiasMinusInfinityGivesZero) {
   Generator gen(5);
-  const Tensor q = randn({1, 2, 5, 4}, kFloat32, &gen), k = randn({1, 2, 5, 4}, kFloat32, &gen),
-               v = randn({1, 2, 5, 4}, kFloat32, &gen);
+  // 37 keys: the vectorised rows and their scalar tails.
+  const Tensor q = randn({1, 2, 37, 4}, kFloat32, &gen), k = randn({1, 2, 37, 4}, kFloat32, &gen),
+               v = randn({1, 2, 37, 4}, kFloat32, &gen);
   AttentionOptions o = opts(AttentionKind::Sigmoid, true, GetParam());
   o.sigmoid_bias = -kInf;
   const Tensor out = scaled_dot_product_attention(q, k, v, o);
   EXPECT_EQ(max_abs_diff(out, zeros_like(out)), 0.0);
+  // Every key padded: exactly 0 as well.
+  o.sigmoid_bias = 0.0;
+  o.key_padding_mask = ones({1, 37}, DType::Bool);
+  const Tensor masked = scaled_dot_product_attention(q, k, v, o);
+  EXPECT_EQ(max_abs_diff(masked, zeros_like(masked)), 0.0);
 }
 
 TEST_P(BothPaths, HugeLogitsStayFinite) {
@@ -332,6 +338,18 @@ TEST(Attention, NonContiguousInputs) {
   const Tensor k = randn({1, 2, 9, 8}, kFloat32, &gen), v = randn({1, 2, 9, 8}, kFloat32, &gen);
   const AttentionOptions o = opts(AttentionKind::Softmax, true, true);
   EXPECT_TRUE(all_close(scaled_dot_product_attention(q, k, v, o), attention_reference(q, k, v, o), 1e-5, 1e-5));
+}
+
+// Kind MoBA goes to moba_attention: with every past block selectable it is dense causal softmax attention.
+TEST(Attention, MobaDispatch) {
+  Generator gen(31);
+  const Tensor q = randn({1, 2, 16, 8}, kFloat32, &gen), k = randn({1, 2, 16, 8}, kFloat32, &gen),
+               v = randn({1, 2, 16, 8}, kFloat32, &gen);
+  AttentionOptions o = opts(AttentionKind::MoBA, true, true);
+  o.moba_block_size = 4;
+  o.moba_top_k = 4;
+  EXPECT_TRUE(all_close(scaled_dot_product_attention(q, k, v, o),
+                        scaled_dot_product_attention(q, k, v, opts(AttentionKind::Softmax, true, true)), 1e-5, 1e-5));
 }
 
 TEST(Attention, BadInputs) {

@@ -167,11 +167,15 @@ float exp_shift_sum<float>(float* x, int64_t n, float shift) {
 
 template <>
 void sigmoid_bias<float>(float* x, int64_t n, float bias) {
-  const __m256 nb = _mm256_set1_ps(-bias), one = _mm256_set1_ps(1.0f);
+  // 1 / (1 + e) by a reciprocal estimate and one Newton step (about 1 ulp short of a division, much cheaper). e is
+  // kept finite (exp of at most 88), so 1 + e stays finite and rcp gives exactly 0 where sigmoid underflows.
+  const __m256 nb = _mm256_set1_ps(-bias), one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+  const __m256 cap = _mm256_set1_ps(88.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 e = exp256(_mm256_sub_ps(nb, _mm256_loadu_ps(x + i)));
-    _mm256_storeu_ps(x + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+    const __m256 d = _mm256_add_ps(one, exp256(_mm256_min_ps(_mm256_sub_ps(nb, _mm256_loadu_ps(x + i)), cap)));
+    const __m256 r = _mm256_rcp_ps(d);
+    _mm256_storeu_ps(x + i, _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, two)));
   }
   for (; i < n; ++i) x[i] = 1.0f / (1.0f + exp1(-bias - x[i]));
 }
