@@ -13,9 +13,11 @@
 
 #include "ops/attention.h"
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using tangent::testing::all_close;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
@@ -24,16 +26,6 @@ using tangent::testing::max_abs_diff;
 namespace {
 
 const double kInf = std::numeric_limits<double>::infinity();
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 // [1, 1, rows, cols] from row-major values.
 Tensor mat(const std::vector<double>& v, int64_t rows, int64_t cols, DType dt = DType::Float64) {

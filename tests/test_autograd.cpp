@@ -10,24 +10,16 @@
 
 #include "autograd/function.h"
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using tangent::testing::all_close;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

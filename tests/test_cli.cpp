@@ -3,9 +3,6 @@
 // instead of crashing. Skipped when the binary ($TANGENT_BINARY_DIR/bin/tangent) or the data set is missing.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,23 +14,15 @@
 
 #include <tangent/tangent.h>
 
-extern char** environ;
+#include "support/cli_runner.h"
 
 using namespace tangent;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  bool exited = false;  // false: killed by a signal
-  int code = -1;        // exit code, or the signal number
-  std::string output;   // stdout and stderr together
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using Result = testing_support::CliResult;
+std::string slurp(const std::string& p) { return testing_support::slurp_file(p); }
 
 int count_lines(const std::string& s) {
   int n = 0;
@@ -65,30 +54,7 @@ class Cli : public ::testing::Test {
 
   // Runs the binary with `args`, capturing its output (no shell involved).
   Result run(const std::vector<std::string>& args) const {
-    const std::string log = path("output.log");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    std::vector<std::string> all{binary_};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    Result r;
-    const int rc = posix_spawn(&pid, binary_.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      r.output = "posix_spawn failed";
-      return r;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.exited = WIFEXITED(status);
-    r.code = r.exited ? WEXITSTATUS(status) : WTERMSIG(status);
-    r.output = slurp(log);
-    return r;
+    return testing_support::run_binary(binary_, args, path("output.log"));
   }
 
   // A failed invocation: a normal exit with a non-zero code and a message, never a signal. Errors raised while

@@ -10,23 +10,15 @@
 
 #include <tangent/tangent.h>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 void expect_close(const Tensor& got, const Tensor& want, double tol) {
   ASSERT_EQ(got.shape(), want.shape());

@@ -17,21 +17,13 @@
 #include <tangent/tangent.h>
 
 #include "nn/data/data.h"
+#include "support/errors.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using namespace tangent::data;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 // A fresh temp directory per test, removed afterwards.
 class DataFiles : public ::testing::Test {

@@ -22,21 +22,13 @@
 
 #include "nn/onnx_export.h"
 #include "nn/safetensors.h"
+#include "support/errors.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 std::vector<double> values(const Tensor& t) {
   const Tensor h = t.detach().to(kFloat64).contiguous();

@@ -9,23 +9,15 @@
 
 #include <tangent/tangent.h>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 // Naive NumPy-style matmul of two tensors that are at least 2-D (batch dims broadcast), in double.
 Tensor naive_matmul(const Tensor& a, const Tensor& b) {

@@ -15,25 +15,17 @@
 #include <tangent/tangent.h>
 
 #include "ops/moba.h"
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 using tangent::testing::all_close;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 using tangent::testing::max_abs_diff;
 
 namespace {
-
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 AttentionOptions moba_options(int64_t block, int64_t top_k, bool fused = true) {
   AttentionOptions o;

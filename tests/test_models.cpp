@@ -8,21 +8,12 @@
 #include <vector>
 
 #include <tangent/tangent.h>
+#include "support/errors.h"
 
 using namespace tangent;
+using tangent::testing::expect_error;
 
 namespace {
-
-template <typename Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a tangent::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 std::vector<std::string> module_types(nn::Module& m) {
   std::vector<std::string> out;

@@ -11,9 +11,11 @@
 
 #include <tangent/tangent.h>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::expect_error;
 using tangent::testing::all_close;
 namespace F = tangent::nn::functional;
 
@@ -22,18 +24,6 @@ namespace {
 using Vec = std::vector<double>;
 
 Vec vec(const Tensor& t) { return to_vector<double>(t); }
-
-// Runs `fn`, expects a tangent::Error whose message contains every string in `parts`.
-template <typename Fn>
-void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a tangent::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 // A small model with nested modules, a buffer-carrying layer and a module-level parameter.
 struct Net : nn::Module {

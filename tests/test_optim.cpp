@@ -11,8 +11,10 @@
 #include <tangent/tangent.h>
 
 #include "nn/optim/optim.h"
+#include "support/errors.h"
 
 using namespace tangent;
+using tangent::testing::expect_error;
 using namespace tangent::optim;
 
 namespace {
@@ -139,17 +141,6 @@ void expect_trajectory(Optimizer& opt, const Tensor& w, Ref ref, int steps, doub
   for (int s = 0; s < steps; ++s) {
     ref.step(wr);
     expect_near_vec(got[static_cast<size_t>(s)], wr, rtol, what + " step " + std::to_string(s + 1));
-  }
-}
-
-template <typename F>
-void expect_error(const F& f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a tangent::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& frag : fragments) EXPECT_NE(msg.find(frag), std::string::npos) << "'" << frag << "' not in: " << msg;
   }
 }
 

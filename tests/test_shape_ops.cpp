@@ -8,9 +8,11 @@
 
 #include <tangent/tangent.h>
 
+#include "support/errors.h"
 #include "support/gradcheck.h"
 
 using namespace tangent;
+using tangent::testing::expect_error;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 
@@ -28,16 +30,6 @@ Tensor idx(const std::vector<int64_t>& v, const Shape& shape = {}) {
 }
 
 // Expects fn to throw a tangent::Error whose message contains every string in `parts`.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a tangent::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
-
 Tensor leaf(const Tensor& t) {
   Tensor c = t.clone();
   c.requires_grad_(true);
