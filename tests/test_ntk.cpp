@@ -616,3 +616,17 @@ TEST(Ntk, MethodsAgreeOnGpt) {
   const auto jac = run(*model, x1, Tensor(), Mode::Trace, Method::Jacobian);
   EXPECT_LT(rel_diff(run(*model, x1, Tensor(), Mode::Trace, Method::Auto, 2).kernel, jac.kernel), 1e-5);
 }
+
+TEST(Ntk, SymmetricBlockProductMatchesExplicit) {
+  // x2 = x1 with >= 64 rows takes the two-block symmetric product in contract_weight (trace: N rows, full: N * O).
+  manual_seed(24);
+  auto model = small_mlp(false);
+  const Tensor x = randn({70, 5});
+  for (Mode mode : {Mode::Trace, Mode::Full, Mode::Diagonal}) {
+    const auto sym = run(*model, x, Tensor(), mode, Method::Jacobian);
+    const auto explicit_x2 = run(*model, x, x, mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(sym.kernel, explicit_x2.kernel), 1e-6) << ntk::mode_name(mode);
+    EXPECT_LT(rel_diff(sym.kernel, run(*model, x, Tensor(), mode, Method::Structured).kernel), 1e-5)
+        << ntk::mode_name(mode);
+  }
+}

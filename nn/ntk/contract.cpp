@@ -91,7 +91,7 @@ Tensor gram(const Tensor& a, const Tensor& b) {
 Tensor gram_symmetric(const Tensor& a) {
   const int64_t M = a.size(0);
   constexpr int64_t kBlocks = 2;
-  if (M < 2 * kBlocks) return gram(a, a);
+  if (M < 32 * kBlocks) return gram(a, a);  // narrow blocks would lose more to GEMM efficiency than they save
   const int64_t step = (M + kBlocks - 1) / kBlocks;
   Tensor out = empty({M, M}, kFloat64);
   for (int64_t r = 0; r < M; r += step) {
