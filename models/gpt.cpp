@@ -116,11 +116,11 @@ Tensor GPT::forward(const Tensor& ids) {
                 "GPT: expected int64 token ids [B, T] with 1 <= T <= ", options.context, ", got ", ids.dtype(),
                 " of shape ", ids.shape());
   const int64_t t = ids.size(1);
-  Tensor h = token_embedding->forward(ids);
-  if (position_embedding) h = add(h, position_embedding->forward(arange(0, t)));
-  for (const auto& block : *blocks) h = block->forward(h);
-  h = final_norm->forward(h);
-  return lm_head ? lm_head->forward(h) : linear(h, token_embedding->weight);
+  Tensor h = (*token_embedding)(ids);
+  if (position_embedding) h = add(h, (*position_embedding)(arange(0, t)));
+  for (const auto& block : *blocks) h = (*block)(h);
+  h = (*final_norm)(h);
+  return lm_head ? (*lm_head)(h) : linear(h, token_embedding->weight);
 }
 
 std::string GPT::extra_repr() const {

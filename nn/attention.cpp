@@ -127,22 +127,22 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
   TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ",
                 x.shape());
   const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
-  Tensor q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
-  if (key_conv) k = key_conv->forward(k);
+  Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
+  if (key_conv) k = (*key_conv)(k);
   // [B, T, heads * D] -> [B, heads, T, D]
   q = q.reshape({b, t, h, d}).transpose(1, 2);
   k = k.reshape({b, t, hkv, d}).transpose(1, 2);
   v = v.reshape({b, t, hkv, d}).transpose(1, 2);
   if (q_norm) {
-    q = q_norm->forward(q);
-    k = k_norm->forward(k);
+    q = (*q_norm)(q);
+    k = (*k_norm)(k);
   }
   if (options.rotary) {
     q = functional::rotary_embedding(q, 0, options.rotary_base);
     k = functional::rotary_embedding(k, 0, options.rotary_base);
   }
   const Tensor o = scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), attention_options());
-  return out_proj->forward(o.transpose(1, 2).reshape({b, t, h * d}));
+  return (*out_proj)(o.transpose(1, 2).reshape({b, t, h * d}));
 }
 
 std::string MultiheadAttention::extra_repr() const {

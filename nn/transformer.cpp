@@ -19,10 +19,10 @@ TransformerBlock::TransformerBlock(const TransformerBlockOptions& o) : options(o
 }
 
 Tensor TransformerBlock::forward(const Tensor& x) {
-  Tensor a = attention->forward(norm1->forward(x));
+  Tensor a = (*attention)((*norm1)(x));
   if (layer_scale.defined()) a = mul(a, layer_scale);
   const Tensor h = add(x, a);
-  return add(h, fc2->forward(gelu(fc1->forward(norm2->forward(h)))));
+  return add(h, (*fc2)(gelu((*fc1)((*norm2)(h)))));
 }
 
 std::string TransformerBlock::extra_repr() const {

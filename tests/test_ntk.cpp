@@ -513,3 +513,120 @@ TEST(Ntk, ProgressAndResultFields) {
   o.dtype = kFloat32;
   EXPECT_EQ(ntk::empirical_ntk(*model, x, Tensor(), o).kernel.dtype(), kFloat32);
 }
+
+namespace {
+
+// A tiny GPT (vocabulary from a short string, context 8, 2 layers, dim 16, 2 heads, fused kernels).
+std::shared_ptr<models::GPT> tiny_gpt(const std::string& attention, bool tied) {
+  models::GPTOptions o;
+  for (char c : std::string("tangent")) {  // the distinct characters a, e, g, n, t: V = 5, O = 8 * 5
+    const int64_t b = static_cast<unsigned char>(c);
+    if (std::find(o.vocab.begin(), o.vocab.end(), b) == o.vocab.end()) o.vocab.push_back(b);
+  }
+  o.context = 8;
+  o.layers = 2;
+  o.dim = 16;
+  o.heads = 2;
+  o.attention = attention;
+  o.moba_block = 4;
+  o.moba_top_k = 1;
+  o.layer_scale = 0;  // no per-block layer_scale parameter: every parameter has a structured rule
+  o.tie_weights = tied;
+  o.fused = true;
+  return std::make_shared<models::GPT>(o);
+}
+
+// Reads head.weight again outside head's forward: out = head(h) + h^2 W_head^T.
+class TiedLinearModel : public nn::Module {
+ public:
+  TiedLinearModel() {
+    body = register_module("body", std::make_shared<nn::Linear>(4, 5));
+    head = register_module("head", std::make_shared<nn::Linear>(5, 3));
+  }
+  Tensor forward(const Tensor& x) override {
+    const Tensor h = (*body)(x).tanh();
+    return add((*head)(h), linear(mul(h, h), head->weight));
+  }
+  std::string type_name() const override { return "TiedLinearModel"; }
+  std::shared_ptr<nn::Linear> body, head;
+};
+
+}  // namespace
+
+TEST(Ntk, TiedWeightUsedOutsideItsModuleIsDetected) {
+  manual_seed(21);
+  TiedLinearModel model;
+  const Tensor x1 = randn({4, 4}), x2 = randn({3, 4});
+  for (Mode mode : {Mode::Full, Mode::Trace}) {
+    const auto jac = run(model, x1, x2, mode, Method::Jacobian, 0, true);
+    const auto au = run(model, x1, x2, mode, Method::Auto, 0, true);
+    EXPECT_EQ(au.method, Method::Auto);
+    EXPECT_EQ(au.fallback, std::vector<std::string>{"head.weight"});
+    EXPECT_LT(rel_diff(au.kernel, jac.kernel), 1e-5) << ntk::mode_name(mode);
+    for (size_t i = 0; i < au.per_layer.size(); ++i)
+      EXPECT_LT(rel_diff(au.per_layer[i].second, jac.per_layer[i].second), 1e-5) << au.per_layer[i].first;
+  }
+  expect_error([&] { run(model, x1, x2, Mode::Trace, Method::Structured); },
+               {"empirical_ntk", "structured", "head.weight", "outside"});
+}
+
+TEST(Ntk, UnbatchedModuleCallFallsBack) {
+  // GPT's learned positions: the position Embedding is called on arange(T), without the batch dim.
+  manual_seed(22);
+  auto base = tiny_gpt("softmax", false);
+  models::GPTOptions o = base->options;
+  o.positions = "learned";
+  models::GPT model(o);
+  const Tensor x = randint(0, 5, {3, 8});
+  const auto au = run(model, x, Tensor(), Mode::Trace, Method::Auto);
+  EXPECT_EQ(au.fallback, std::vector<std::string>{"position_embedding.weight"});
+  EXPECT_LT(rel_diff(au.kernel, run(model, x, Tensor(), Mode::Trace, Method::Jacobian).kernel), 1e-5);
+  expect_error([&] { run(model, x, Tensor(), Mode::Trace, Method::Structured); },
+               {"position_embedding.weight", "batch"});
+}
+
+TEST(Ntk, MethodsAgreeOnGpt) {
+  manual_seed(23);
+  const Tensor x1 = randint(0, 5, {3, 8}), x2 = randint(0, 5, {2, 8});
+  for (const std::string attention : {"softmax", "sigmoid", "moba"})
+    for (bool tied : {true, false}) {
+      auto model = tiny_gpt(attention, tied);
+      const std::string what = attention + (tied ? " tied" : " untied");
+      for (Mode mode : {Mode::Full, Mode::Trace}) {
+        const auto jac = run(*model, x1, x2, mode, Method::Jacobian);
+        EXPECT_EQ(jac.kernel.shape(), mode == Mode::Full ? (Shape{3, 2, 40, 40}) : (Shape{3, 2})) << what;
+        EXPECT_GT(values(jac.kernel.abs().sum())[0], 0.0);
+        const auto au = run(*model, x1, x2, mode, Method::Auto);
+        EXPECT_LT(rel_diff(au.kernel, jac.kernel), 1e-5) << what << " " << ntk::mode_name(mode);
+        if (tied) {
+          EXPECT_EQ(au.method, Method::Auto) << what;
+          EXPECT_EQ(au.fallback, std::vector<std::string>{"token_embedding.weight"}) << what;
+          expect_error([&] { run(*model, x1, x2, mode, Method::Structured); },
+                       {"structured", "token_embedding.weight", "outside", "Embedding"});
+        } else {
+          EXPECT_EQ(au.method, Method::Structured) << what;
+          EXPECT_TRUE(au.fallback.empty()) << what;
+          const auto st = run(*model, x1, x2, mode, Method::Structured);
+          EXPECT_LT(rel_diff(st.kernel, jac.kernel), 1e-5) << what << " " << ntk::mode_name(mode);
+        }
+      }
+    }
+  // x2 = x1 (symmetric tiles), tiled.
+  auto model = tiny_gpt("softmax", true);
+  const auto jac = run(*model, x1, Tensor(), Mode::Trace, Method::Jacobian);
+  EXPECT_LT(rel_diff(run(*model, x1, Tensor(), Mode::Trace, Method::Auto, 2).kernel, jac.kernel), 1e-5);
+}
+
+TEST(Ntk, SymmetricBlockProductMatchesExplicit) {
+  // x2 = x1 with >= 64 rows takes the two-block symmetric product in contract_weight (trace: N rows, full: N * O).
+  manual_seed(24);
+  auto model = small_mlp(false);
+  const Tensor x = randn({70, 5});
+  for (Mode mode : {Mode::Trace, Mode::Full, Mode::Diagonal}) {
+    const auto sym = run(*model, x, Tensor(), mode, Method::Jacobian);
+    const auto explicit_x2 = run(*model, x, x, mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(sym.kernel, explicit_x2.kernel), 1e-6) << ntk::mode_name(mode);
+    EXPECT_LT(rel_diff(sym.kernel, run(*model, x, Tensor(), mode, Method::Structured).kernel), 1e-5)
+        << ntk::mode_name(mode);
+  }
+}

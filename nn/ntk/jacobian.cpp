@@ -3,9 +3,10 @@
 // tile pair by tile pair. Exact for any model built from differentiable ops whose examples do not interact (the
 // model runs in eval mode, and each example is run alone).
 //
-// Memory: a tile's Jacobians take n * O * P elements. The tile is the largest n for which two of them (the row and
-// the column tile) fit in options.max_memory_mb; when every tile of x1 and x2 fits at once they are computed once,
-// otherwise the column tiles are recomputed for each row tile.
+// Memory: a tile's Jacobians take n * O * P elements. When the Jacobians of all of x1 and x2 fit in
+// options.max_memory_mb they are computed once and contracted as one tile pair (the widest GEMMs; with x2 = x1 a
+// symmetric product, see contract.cpp); otherwise the tile is the largest n for which two of them (the row and the
+// column tile) fit, and the column tiles are recomputed for each row tile.
 #include <algorithm>
 #include <vector>
 
@@ -27,7 +28,7 @@ Jacobians tile_jacobians(nn::Module& model, const Tensor& x, const JacobianPlan&
   Jacobians J;
   for (const auto& [name, p] : plan.params) {
     inputs.push_back(p);
-    J.push_back(zeros({n, O, p.numel()}, p.dtype()));
+    J.push_back(empty({n, O, p.numel()}, p.dtype()));  // every row is written below (no zero fill pass)
   }
   AutoGradMode grad_on(true);
   for (int64_t i = 0; i < n; ++i) {
@@ -42,6 +43,7 @@ Jacobians tile_jacobians(nn::Module& model, const Tensor& x, const JacobianPlan&
       const std::vector<Tensor> g = autograd::grad({out}, inputs, {s}, o + 1 < O, false, true);
       for (size_t k = 0; k < g.size(); ++k)
         if (g[k].defined()) J[k].select(0, i).select(0, o).copy_(g[k].reshape({-1}));
+        else J[k].select(0, i).select(0, o).zero_();
     }
   }
   return J;
@@ -64,15 +66,17 @@ int64_t jacobian_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool
   const int64_t es = static_cast<int64_t>(element_size(plan.params.front().second.dtype()));
   const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
   const int64_t out_per_pair = O * O * 8 * 3;  // the float64 product, its permuted copy and the accumulation
+  const bool fits_all = (N1 + (symmetric ? 0 : N2)) * O * P * es <= budget;
   int64_t tile = options.tile;
   if (tile <= 0) {
-    tile = std::max<int64_t>(1, budget / std::max<int64_t>(1, 2 * O * P * es));
+    // Every Jacobian held at once: one tile pair (the fewest, widest GEMMs); else two tiles in the budget.
+    tile = fits_all ? std::max(N1, N2) : std::max<int64_t>(1, budget / std::max<int64_t>(1, 2 * O * P * es));
     while (tile > 1 && tile * tile * out_per_pair > budget / 2) tile /= 2;
   }
   const auto tiles1 = make_tiles(N1, tile);
   const auto tiles2 = symmetric ? tiles1 : make_tiles(N2, tile);
   const auto pairs = tile_pairs(tiles1.size(), tiles2.size(), symmetric);
-  const bool cache_all = (N1 + (symmetric ? 0 : N2)) * O * P * es <= budget;
+  const bool cache_all = fits_all;
 
   std::vector<Jacobians> cache1(tiles1.size()), cache2(tiles2.size());
   auto get = [&](bool second, size_t t) -> Jacobians {
@@ -95,11 +99,12 @@ int64_t jacobian_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool
       row = get(false, a);
       row_index = a;
     }
-    const Jacobians col = symmetric ? get(false, b) : get(true, b);
+    // A diagonal tile pair reuses the row (also when not cached): contract_weight then takes the symmetric path.
+    const Jacobians col = symmetric ? (a == b ? row : get(false, b)) : get(true, b);
     const int64_t n1 = tiles1[a].second, n2 = tiles2[b].second;
     for (size_t p = 0; p < plan.params.size(); ++p)
       acc.add(plan.params[p].first, tiles1[a].first, tiles2[b].first, contract_weight(row[p], col[p], options.mode));
-    peak = std::max(peak, bytes_of(row) + bytes_of(col) + n1 * n2 * out_per_pair);
+    peak = std::max(peak, bytes_of(row) + (symmetric && a == b ? 0 : bytes_of(col)) + n1 * n2 * out_per_pair);
     if (progress) progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(pairs.size()));
   }
   if (cache_all) peak = std::max(peak, (N1 + (symmetric ? 0 : N2)) * O * P * es);

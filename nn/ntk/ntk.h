@@ -10,8 +10,9 @@
 // Methods (nn/ntk/jacobian.cpp, nn/ntk/structured.cpp): the jacobian method is exact for any model whose examples
 // do not interact in eval mode. The structured method covers nn::Linear (also on [B, T, C]), nn::Conv2d
 // (groups 1), nn::LayerNorm, nn::RMSNorm, nn::BatchNorm* and nn::Embedding modules that are called once per
-// forward through Module::operator() (containers do); it assumes a parameter is used only inside its module's
-// forward (a tied weight read directly elsewhere is not detected: use the jacobian method for such models).
+// forward through Module::operator() (containers do). A parameter also used outside its module's forward (e.g. a
+// tied LM head reading the token embedding table) is detected on the autograd graph of one forward and left to
+// the jacobian method (listed in NtkResult::fallback under Method::Auto; an Error under Method::Structured).
 // Accumulation is float64; float32 models multiply float32 operands in chunks summed in float64.
 #include <functional>
 #include <string>

@@ -18,9 +18,12 @@
 // the full kernel, O for trace and diagonal; n = min(N, 128)); with D = 1 position space always wins.
 //
 // A parameter is covered when its module is one of the classes above (exactly, not a subclass), the module is
-// called once per forward through Module::operator() (containers do), and no other module shares the tensor.
-// Parameters used outside their module's forward (e.g. a tied output projection reading an embedding table
-// directly) are not detected: use the jacobian method for such models.
+// called once per forward through Module::operator() (containers do), no other module shares the tensor, and
+// nothing outside the module's forward uses it. The last is checked on the autograd graph of one forward on one
+// example, with every covered module's output cut into a fresh leaf: a covered parameter whose gradient
+// accumulator the graph from the model output still reaches is used elsewhere too (e.g. a tied LM head reading
+// an embedding table directly), and its term (J_a + J_b)(J_a + J_b)^T has cross terms no per-module rule gives;
+// it is left to the jacobian method (Method::Auto) or named in an Error (Method::Structured).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -28,6 +31,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "core/error.h"
 #include "nn/conv.h"
 #include "nn/embedding.h"
@@ -77,6 +81,7 @@ struct Layer {
   // per forward
   Tensor input, output;
   int calls = 0;
+  bool unbatched = false;  // discovery: input or output without the probe's batch dim first
 };
 
 std::string join(const std::string& prefix, const std::string& local) { return prefix.empty() ? local : prefix + "." + local; }
@@ -152,6 +157,24 @@ bool prefer_weight_space(int64_t n, int64_t O, int64_t D, int64_t K, int64_t C, 
   return weight < position;
 }
 
+// The leaf tensors (TensorImpl*) whose gradient accumulators the backward graph of `f` reaches.
+std::set<const void*> reached_leaves(const Tensor& f) {
+  std::set<const void*> leaves;
+  std::shared_ptr<autograd::Node> root = f.defined() ? autograd::gradient_edge(f) : nullptr;
+  if (!root) return leaves;
+  std::set<const autograd::Node*> seen{root.get()};
+  std::vector<autograd::Node*> stack{root.get()};
+  while (!stack.empty()) {
+    autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (auto* acc = dynamic_cast<autograd::AccumulateGrad*>(node))
+      if (auto leaf = acc->leaf()) leaves.insert(leaf.get());
+    for (const auto& next : node->next)
+      if (next && seen.insert(next.get()).second) stack.push_back(next.get());
+  }
+  return leaves;
+}
+
 // Restores requires_grad on the parameters and removes the hooks on destruction.
 class PassGuard {
  public:
@@ -169,7 +192,8 @@ class Structured {
              const NtkOptions& options)
       : model_(model), params_(params), outputs_(outputs), options_(options) {}
 
-  // Finds the layers with a rule and the parameters they cover; the rest go to `uncovered` with a reason.
+  // Finds the layers with a rule and the parameters they cover; the rest go to `uncovered` with a reason. `probe`
+  // is a batch of two examples.
   void discover(const Tensor& probe, std::vector<std::string>* uncovered, std::vector<std::string>* reasons) {
     std::map<const void*, int> uses;
     for (auto& [name, p] : model_.named_parameters()) ++uses[p.impl()];
@@ -194,23 +218,48 @@ class Structured {
       }
       if (ok && !layer.params.empty()) candidates.push_back(layer);
     }
-    // Count the calls of each candidate in one forward (no grad).
+    // One forward on one example with the parameters requiring grad: count the calls of each candidate, and cut
+    // the graph at each candidate's output (a fresh leaf), so the graph from the model output reaches a covered
+    // parameter only through a use outside its module's forward (e.g. a tied LM head reading an embedding table).
+    std::set<const void*> used_outside;
     {
       PassGuard guard;
       for (auto& layer : candidates) {
         Layer* l = &layer;
         guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(
-                                                   [l](nn::Module&, const Tensor&, const Tensor&) {
+                                                   [l](nn::Module&, const Tensor& in, const Tensor& out) {
                                                      ++l->calls;
-                                                     return Tensor();
+                                                     // Rules read the batch dim first on the input and output.
+                                                     if (!in.defined() || !out.defined() || in.dim() < 1 ||
+                                                         out.dim() < 1 || in.size(0) != 2 || out.size(0) != 2)
+                                                       l->unbatched = true;
+                                                     if (!out.defined()) return Tensor();
+                                                     Tensor y = out.detach();
+                                                     if (y.is_floating_point()) y.requires_grad_(true);
+                                                     return y;
                                                    }));
       }
-      NoGradGuard no_grad;
-      model_(probe);
+      AutoGradMode grad_on(true);
+      const Tensor f = model_(probe);
+      used_outside = reached_leaves(f);
     }
     for (auto& layer : candidates) {
+      if (layer.calls == 1 && layer.unbatched) {
+        for (const auto& p : layer.params)
+          owner_reason[p] = layer.module->type_name() + " is not called on the batch (no batch dim first)";
+        continue;
+      }
       if (layer.calls == 1) {
-        layers_.push_back(layer);
+        std::vector<std::string> inside;
+        for (const auto& name : layer.params) {
+          if (used_outside.count(param_impl(name)))
+            owner_reason[name] = "also used outside the forward of its " + layer.module->type_name() +
+                                 " (a tied or shared weight: its term has cross terms no per-module rule gives)";
+          else
+            inside.push_back(name);
+        }
+        layer.params = inside;
+        if (!layer.params.empty()) layers_.push_back(layer);
         continue;
       }
       const std::string why = layer.calls == 0
@@ -469,6 +518,13 @@ class Structured {
     }
   }
 
+  // The tensor behind a parameter name (null when it is not among params_).
+  const void* param_impl(const std::string& name) const {
+    for (const auto& kv : params_)
+      if (kv.first == name) return kv.second.impl();
+    return nullptr;
+  }
+
   nn::Module& model_;
   const std::vector<std::pair<std::string, Tensor>>& params_;
   int64_t outputs_;
@@ -485,7 +541,7 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
                        const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
                        std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run) {
   Structured s(model, params, outputs, options);
-  s.discover(rows(x1, 0, 1), uncovered, reasons);
+  s.discover(cat({rows(x1, 0, 1), rows(x1, 0, 1)}, 0), uncovered, reasons);
   if (dry_run || s.empty()) return 0;
   const int64_t N1 = x1.size(0), N2 = symmetric ? N1 : x2.size(0);
   s.plan(std::max(N1, N2));
