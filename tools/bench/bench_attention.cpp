@@ -12,6 +12,7 @@
 #include <tangent/tangent.h>
 
 #include "ops/attention.h"
+#include "tools/bench/bench_main.h"
 
 using namespace tangent;
 
@@ -77,11 +78,6 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  set_num_threads(1);
   register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return tangent::bench::run_benchmarks(argc, argv);
 }

@@ -12,6 +12,7 @@
 #include <tangent/tangent.h>
 
 #include "ops/moba.h"
+#include "tools/bench/bench_main.h"
 
 using namespace tangent;
 
@@ -100,11 +101,4 @@ BENCHMARK(BM_dense_softmax_fwd_bwd)->MOBA_LENGTHS;
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return tangent::bench::run_benchmarks(argc, argv); }

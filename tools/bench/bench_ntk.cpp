@@ -21,6 +21,7 @@
 #include <tangent/tangent.h>
 
 #include "nn/ntk/ntk.h"
+#include "tools/bench/bench_main.h"
 
 using namespace tangent;
 
@@ -120,11 +121,4 @@ BENCHMARK(BM_mlp_trace_structured_n10000)->Unit(benchmark::kMillisecond)->Iterat
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return tangent::bench::run_benchmarks(argc, argv); }

@@ -8,6 +8,7 @@
 #include "nn/ntk/analytic.h"
 #include "nn/ntk/regression.h"
 #include "ops/decomposition.h"
+#include "tools/bench/bench_main.h"
 
 using namespace tangent;
 
@@ -67,11 +68,4 @@ BENCHMARK(BM_regression)->Args({1024, 0})->Args({1024, 100})->Unit(benchmark::kM
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return tangent::bench::run_benchmarks(argc, argv); }

@@ -8,6 +8,8 @@
 
 #include <tangent/tangent.h>
 
+#include "tools/bench/bench_main.h"
+
 using namespace tangent;
 
 namespace {
@@ -99,11 +101,4 @@ BENCHMARK(BM_dnnl_sgemm_64);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return tangent::bench::run_benchmarks(argc, argv); }

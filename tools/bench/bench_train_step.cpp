@@ -7,6 +7,8 @@
 
 #include <tangent/tangent.h>
 
+#include "tools/bench/bench_main.h"
+
 using namespace tangent;
 
 namespace {
@@ -38,11 +40,4 @@ BENCHMARK(BM_train_step_32_64_10_b16)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  set_num_threads(1);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return tangent::bench::run_benchmarks(argc, argv); }
