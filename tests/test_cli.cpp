@@ -30,33 +30,8 @@ int count_lines(const std::string& s) {
   return n;
 }
 
-class Cli : public ::testing::Test {
+class Cli : public testing_support::CliTest {
  protected:
-  void SetUp() override {
-    const char* bin = std::getenv("TANGENT_BINARY_DIR");
-    if (bin == nullptr || *bin == '\0') GTEST_SKIP() << "TANGENT_BINARY_DIR is not set";
-    binary_ = std::string(bin) + "/bin/tangent";
-    if (!fs::exists(binary_)) GTEST_SKIP() << binary_ << " does not exist";
-    dir_ = fs::temp_directory_path() / ("tangent_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  static bool have_data() {
-    const char* env = std::getenv("TANGENT_FASHION_MNIST");
-    const std::string root = env != nullptr && *env != '\0' ? env : "/usr/share/datasets/fashion-mnist";
-    return fs::exists(root);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  // Runs the binary with `args`, capturing its output (no shell involved).
-  Result run(const std::vector<std::string>& args) const {
-    return testing_support::run_binary(binary_, args, path("output.log"));
-  }
-
   // A failed invocation: a normal exit with a non-zero code and a message, never a signal. Errors raised while
   // running print "error: <message>"; command-line parse errors are reported by CLI11 in its own format.
   void expect_clean_failure(const std::vector<std::string>& args, const std::string& message_part,
@@ -72,9 +47,6 @@ class Cli : public ::testing::Test {
     EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
                                                              << r.output;
   }
-
-  std::string binary_;
-  fs::path dir_;
 };
 
 TEST_F(Cli, TrainEvalPredictResume) {

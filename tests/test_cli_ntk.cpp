@@ -33,30 +33,8 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
-class CliNtk : public ::testing::Test {
+class CliNtk : public testing_support::CliTest {
  protected:
-  void SetUp() override {
-    const char* bin = std::getenv("TANGENT_BINARY_DIR");
-    if (bin == nullptr || *bin == '\0') GTEST_SKIP() << "TANGENT_BINARY_DIR is not set";
-    binary_ = std::string(bin) + "/bin/tangent";
-    if (!fs::exists(binary_)) GTEST_SKIP() << binary_ << " does not exist";
-    dir_ = fs::temp_directory_path() / ("tangent_cli_ntk_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  static bool have_data() {
-    const char* env = std::getenv("TANGENT_FASHION_MNIST");
-    const std::string root = env != nullptr && *env != '\0' ? env : "/usr/share/datasets/fashion-mnist";
-    return fs::exists(root);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  CliResult run(const std::vector<std::string>& args) const {
-    return testing_support::run_binary(binary_, args, path("output.log"));
-  }
   CliResult run_ok(std::vector<std::string> args) const {
     args.insert(args.begin(), "ntk");
     args.insert(args.end(), {"--threads", "1"});
@@ -82,9 +60,6 @@ class CliNtk : public ::testing::Test {
     nn::save_checkpoint(p, c);
     return p;
   }
-
-  std::string binary_;
-  fs::path dir_;
 };
 
 models::MLPOptions small_mlp(bool ntk) {

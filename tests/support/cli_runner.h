@@ -1,11 +1,15 @@
 #pragma once
 // Running the `tangent` binary from end-to-end tests: run_binary spawns it (no shell) with stdout and stderr
 // captured together into a log file.
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -51,5 +55,38 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
   r.output = slurp_file(log);
   return r;
 }
+
+// A fixture for end-to-end tests of the binary ($TANGENT_BINARY_DIR/bin/tangent, skipped when missing): a fresh
+// temporary directory per test, path() inside it, and run() capturing the output.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("TANGENT_BINARY_DIR");
+    if (bin == nullptr || *bin == '\0') GTEST_SKIP() << "TANGENT_BINARY_DIR is not set";
+    binary_ = std::string(bin) + "/bin/tangent";
+    if (!std::filesystem::exists(binary_)) GTEST_SKIP() << binary_ << " does not exist";
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tangent_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  // Whether the Fashion-MNIST files are installed ($TANGENT_FASHION_MNIST or Debian's path).
+  static bool have_data() {
+    const char* env = std::getenv("TANGENT_FASHION_MNIST");
+    const std::string root = env != nullptr && *env != '\0' ? env : "/usr/share/datasets/fashion-mnist";
+    return std::filesystem::exists(root);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  // Runs the binary with `args` (no shell involved), stdout and stderr together in the result.
+  CliResult run(const std::vector<std::string>& args) const { return run_binary(binary_, args, path("output.log")); }
+
+  std::string binary_;
+  std::filesystem::path dir_;
+};
 
 }  // namespace tangent::testing_support
