@@ -11,6 +11,7 @@
 #include "autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "ops/attention_internal.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -82,20 +83,6 @@ double sigmoid_bias_of(const Tensor& k, const AttentionOptions& o) {
   return -std::log(static_cast<double>(std::max<int64_t>(k.size(2), 1)));
 }
 
-// k or v [B, Hkv, Lk, D] with each head repeated H / Hkv times (head h reads kv head h / (H / Hkv)).
-Tensor expand_heads(const Tensor& t, int64_t H) {
-  const int64_t B = t.size(0), Hkv = t.size(1), L = t.size(2), D = t.size(3);
-  if (Hkv == H) return t;
-  return reshape(expand(unsqueeze(t, 2), {B, Hkv, H / Hkv, L, D}), {B, H, L, D});
-}
-
-// The sum over each group of H / Hkv heads: [B, H, L, D] -> [B, Hkv, L, D] (the transpose of expand_heads).
-Tensor reduce_heads(const Tensor& t, int64_t Hkv) {
-  const int64_t B = t.size(0), H = t.size(1), L = t.size(2), D = t.size(3);
-  if (Hkv == H) return t;
-  return sum(reshape(t, {B, Hkv, H / Hkv, L, D}), {2});
-}
-
 // True where (query i, key j) is masked: [B or 1, 1, Lq, Lk] bool, or undefined when nothing is.
 Tensor disallowed(const Tensor& q, const Tensor& k, const AttentionOptions& o) {
   const int64_t Lq = q.size(2), Lk = k.size(2);
@@ -118,7 +105,7 @@ struct Weights {
 };
 
 Weights attention_weights(const Tensor& q, const Tensor& k, const AttentionOptions& o) {
-  const Tensor ke = expand_heads(k, q.size(1));
+  const Tensor ke = detail::expand_kv_heads(k, q.size(1));
   Tensor s = mul(matmul(q, transpose(ke, -2, -1)), scale_of(q, o));
   const Tensor mask = disallowed(q, k, o);
   Weights w;
@@ -147,8 +134,8 @@ std::vector<Tensor> attention_reference_backward(const Tensor& g, const Tensor& 
   const int64_t H = q.size(1), Hkv = k.size(1);
   const double scale = scale_of(q, o);
   const Weights w = attention_weights(q, k, o);
-  const Tensor ke = expand_heads(k, H), ve = expand_heads(v, H);
-  const Tensor dv = reduce_heads(matmul(transpose(w.p, -2, -1), g), Hkv);
+  const Tensor ke = detail::expand_kv_heads(k, H), ve = detail::expand_kv_heads(v, H);
+  const Tensor dv = detail::sum_kv_heads(matmul(transpose(w.p, -2, -1), g), Hkv);
   const Tensor dp = matmul(g, transpose(ve, -2, -1));
   Tensor ds;
   if (o.kind == AttentionKind::Sigmoid) {
@@ -158,7 +145,7 @@ std::vector<Tensor> attention_reference_backward(const Tensor& g, const Tensor& 
   }
   ds = mul(ds, scale);
   const Tensor dq = matmul(ds, ke);
-  const Tensor dk = reduce_heads(matmul(transpose(ds, -2, -1), q), Hkv);
+  const Tensor dk = detail::sum_kv_heads(matmul(transpose(ds, -2, -1), q), Hkv);
   return {dq, dk, dv};
 }
 
@@ -225,7 +212,7 @@ Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, co
   TANGENT_CHECK(options.kind != AttentionKind::MoBA,
                 "attention_reference: kind moba has its own reference (moba_attention with fused = false)");
   const Weights w = attention_weights(q, k, options);
-  return matmul(w.p, expand_heads(v, q.size(1)));
+  return matmul(w.p, detail::expand_kv_heads(v, q.size(1)));
 }
 
 std::pair<Tensor, Tensor> attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -241,7 +228,7 @@ std::pair<Tensor, Tensor> attention_with_lse(const Tensor& q, const Tensor& k, c
   const Weights w = attention_weights(q, k, options);
   Tensor lse = logsumexp(w.scores, {-1}, false);
   if (w.all_masked.defined()) lse = masked_fill(lse, squeeze(w.all_masked, -1), kInf);
-  return {matmul(w.p, expand_heads(v, q.size(1))), lse};
+  return {matmul(w.p, detail::expand_kv_heads(v, q.size(1))), lse};
 }
 
 }  // namespace tangent

@@ -13,6 +13,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "ops/attention_internal.h"
 #include "ops/cpu/moba_attention.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
@@ -114,30 +115,16 @@ Tensor blocked_keys(const cpu::MobaRouting& r) {
   return mask;
 }
 
-// k or v [B, Hkv, L, E] repeated to [B, H, L, E] (query head h reads kv head h / (H / Hkv)).
-Tensor expand_kv(const Tensor& x, int64_t H) {
-  const int64_t B = x.size(0), Hkv = x.size(1), L = x.size(2), E = x.size(3);
-  if (Hkv == H) return x;
-  return reshape(expand(unsqueeze(x, 2), {B, Hkv, H / Hkv, L, E}), {B, H, L, E});
-}
-
-// The transpose of expand_kv: [B, H, L, E] summed over each group of H / Hkv heads.
-Tensor sum_groups(const Tensor& x, int64_t Hkv) {
-  const int64_t B = x.size(0), H = x.size(1), L = x.size(2), E = x.size(3);
-  if (Hkv == H) return x;
-  return sum(reshape(x, {B, Hkv, H / Hkv, L, E}), {2});
-}
-
 // The scaled scores with blocked keys at -inf, [B, H, L, L] (differentiable in q and k).
 Tensor masked_scores(const Tensor& q, const Tensor& k, const Tensor& blocked, double scale) {
-  const Tensor s = mul(matmul(q, transpose(expand_kv(k, q.size(1)), -2, -1)), scale);
+  const Tensor s = mul(matmul(q, transpose(detail::expand_kv_heads(k, q.size(1)), -2, -1)), scale);
   return masked_fill(s, blocked, -std::numeric_limits<double>::infinity());
 }
 
 std::pair<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tensor& v, const MobaDims& d,
                                     const cpu::MobaRouting& r) {
   const Tensor s = masked_scores(q, k, blocked_keys(r), d.scale);
-  const Tensor out = matmul(softmax(s, -1), expand_kv(v, d.H));
+  const Tensor out = matmul(softmax(s, -1), detail::expand_kv_heads(v, d.H));
   Tensor lse;
   {
     NoGradGuard no_grad;
@@ -151,11 +138,11 @@ std::pair<Tensor, Tensor> reference(const Tensor& q, const Tensor& k, const Tens
 std::vector<Tensor> differentiable_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v,
                                             const MobaDims& d, const cpu::MobaRouting& r) {
   const Tensor p = softmax(masked_scores(q, k, blocked_keys(r), d.scale), -1);
-  const Tensor dp = matmul(g, transpose(expand_kv(v, d.H), -2, -1));
+  const Tensor dp = matmul(g, transpose(detail::expand_kv_heads(v, d.H), -2, -1));
   const Tensor ds = mul(p, sub(dp, sum(mul(dp, p), {-1}, true)));
-  return {mul(matmul(ds, expand_kv(k, d.H)), d.scale),
-          sum_groups(mul(matmul(transpose(ds, -2, -1), q), d.scale), d.Hkv),
-          sum_groups(matmul(transpose(p, -2, -1), g), d.Hkv)};
+  return {mul(matmul(ds, detail::expand_kv_heads(k, d.H)), d.scale),
+          detail::sum_kv_heads(mul(matmul(transpose(ds, -2, -1), q), d.scale), d.Hkv),
+          detail::sum_kv_heads(matmul(transpose(p, -2, -1), g), d.Hkv)};
 }
 
 std::vector<Tensor> fused_backward(const Tensor& g, const Tensor& q, const Tensor& k, const Tensor& v,
