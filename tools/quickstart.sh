@@ -21,6 +21,9 @@ bash tools/install_deps.sh
 
 launcher=()
 if command -v ccache > /dev/null 2>&1; then
+  # Paths relative to the project root in ccache's keys, so that clones in other places (a fresh root, CI) reuse
+  # one cache.
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 fi
 # shellcheck disable=SC2086  # CMAKE_ARGS is a list of options
