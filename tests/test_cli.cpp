@@ -3,6 +3,8 @@
 // instead of crashing. Skipped when the binary ($TANGENT_BINARY_DIR/bin/tangent) or the data set is missing.
 #include <gtest/gtest.h>
 
+#include "support/optional.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -50,7 +52,7 @@ class Cli : public testing_support::CliTest {
 };
 
 TEST_F(Cli, TrainEvalPredictResume) {
-  if (!have_data()) GTEST_SKIP() << "Fashion-MNIST is not installed";
+  TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
   const std::string out = path("run");
   const std::vector<std::string> train_args{"train",        "--model",   "mlp", "--data", "fashion-mnist:512",
                                             "--test-limit", "256",       "--epochs", "1", "--batch-size",
@@ -119,7 +121,7 @@ TEST_F(Cli, TrainEvalPredictResume) {
 }
 
 TEST_F(Cli, TrainConvNet) {
-  if (!have_data()) GTEST_SKIP() << "Fashion-MNIST is not installed";
+  TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
   const std::string out = path("cnn");
   const Result r = run({"train", "--model", "cnn", "--data", "fashion-mnist:256", "--test-limit", "128", "--epochs",
                         "1", "--batch-size", "64", "--channels", "4,8", "--threads", "2", "--out", out});

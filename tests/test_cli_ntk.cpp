@@ -4,6 +4,8 @@
 // binary ($TANGENT_BINARY_DIR/bin/tangent) is missing; the Fashion-MNIST case also when the data set is.
 #include <gtest/gtest.h>
 
+#include "support/optional.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,7 +233,7 @@ TEST_F(CliNtk, EmpiricalNearAnalyticForWideNtkMlp) {
 
 // Train a tiny MLP through the CLI, then its kernel on Fashion-MNIST with regression on a test slice.
 TEST_F(CliNtk, FashionMnistRegression) {
-  if (!have_data()) GTEST_SKIP() << "Fashion-MNIST is not installed";
+  TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
   const std::string out = path("run");
   CliResult r = run({"train", "--model", "mlp", "--data", "fashion-mnist:200", "--test-limit", "100", "--epochs", "1",
                      "--batch-size", "50", "--hidden", "32", "--threads", "1", "--out", out});

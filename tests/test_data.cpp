@@ -2,6 +2,8 @@
 // round trips and hand-made files, IDX files (plain and gzip), Fashion-MNIST (when installed), CSV, and the
 // Normalize / compute_mean_std transforms. Fixture files are generated in a fresh temp dir per test.
 #include <gtest/gtest.h>
+
+#include "support/optional.h"
 #include <stdlib.h>
 
 #include <cmath>
@@ -520,9 +522,8 @@ TEST_F(DataFiles, IdxCorruptedFilesRaiseNamingTheFile) {
 
 // ---------------------------------------------------------------- Fashion-MNIST
 TEST(DataFashionMnist, LoadsTheTestSet) {
-  if (!std::filesystem::is_directory(kFashionMnistRoot)) {
-    GTEST_SKIP() << kFashionMnistRoot << " is missing (apt-get install dataset-fashion-mnist)";
-  }
+  TANGENT_REQUIRE_OR_SKIP(std::filesystem::is_directory(kFashionMnistRoot),
+                          kFashionMnistRoot << " (apt-get install dataset-fashion-mnist)");
   TensorDataset test = load_fashion_mnist(kFashionMnistRoot, false);
   ASSERT_EQ(test.size(), 10000);
   EXPECT_EQ(test.data().shape(), Shape({10000, 1, 28, 28}));

@@ -4,6 +4,8 @@
 // graphs (dynamic batch included) and a NumPy-only safetensors parser (tests/support/onnx_run.py). The parity
 // tests skip when python3 lacks onnxruntime / numpy.
 #include <gtest/gtest.h>
+
+#include "support/optional.h"
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -59,8 +61,7 @@ bool have_python_module(const std::string& modules) {
   return cache[modules] = ok;
 }
 bool have_ort() { return have_python_module("onnxruntime, numpy"); }
-#define SKIP_WITHOUT_ORT() \
-  if (!have_ort()) GTEST_SKIP() << "onnxruntime not installed: pip install onnxruntime numpy"
+#define SKIP_WITHOUT_ORT() TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime and numpy for python3 (pip install onnxruntime numpy)")
 
 // Runs a command, returning its exit status and capturing stdout+stderr.
 int run_command(const std::string& cmd, std::string* output) {
@@ -358,7 +359,7 @@ TEST_F(ExportTest, MLPVariantsMatchOnnxRuntime) {
     measured()[c.name] = d;
     EXPECT_LE(d, 1e-4);
   }
-  if (!have_ort()) GTEST_SKIP() << "onnxruntime not installed: pip install onnxruntime numpy";
+  SKIP_WITHOUT_ORT();
 }
 
 TEST_F(ExportTest, ConvNetWithBatchNormMatchesOnnxRuntime) {
@@ -381,7 +382,7 @@ TEST_F(ExportTest, ConvNetWithBatchNormMatchesOnnxRuntime) {
   EXPECT_EQ(s.outputs[0].dims, (std::vector<std::string>{"batch", "5"}));
   std::map<std::string, std::string> meta(s.metadata.begin(), s.metadata.end());
   EXPECT_EQ(meta["model_kind"], "cnn");
-  if (!have_ort()) GTEST_SKIP() << "onnxruntime not installed: pip install onnxruntime numpy";
+  SKIP_WITHOUT_ORT();
   const double d = parity(cnn, {}, [&](int64_t b) { return randn_batch(b, co.input_shape); }, {2, 5});
   measured()["convnet (bn eval)"] = d;
   EXPECT_LE(d, 1e-4);
@@ -407,7 +408,7 @@ TEST_F(ExportTest, EmbeddingLayerNormModelMatchesOnnxRuntime) {
   EXPECT_EQ(s.op_counts.at("Gather"), 1);
   EXPECT_EQ(s.op_counts.at("MatMul"), 2);  // Linear on [N, 6, d]
   EXPECT_EQ(s.outputs[0].dims, (std::vector<std::string>{"batch", "6", "4"}));
-  if (!have_ort()) GTEST_SKIP() << "onnxruntime not installed: pip install onnxruntime numpy";
+  SKIP_WITHOUT_ORT();
   const double d = parity(m, o, [](int64_t b) { return randint(0, 20, {b, 6}); }, {2, 9});
   measured()["embedding+layernorm"] = d;
   EXPECT_LE(d, 1e-4);
@@ -577,7 +578,7 @@ TEST_F(ExportTest, SafetensorsCorruptFilesRaise) {
 }
 
 TEST_F(ExportTest, SafetensorsReadByNumPy) {
-  if (!have_python_module("numpy")) GTEST_SKIP() << "numpy not installed: pip install numpy";
+  TANGENT_REQUIRE_OR_SKIP(have_python_module("numpy"), "numpy for python3 (pip install numpy)");
   const nn::StateDict d = all_dtypes();
   nn::write_safetensors(path("w.safetensors"), d, {{"format", "pt"}, {"answer", "42"}});
   const std::string out = path("np");
@@ -602,7 +603,7 @@ TEST_F(ExportTest, SafetensorsReadByNumPy) {
 
 TEST_F(ExportTest, CommandLine) {
   const std::string exe = self_dir() + "/tangent";
-  if (!fs::exists(exe)) GTEST_SKIP() << "the tangent CLI was not built next to this test (" << exe << ")";
+  TANGENT_REQUIRE_OR_SKIP(fs::exists(exe), "the tangent CLI beside this test (" << exe << ")");
   models::MLPOptions mo;
   mo.input_shape = {2, 3};
   mo.hidden = {8};

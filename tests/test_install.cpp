@@ -2,6 +2,8 @@
 // (tests/install_project) finds it with find_package(Tangent), links Tangent::tangent, builds and runs.
 #include <gtest/gtest.h>
 
+#include "support/optional.h"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -38,8 +40,8 @@ bool truthy(const std::string& v) { return v == "ON" || v == "1" || v == "TRUE" 
 
 TEST(Install, FindPackageConsumerBuildsAndRuns) {
   const std::string source = env("TANGENT_SOURCE_DIR"), binary = env("TANGENT_BINARY_DIR");
-  if (source.empty() || binary.empty()) GTEST_SKIP() << "TANGENT_SOURCE_DIR / TANGENT_BINARY_DIR not set (run via ctest)";
-  if (std::system("cmake --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "cmake is not on PATH";
+  TANGENT_REQUIRE_OR_SKIP(!source.empty() && !binary.empty(), "$TANGENT_SOURCE_DIR / $TANGENT_BINARY_DIR (run via ctest)");
+  TANGENT_REQUIRE_OR_SKIP(std::system("cmake --version > /dev/null 2>&1") == 0, "cmake on PATH");
 
   const fs::path work = fs::path(binary) / "install_test";
   const fs::path prefix = work / "prefix", build = work / "build", log = work / "log.txt";

@@ -3,6 +3,8 @@
 // trip, sampling), character-level text data, and the Trainer on token targets.
 #include <gtest/gtest.h>
 
+#include "support/optional.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -395,7 +397,7 @@ TEST(Text, FilesDirectoriesAndErrors) {
 }
 
 TEST(Text, Fortunes) {
-  if (!fs::is_directory("/usr/share/games/fortunes")) GTEST_SKIP() << "the fortunes package is not installed";
+  TANGENT_REQUIRE_OR_SKIP(fs::is_directory("/usr/share/games/fortunes"), "the fortunes package (apt-get install fortunes)");
   const std::string text = data::read_text("fortunes");
   EXPECT_GT(text.size(), 100000u);
   EXPECT_NE(text.find("\n%\n"), std::string::npos);  // fortune separators
@@ -494,7 +496,7 @@ CliRun run_cli(const std::string& args, const fs::path& dir) {
 
 TEST(Cli, TrainEvalGenerate) {
   const char* bin = std::getenv("TANGENT_BINARY_DIR");
-  if (bin == nullptr || !fs::exists(std::string(bin) + "/bin/tangent")) GTEST_SKIP() << "no tangent binary";
+  TANGENT_REQUIRE_OR_SKIP(bin != nullptr && fs::exists(std::string(bin) + "/bin/tangent"), "the tangent binary ($TANGENT_BINARY_DIR/bin/tangent)");
   const fs::path dir = fs::temp_directory_path() / ("tangent_lm_cli_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tangent needs to build and test on Debian 12: the apt packages below (only those missing, with a
-# single `apt-get update`), then NumPy and ONNX Runtime through pip (a failure there is only a warning).
+# single `apt-get update`), then NumPy and ONNX Runtime through pip. A pip failure is only a warning for a user
+# (the tests that need them skip), but an error under CI (TANGENT_REQUIRE_OPTIONAL=1, or CI=true), where every
+# optional test dependency must be present (tests/support/optional.h).
 # Idempotent and quick when everything is present. Runs as root, or through sudo otherwise.
 set -euo pipefail
 
@@ -47,7 +49,14 @@ fi
 # Python packages for the tests that check Tangent's files with independent readers (NumPy for .npy and
 # safetensors, ONNX Runtime for exported models); those tests skip without them. Debian's Python is "externally
 # managed": the environment variable lets pip install into it anyway, and pip versions that do not know it
-# ignore it. A failure here is only a warning.
+# ignore it.
+required=0
+if [ -n "${TANGENT_REQUIRE_OPTIONAL:-}" ]; then
+  if [ "$TANGENT_REQUIRE_OPTIONAL" != 0 ]; then required=1; fi
+elif [ "${CI:-}" = true ]; then
+  required=1
+fi
+pip_failed=()
 for module in numpy onnxruntime; do
   if python3 -c "import $module" > /dev/null 2>&1; then
     log "$module present"
@@ -55,6 +64,11 @@ for module in numpy onnxruntime; do
        python3 -m pip install --quiet "$module" < /dev/null; then
     log "$module installed"
   else
+    pip_failed+=("$module")
     log "warning: could not pip-install $module; the tests that need it will be skipped" >&2
   fi
 done
+if [ "${#pip_failed[@]}" -gt 0 ] && [ "$required" = 1 ]; then
+  log "error: ${pip_failed[*]} missing, and CI requires every optional test dependency (TANGENT_REQUIRE_OPTIONAL / CI)" >&2
+  exit 1
+fi

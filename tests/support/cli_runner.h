@@ -3,6 +3,8 @@
 // captured together into a log file.
 #include <gtest/gtest.h>
 
+#include "support/optional.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -62,9 +64,9 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const char* bin = std::getenv("TANGENT_BINARY_DIR");
-    if (bin == nullptr || *bin == '\0') GTEST_SKIP() << "TANGENT_BINARY_DIR is not set";
+    TANGENT_REQUIRE_OR_SKIP(bin != nullptr && *bin != '\0', "$TANGENT_BINARY_DIR (run the tests through ctest)");
     binary_ = std::string(bin) + "/bin/tangent";
-    if (!std::filesystem::exists(binary_)) GTEST_SKIP() << binary_ << " does not exist";
+    TANGENT_REQUIRE_OR_SKIP(std::filesystem::exists(binary_), binary_);
     dir_ = std::filesystem::temp_directory_path() /
            ("tangent_cli_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
