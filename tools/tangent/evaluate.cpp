@@ -45,7 +45,8 @@ Run add_eval(CLI::App& app) {
     if (auto* gpt = dynamic_cast<models::GPT*>(model.get())) {  // a language model: text data, its vocabulary
       const std::string spec = a->data == "fashion-mnist" ? "fortunes" : a->data;
       const data::Vocabulary vocab = data::Vocabulary::from_bytes(gpt->options.vocab);
-      const data::TextDataset text = data::load_text_dataset(spec, gpt->options.context, a->val_fraction, &vocab);
+      const data::TextDataset text = for_flag(
+          "--data", [&] { return data::load_text_dataset(spec, gpt->options.context, a->val_fraction, &vocab); });
       const data::TensorDataset& ds = a->train ? text.train : text.validation;
       TANGENT_CHECK(ds.size() > 0, "eval: the ", a->train ? "training" : "validation", " split of '", spec,
                     "' has no window of ", gpt->options.context + 1, " characters");
@@ -55,8 +56,9 @@ Run add_eval(CLI::App& app) {
                   static_cast<long long>(gpt->options.context), a->train ? "train" : "validation");
       return 0;
     }
-    const data::TensorDataset ds = data::load_dataset(a->data, a->train);
-    const nn::EvalResult r = nn::evaluate(*model, ds, a->batch_size);
+    const nn::EvalResult r = for_flag("--data", [&] {
+      return nn::evaluate(*model, data::load_dataset(a->data, a->train), a->batch_size);
+    });
     std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
                 static_cast<long long>(r.count), a->train ? "train" : "test");
     return 0;
@@ -78,22 +80,24 @@ Run add_predict(CLI::App& app) {
   app.add_option("--batch-size", a->batch_size, "examples per batch")->check(integer(1, kMaxSize));
   return [a] {
     auto model = load_model(a->checkpoint);
-    Tensor x = data::read_npy(a->input);
-    const Shape per = model->input_shape();
-    TANGENT_CHECK(x.dim() >= 1, "predict: --input '", a->input, "' holds a 0-d array (a single number); expected ",
-                  "inputs [N, ...] for the model's input shape ", per);
-    if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
-    Shape got(x.shape().begin() + 1, x.shape().end());
-    if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
-      Shape s = per;
-      s.insert(0, x.size(0));
-      x = x.reshape(s);
-      got = per;
-    }
-    TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
-                  per, " (expected [N, ...])");
-    x = x.to(model->input_dtype());
-    Tensor y = nn::predict(*model, x, a->batch_size);
+    Tensor y = for_flag("--input", [&] {
+      Tensor x = data::read_npy(a->input);
+      const Shape per = model->input_shape();
+      TANGENT_CHECK(x.dim() >= 1, "predict: '", a->input, "' holds a 0-d array (a single number); expected inputs ",
+                    "[N, ...] for the model's input shape ", per);
+      if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
+      Shape got(x.shape().begin() + 1, x.shape().end());
+      if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
+        Shape s = per;
+        s.insert(0, x.size(0));
+        x = x.reshape(s);
+        got = per;
+      }
+      TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
+                    per, " (expected [N, ...])");
+      x = x.to(model->input_dtype());
+      return nn::predict(*model, x, a->batch_size);
+    });
     if (a->probabilities) y = softmax(y, -1);
     data::write_npy(a->out, y);
     std::printf("wrote %s: shape %s\n", a->out.c_str(), y.shape().vec().size() ? [&] {

@@ -18,6 +18,7 @@ namespace {
 std::string interval(double lo, double hi, bool open_lo, bool open_hi) {
   std::ostringstream os;
   os.precision(10);
+  if (lo == -std::numeric_limits<double>::max() && hi == std::numeric_limits<double>::max()) return "";
   if (hi == std::numeric_limits<double>::max()) os << (open_lo ? "> " : ">= ") << lo;
   else os << "in " << (open_lo ? "(" : "[") << lo << ", " << hi << (open_hi ? ")" : "]");
   return os.str();
@@ -78,19 +79,20 @@ CLI::Validator integer(int64_t lo, int64_t hi) {
 }
 
 CLI::Validator number(double lo, double hi, bool open_lo, bool open_hi) {
-  const std::string range = interval(lo, hi, open_lo, open_hi);
+  const std::string range = interval(lo, hi, open_lo, open_hi);  // "" for any finite number
+  const std::string in = range.empty() ? "" : " " + range;
   return CLI::Validator(
       [=](std::string& s) -> std::string {
         char* end = nullptr;
         errno = 0;
         const double v = s.empty() ? NAN : std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size()) return "expected a number " + range + ", got '" + s + "'";
-        if (!std::isfinite(v)) return "expected a finite number " + range + ", got '" + s + "'";
+        if (s.empty() || end != s.c_str() + s.size()) return "expected a number" + in + ", got '" + s + "'";
+        if (!std::isfinite(v)) return "expected a finite number" + in + ", got '" + s + "'";
         if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi))
-          return "expected a number " + range + ", got " + s;
+          return "expected a number" + in + ", got " + s;
         return "";
       },
-      "NUMBER " + range);
+      range.empty() ? "NUMBER" : "NUMBER " + range);
 }
 
 CLI::Validator integer_list(int64_t lo, int64_t hi, bool allow_empty) {

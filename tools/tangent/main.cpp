@@ -37,6 +37,15 @@ int main(int argc, char** argv) {
   sub("generate", "Sample text from a language-model checkpoint", tangent::cli::add_generate);
   sub("ntk", "Compute the empirical (or analytic) neural tangent kernel of a checkpoint on a data set",
       tangent::cli::add_ntk);
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& [s, run] : runs) {
+      names += (names.empty() ? "" : ", ") + s->get_name();
+      known = known || s->get_name() == argv[1];
+    }
+    if (!known) return fail(std::string("unknown command '") + argv[1] + "' (expected one of " + names + ")");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -238,20 +238,21 @@ Run add_ntk(CLI::App& app) {
     if (!a->init) model->load_state_dict(c.model_state);
     model->eval();
     std::optional<ntk::AnalyticOptions> analytic;
-    if (a->analytic) analytic = ntk::analytic_options_for(*model);  // errors for non-MLPs
+    if (a->analytic) analytic = for_flag("--analytic", [&] { return ntk::analytic_options_for(*model); });  // MLPs only
 
-    const data::TensorDataset ds1 = load_inputs(a->data, true);
-    const Tensor x1 = model_inputs(*model, ds1.data(), a->data);
+    const data::TensorDataset ds1 = for_flag("--data", [&] { return load_inputs(a->data, true); });
+    const Tensor x1 = for_flag("--data", [&] { return model_inputs(*model, ds1.data(), a->data); });
     TANGENT_CHECK(a->regress.empty() || ds1.targets().defined(), "ntk: --regress needs labels for --data ('", a->data,
                   "' has none: use npy:X.npy,Y.npy or fashion-mnist:N)");
     Tensor x2;
-    if (!a->data2.empty()) x2 = model_inputs(*model, load_inputs(a->data2, false).data(), a->data2);
+    if (!a->data2.empty())
+      x2 = for_flag("--data2", [&] { return model_inputs(*model, load_inputs(a->data2, false).data(), a->data2); });
     data::TensorDataset test;  // --regress
     Tensor xt;
     if (!a->regress.empty()) {
-      test = load_inputs(a->regress, false);
+      test = for_flag("--regress", [&] { return load_inputs(a->regress, false); });
       TANGENT_CHECK(test.targets().defined(), "ntk: --regress needs a labelled test set, '", a->regress, "' has none");
-      xt = model_inputs(*model, test.data(), a->regress);
+      xt = for_flag("--regress", [&] { return model_inputs(*model, test.data(), a->regress); });
     }
     const int64_t out = output_size(*model, x1);
     const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);

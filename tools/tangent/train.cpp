@@ -126,8 +126,9 @@ int run_train_lm(TrainArgs a) {
   }
   // The checkpoint's vocabulary when resuming, else the characters of the text.
   const data::Vocabulary resumed_vocab = data::Vocabulary::from_bytes(a.gpt.vocab);
-  const data::TextDataset text =
-      data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
+  const data::TextDataset text = for_flag("--data", [&] {
+    return data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
+  });
   a.gpt.vocab = text.vocab.bytes();
   auto train_set = std::make_shared<data::TensorDataset>(text.train);
   std::shared_ptr<data::TensorDataset> val_set;
@@ -190,10 +191,12 @@ int run_train(const TrainArgs& a) {
   manual_seed(a.options.seed);
   const std::string ckpt_path = a.out + "/model.tgt";
 
-  auto train_set = std::make_shared<data::TensorDataset>(data::load_dataset(a.data, true));
+  auto train_set =
+      std::make_shared<data::TensorDataset>(for_flag("--data", [&] { return data::load_dataset(a.data, true); }));
   std::shared_ptr<data::TensorDataset> test_set;
   if (!a.test_data.empty()) {
-    test_set = std::make_shared<data::TensorDataset>(data::load_dataset(a.test_data, false));
+    test_set = std::make_shared<data::TensorDataset>(
+        for_flag("--test-data", [&] { return data::load_dataset(a.test_data, false); }));
   } else if (a.data.rfind("fashion-mnist", 0) == 0) {  // its test split, reading only what --test-limit keeps
     const std::string spec = a.test_limit >= 0 ? "fashion-mnist:" + std::to_string(a.test_limit) : "fashion-mnist";
     test_set = std::make_shared<data::TensorDataset>(data::load_dataset(spec, false));
@@ -206,6 +209,11 @@ int run_train(const TrainArgs& a) {
       TANGENT_CHECK(ds->targets().dtype() == kInt64 && ds->targets().dim() == 1, "train: labels must be a 1-D array "
                     "of integer class indices, got ", ds->targets().dtype(), " of shape ", ds->targets().shape());
   const Shape input_shape(train_set->data().shape().begin() + 1, train_set->data().shape().end());
+  if (test_set) {
+    const Shape test_shape(test_set->data().shape().begin() + 1, test_set->data().shape().end());
+    TANGENT_CHECK(test_shape == input_shape, "train: --test-data examples have shape ", test_shape,
+                  " but the training examples (--data '", a.data, "') have shape ", input_shape);
+  }
   // Classes are 0..max label, over both splits (a small training subset may miss the last class).
   int64_t num_classes = amax(train_set->targets()).item<int64_t>() + 1;
   if (test_set && test_set->targets().defined() && test_set->size() > 0)
