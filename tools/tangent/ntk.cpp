@@ -211,7 +211,11 @@ Run add_ntk(CLI::App& app) {
       ->check(data_spec());
   app.add_option("--t", a->t, "training time for --regress (in steps of learning rate 1; inf: converged)")
       ->check(CLI::Validator(
-          [](std::string& s) { return s == "inf" ? std::string() : number(0, kMaxReal)(s); }, "NUMBER >= 0 or inf"));
+          [](std::string& s) {
+            return s == "inf" || number(0, kMaxReal)(s).empty() ? std::string()
+                                                                : "expected a number >= 0 or inf, got '" + s + "'";
+          },
+          "NUMBER >= 0 or inf"));
   app.add_option("--diag-reg", a->diag_reg, "diagonal regulariser for --regress, relative to trace / N")
       ->check(number(0, kMaxReal));
   app.add_option("--out", a->out,
