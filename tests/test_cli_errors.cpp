@@ -37,6 +37,12 @@ class CliErrors : public testing_support::CliTest {
   void SetUp() override {
     CliTest::SetUp();
     if (IsSkipped()) return;
+    x = path("x.npy"), y = path("y.npy"), y19 = path("y19.npy"), y9 = path("y9.npy"), x5 = path("x5.npy");
+    x0 = path("x0.npy"), scalar = path("scalar.npy"), truncated_npy = path("truncated.npy");
+    garbage_npy = path("garbage.npy"), empty_file = path("empty.txt"), text = path("text.txt"), dir = path("adir");
+    fifo = path("fifo.npy"), missing = path("missing.npy"), missing_dir = path("nodir/sub");
+    mlp = path("mlp.tgt"), gpt = path("gpt.tgt"), truncated_tgt = path("truncated.tgt");
+    garbage_tgt = path("garbage.tgt"), npy = "npy:" + x + "," + y;
     manual_seed(7);
     data::write_npy(x, randn({20, 8}));
     data::write_npy(y, randint(0, 3, {20}));
@@ -108,14 +114,9 @@ class CliErrors : public testing_support::CliTest {
     }
   }
 
-  const std::string x = path("x.npy"), y = path("y.npy"), y19 = path("y19.npy"), y9 = path("y9.npy");
-  const std::string x5 = path("x5.npy"), x0 = path("x0.npy"), scalar = path("scalar.npy");
-  const std::string truncated_npy = path("truncated.npy"), garbage_npy = path("garbage.npy");
-  const std::string empty_file = path("empty.txt"), text = path("text.txt"), dir = path("adir");
-  const std::string fifo = path("fifo.npy"), missing = path("missing.npy"), missing_dir = path("nodir/sub");
-  const std::string mlp = path("mlp.tgt"), gpt = path("gpt.tgt");
-  const std::string truncated_tgt = path("truncated.tgt"), garbage_tgt = path("garbage.tgt");
-  const std::string npy = "npy:" + x + "," + y;
+  // The fixture's files, in the test's own directory (set in SetUp, once the directory exists).
+  std::string x, y, y19, y9, x5, x0, scalar, truncated_npy, garbage_npy, empty_file, text, dir, fifo, missing,
+      missing_dir, mlp, gpt, truncated_tgt, garbage_tgt, npy;
   int rows_run_ = 0;
 };
 
