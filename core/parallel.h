@@ -1,6 +1,8 @@
 #pragma once
 // Threads: one OpenMP pool shared with oneDNN. set_num_threads controls both.
+#include <atomic>
 #include <cstdint>
+#include <exception>
 
 namespace tangent {
 
@@ -14,9 +16,31 @@ namespace detail {
 bool in_parallel_region();
 int omp_num_threads();  // inside a parallel region
 int omp_thread_num();
+
+// Keeps the first exception thrown by the threads of a parallel region, to rethrow it on the calling thread once
+// the region has ended (an exception must not leave an OpenMP region: that terminates the process).
+class FirstException {
+ public:
+  template <typename G>
+  void run(const G& g) noexcept {
+    try {
+      g();
+    } catch (...) {
+      if (!taken_.test_and_set()) error_ = std::current_exception();
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::atomic_flag taken_ = ATOMIC_FLAG_INIT;
+  std::exception_ptr error_;
+};
 }  // namespace detail
 
-// Calls fn(begin, end) over [0, n) split into contiguous chunks, in parallel when n >= grain.
+// Calls fn(begin, end) over [0, n) split into contiguous chunks, in parallel when n >= grain. An exception thrown
+// by fn on any thread is rethrown here, on the calling thread, after all chunks have finished (the first one wins).
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, const F& fn) {
   if (n <= 0) return;
@@ -25,6 +49,7 @@ void parallel_for(int64_t n, int64_t grain, const F& fn) {
     return;
   }
 #if defined(_OPENMP)
+  detail::FirstException error;
 #pragma omp parallel
   {
     const int64_t nt = detail::omp_num_threads();
@@ -32,8 +57,9 @@ void parallel_for(int64_t n, int64_t grain, const F& fn) {
     const int64_t chunk = (n + nt - 1) / nt;
     const int64_t b = tid * chunk;
     const int64_t e = b + chunk < n ? b + chunk : n;
-    if (b < e) fn(b, e);
+    if (b < e) error.run([&] { fn(b, e); });
   }
+  error.rethrow();
 #else
   fn(int64_t{0}, n);
 #endif

@@ -186,8 +186,8 @@ TEST_F(CliNtk, Errors) {
                  "--regress needs labels");
   expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--per-layer", "--out", path("k.npy")},
                  "--per-layer needs the empirical kernel");
-  expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--regress", "npy:a.npy", "--t", "soon", "--out",
-                  path("k.npy")}, "--t must be a number or inf");
+  expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--regress", path("x.npy"), "--t", "soon", "--out",
+                  path("k.npy")}, "--t: expected a number >= 0 or inf, got 'soon'");
   EXPECT_FALSE(fs::exists(path("k.npy")));
 }
 

@@ -2,10 +2,12 @@
 // (constant, range and seeded random factories), host data round trips, item(), printing and dtype conversion.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <set>
+#include <stdexcept>
 
 #include <tangent/tangent.h>
 
@@ -531,4 +533,36 @@ TEST(CoreTestSupport, NoncontiguousCopiesAndDiffs) {
   Tensor i = tangent::testing::make_noncontiguous(tensor(std::vector<int64_t>{3, 4, 5}));
   EXPECT_FALSE(i.is_contiguous());
   EXPECT_EQ(to_vector<int64_t>(i), (std::vector<int64_t>{3, 4, 5}));
+}
+
+// An Error thrown inside parallel_for, on a worker thread or on every thread, reaches the caller (an exception
+// leaving an OpenMP region would terminate the process); the other chunks still run to completion.
+TEST(Parallel, ExceptionInsideParallelForReachesTheCaller) {
+  const int saved = get_num_threads();
+  set_num_threads(4);
+  const int64_t n = 4 * kParallelGrain;
+  std::atomic<int64_t> covered{0};
+  tangent::testing::expect_error(
+      [&] {
+        parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) {
+          covered += e - b;
+          if (b > 0) TANGENT_FAIL("kernel: chunk [", b, ", ", e, ") failed");
+        });
+      },
+      {"kernel: chunk [", ") failed"});
+  EXPECT_EQ(covered.load(), n);
+  EXPECT_EQ(error_message([&] {
+              parallel_for(n, kParallelGrain, [](int64_t, int64_t) { TANGENT_FAIL("every chunk fails"); });
+            }),
+            "every chunk fails");
+  // A std::exception that is not an Error comes through as itself.
+  EXPECT_THROW(parallel_for(n, kParallelGrain, [](int64_t b, int64_t) {
+                 if (b == 0) throw std::out_of_range("first chunk");
+               }),
+               std::out_of_range);
+  // The pool still works afterwards.
+  std::atomic<int64_t> sum{0};
+  parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) { sum += e - b; });
+  EXPECT_EQ(sum.load(), n);
+  set_num_threads(saved);
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Running the `tangent` binary from end-to-end tests: run_binary spawns it (no shell) with stdout and stderr
-// captured together into a log file.
+// captured together into a log file, or stderr into a file of its own; a run that outlives its timeout is killed.
 #include <gtest/gtest.h>
 
 #include "support/optional.h"
@@ -10,11 +10,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern char** environ;
@@ -24,7 +27,9 @@ namespace tangent::testing_support {
 struct CliResult {
   bool exited = false;  // false: killed by a signal
   int code = -1;        // exit code, or the signal number
-  std::string output;   // stdout and stderr together
+  std::string output;   // stdout and stderr together, or stdout alone when stderr went to its own file
+  std::string error;    // stderr, when it went to its own file
+  bool timed_out = false;
 };
 
 inline std::string slurp_file(const std::string& p) {
@@ -32,11 +37,15 @@ inline std::string slurp_file(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+// Runs `binary args...` with stdout to `log` and stderr to `err_log` (or `log` when empty). After `timeout_s`
+// seconds the process is killed (SIGKILL) and the result says timed_out.
+inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log,
+                            const std::string& err_log = "", double timeout_s = 1800) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  if (err_log.empty()) posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  else posix_spawn_file_actions_addopen(&fa, 2, err_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<std::string> all{binary};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -51,10 +60,20 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
     return r;
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   r.exited = WIFEXITED(status);
   r.code = r.exited ? WEXITSTATUS(status) : WTERMSIG(status);
   r.output = slurp_file(log);
+  if (!err_log.empty()) r.error = slurp_file(err_log);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include "nn/trainer.h"
 #include "ops/reduce.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/flags.h"
 
 namespace tangent::cli {
 
@@ -31,18 +32,21 @@ Run add_eval(CLI::App& app) {
     double val_fraction = 0.05;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
-  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, an IDX directory or npy:X.npy,Y.npy; for "
-                                    "language models text:PATH or fortunes (the default)");
-  app.add_option("--val-fraction", a->val_fraction, "language models: the held-out last fraction of the text");
+  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
+  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, fashion-mnist-test[:N] or npy:X.npy,Y.npy; "
+                                    "for language models text:PATH or fortunes (the default)")
+      ->check(data_spec());
+  app.add_option("--val-fraction", a->val_fraction, "language models: the held-out last fraction of the text")
+      ->check(number(0, 1, false, true));
   app.add_flag("--train", a->train, "use the training split instead of the test split");
-  app.add_option("--batch-size", a->batch_size, "examples per batch");
+  app.add_option("--batch-size", a->batch_size, "examples per batch")->check(integer(1, kMaxSize));
   return [a] {
     auto model = load_model(a->checkpoint);
     if (auto* gpt = dynamic_cast<models::GPT*>(model.get())) {  // a language model: text data, its vocabulary
       const std::string spec = a->data == "fashion-mnist" ? "fortunes" : a->data;
       const data::Vocabulary vocab = data::Vocabulary::from_bytes(gpt->options.vocab);
-      const data::TextDataset text = data::load_text_dataset(spec, gpt->options.context, a->val_fraction, &vocab);
+      const data::TextDataset text = for_flag(
+          "--data", [&] { return data::load_text_dataset(spec, gpt->options.context, a->val_fraction, &vocab); });
       const data::TensorDataset& ds = a->train ? text.train : text.validation;
       TANGENT_CHECK(ds.size() > 0, "eval: the ", a->train ? "training" : "validation", " split of '", spec,
                     "' has no window of ", gpt->options.context + 1, " characters");
@@ -52,8 +56,9 @@ Run add_eval(CLI::App& app) {
                   static_cast<long long>(gpt->options.context), a->train ? "train" : "validation");
       return 0;
     }
-    const data::TensorDataset ds = data::load_dataset(a->data, a->train);
-    const nn::EvalResult r = nn::evaluate(*model, ds, a->batch_size);
+    const nn::EvalResult r = for_flag("--data", [&] {
+      return nn::evaluate(*model, data::load_dataset(a->data, a->train), a->batch_size);
+    });
     std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
                 static_cast<long long>(r.count), a->train ? "train" : "test");
     return 0;
@@ -67,27 +72,32 @@ Run add_predict(CLI::App& app) {
     int64_t batch_size = 256;
   };
   auto a = std::make_shared<Args>();
-  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
-  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")->required();
-  app.add_option("--out", a->out, "outputs as .npy")->required();
+  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
+  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")->required()
+      ->check(input_file());
+  app.add_option("--out", a->out, "outputs as .npy")->required()->check(output_file());
   app.add_flag("--probabilities", a->probabilities, "write softmax probabilities instead of logits");
-  app.add_option("--batch-size", a->batch_size, "examples per batch");
+  app.add_option("--batch-size", a->batch_size, "examples per batch")->check(integer(1, kMaxSize));
   return [a] {
     auto model = load_model(a->checkpoint);
-    Tensor x = data::read_npy(a->input);
-    const Shape per = model->input_shape();
-    if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
-    Shape got(x.shape().begin() + 1, x.shape().end());
-    if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
-      Shape s = per;
-      s.insert(0, x.size(0));
-      x = x.reshape(s);
-      got = per;
-    }
-    TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
-                  per, " (expected [N, ...])");
-    x = x.to(model->input_dtype());
-    Tensor y = nn::predict(*model, x, a->batch_size);
+    Tensor y = for_flag("--input", [&] {
+      Tensor x = data::read_npy(a->input);
+      const Shape per = model->input_shape();
+      TANGENT_CHECK(x.dim() >= 1, "predict: '", a->input, "' holds a 0-d array (a single number); expected inputs ",
+                    "[N, ...] for the model's input shape ", per);
+      if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
+      Shape got(x.shape().begin() + 1, x.shape().end());
+      if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
+        Shape s = per;
+        s.insert(0, x.size(0));
+        x = x.reshape(s);
+        got = per;
+      }
+      TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
+                    per, " (expected [N, ...])");
+      x = x.to(model->input_dtype());
+      return nn::predict(*model, x, a->batch_size);
+    });
     if (a->probabilities) y = softmax(y, -1);
     data::write_npy(a->out, y);
     std::printf("wrote %s: shape %s\n", a->out.c_str(), y.shape().vec().size() ? [&] {

@@ -1,9 +1,26 @@
 // tangent: train, evaluate and run models from the command line.
+//
+// Every failure ends the same way: one line "error: ..." on stderr naming the flag or file and what is wrong, and
+// exit status 1. --help prints the usage and exits 0.
 #include <cstdio>
 #include <map>
+#include <new>
+#include <string>
 
 #include "core/error.h"
 #include "tools/tangent/commands.h"
+
+namespace {
+
+int fail(std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tangent: train, evaluate, export and analyse models (see `tangent <command> --help`)"};
@@ -20,17 +37,31 @@ int main(int argc, char** argv) {
   sub("generate", "Sample text from a language-model checkpoint", tangent::cli::add_generate);
   sub("ntk", "Compute the empirical (or analytic) neural tangent kernel of a checkpoint on a data set",
       tangent::cli::add_ntk);
-  app.failure_message([](const CLI::App* a, const CLI::Error& e) { return "error: " + CLI::FailureMessage::simple(a, e); });
-  CLI11_PARSE(app, argc, argv);
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& [s, run] : runs) {
+      names += (names.empty() ? "" : ", ") + s->get_name();
+      known = known || s->get_name() == argv[1];
+    }
+    if (!known) return fail(std::string("unknown command '") + argv[1] + "' (expected one of " + names + ")");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+    std::string usage = "tangent --help";
+    for (const auto& [s, run] : runs)
+      if (s->parsed()) usage = "tangent " + s->get_name() + " --help";
+    return fail(std::string(e.what()) + " (see " + usage + ")");
+  }
   try {
     for (auto& [s, run] : runs)
       if (s->parsed()) return run();
-  } catch (const tangent::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

@@ -35,6 +35,8 @@
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/flags.h"
+#include "tools/tangent/outputs.h"
 #include "tools/tangent/ntk_plots.h"
 
 namespace tangent::cli {
@@ -182,74 +184,79 @@ struct KernelRun {
 
 Run add_ntk(CLI::App& app) {
   auto a = std::make_shared<Args>();
-  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required();
+  app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
   app.add_option("--data", a->data,
-                 "inputs: x.npy (no labels), npy:X.npy,Y.npy, fashion-mnist[:N] (training split) or an IDX directory");
-  app.add_option("--data2", a->data2, "second inputs (kernel [N1, N2] between --data and these; test split)");
+                 "inputs: x.npy (no labels), npy:X.npy,Y.npy or fashion-mnist[:N] (training split)")
+      ->check(data_spec());
+  app.add_option("--data2", a->data2, "second inputs (kernel [N1, N2] between --data and these; test split)")
+      ->check(data_spec());
   app.add_option("--mode", a->mode, "trace [N1, N2], full [N1, N2, O, O] or diagonal [N1, N2, O]")
       ->check(CLI::IsMember({"trace", "full", "diagonal"}));
   app.add_option("--method", a->method, "auto, structured or jacobian")
       ->check(CLI::IsMember({"auto", "structured", "jacobian"}));
   app.add_flag("--per-layer", a->per_layer, "also write one term per parameter tensor: STEM.<param>.npy");
   app.add_flag("--analytic", a->analytic, "the infinite-width kernel of the MLP's architecture (ReLU or erf MLPs)");
-  app.add_option("--eig", a->eig, "print and write (STEM.eigenvalues.npy) the K largest eigenvalues");
+  app.add_option("--eig", a->eig, "print and write (STEM.eigenvalues.npy) the K largest eigenvalues")
+      ->check(integer(0, kMaxCount));
   app.add_flag("--init", a->init, "use freshly initialised weights (--seed) instead of the trained ones");
-  app.add_option("--seed", a->seed, "random seed for --init");
+  app.add_option("--seed", a->seed, "random seed for --init")->check(integer(0, std::numeric_limits<int64_t>::max()));
   app.add_flag("--float32", a->float32, "write float32 instead of float64");
   app.add_flag("--trace-mean", a->trace_mean, "divide the trace by O (neural-tangents' convention)");
-  app.add_option("--tile", a->tile, "examples per tile (0: from --max-memory-mb)");
-  app.add_option("--max-memory-mb", a->max_memory_mb, "working-memory budget per tile");
-  app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  app.add_option("--tile", a->tile, "examples per tile (0: from --max-memory-mb)")->check(integer(0, kMaxCount));
+  app.add_option("--max-memory-mb", a->max_memory_mb, "working-memory budget per tile")
+      ->check(integer(1, kMaxSize * 1024));
+  app.add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(integer(1, kMaxThreads));
   app.add_option("--regress", a->regress,
-                 "kernel regression onto one-hot labels of --data, evaluated on this labelled test spec");
-  app.add_option("--t", a->t, "training time for --regress (in steps of learning rate 1; inf: converged)");
-  app.add_option("--diag-reg", a->diag_reg, "diagonal regulariser for --regress, relative to trace / N");
+                 "kernel regression onto one-hot labels of --data, evaluated on this labelled test spec")
+      ->check(data_spec());
+  app.add_option("--t", a->t, "training time for --regress (in steps of learning rate 1; inf: converged)")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            return s == "inf" || number(0, kMaxReal)(s).empty() ? std::string()
+                                                                : "expected a number >= 0 or inf, got '" + s + "'";
+          },
+          "NUMBER >= 0 or inf"));
+  app.add_option("--diag-reg", a->diag_reg, "diagonal regulariser for --regress, relative to trace / N")
+      ->check(number(0, kMaxReal));
   app.add_option("--out", a->out,
                  "the kernel as STEM.npy (and STEM.<param>.npy, STEM.eigenvalues.npy, STEM.predictions.npy)")
-      ->required();
-  app.add_option("--plot", a->plot, "an SVG heatmap of the kernel and its spectrum");
+      ->required()->check(output_file());
+  app.add_option("--plot", a->plot, "an SVG heatmap of the kernel and its spectrum")->check(output_file());
   return [a] {
     if (a->threads > 0) set_num_threads(static_cast<int>(a->threads));
     const double start = now();
-    const nn::Checkpoint c = nn::load_checkpoint(a->checkpoint);
-    if (a->init) manual_seed(a->seed);
-    auto model = models::create_model(c.model_kind, c.model_config);
-    if (!a->init) model->load_state_dict(c.model_state);
-    model->eval();
+    // Flags first, then files.
     const ntk::Mode mode = ntk::parse_mode(a->mode);
     const ntk::Method method = ntk::parse_method(a->method);
-    TANGENT_CHECK(a->eig >= 0, "ntk: --eig must be >= 0, got ", a->eig);
     TANGENT_CHECK(!(a->analytic && a->per_layer), "ntk: --per-layer needs the empirical kernel (not --analytic)");
     TANGENT_CHECK(!(a->eig > 0 && !a->data2.empty()),
                   "ntk: --eig needs a square kernel (drop --data2: eigenvalues of K(x1, x1))");
     TANGENT_CHECK(a->regress.empty() || a->data2.empty(), "ntk: --regress computes its own test kernel; drop --data2");
     TANGENT_CHECK(a->regress.empty() || mode != ntk::Mode::Diagonal,
                   "ntk: --regress needs --mode trace or full (the diagonal mode drops the output coupling)");
-    double t = std::numeric_limits<double>::infinity();
-    if (a->t != "inf") {
-      try {
-        size_t used = 0;
-        t = std::stod(a->t, &used);
-        TANGENT_CHECK(used == a->t.size(), "");
-      } catch (const std::exception&) {
-        TANGENT_FAIL("ntk: --t must be a number or inf, got '", a->t, "'");
-      }
-    }
+    TANGENT_CHECK(a->plot.empty() || a->plot != a->out, "ntk: --plot and --out name the same file");
+    const double t = a->t == "inf" ? std::numeric_limits<double>::infinity() : std::strtod(a->t.c_str(), nullptr);  // validated
+    const nn::Checkpoint c = nn::load_checkpoint(a->checkpoint);
+    if (a->init) manual_seed(a->seed);
+    auto model = models::create_model(c.model_kind, c.model_config);
+    if (!a->init) model->load_state_dict(c.model_state);
+    model->eval();
     std::optional<ntk::AnalyticOptions> analytic;
-    if (a->analytic) analytic = ntk::analytic_options_for(*model);  // errors for non-MLPs
+    if (a->analytic) analytic = for_flag("--analytic", [&] { return ntk::analytic_options_for(*model); });  // MLPs only
 
-    const data::TensorDataset ds1 = load_inputs(a->data, true);
-    const Tensor x1 = model_inputs(*model, ds1.data(), a->data);
+    const data::TensorDataset ds1 = for_flag("--data", [&] { return load_inputs(a->data, true); });
+    const Tensor x1 = for_flag("--data", [&] { return model_inputs(*model, ds1.data(), a->data); });
     TANGENT_CHECK(a->regress.empty() || ds1.targets().defined(), "ntk: --regress needs labels for --data ('", a->data,
                   "' has none: use npy:X.npy,Y.npy or fashion-mnist:N)");
     Tensor x2;
-    if (!a->data2.empty()) x2 = model_inputs(*model, load_inputs(a->data2, false).data(), a->data2);
+    if (!a->data2.empty())
+      x2 = for_flag("--data2", [&] { return model_inputs(*model, load_inputs(a->data2, false).data(), a->data2); });
     data::TensorDataset test;  // --regress
     Tensor xt;
     if (!a->regress.empty()) {
-      test = load_inputs(a->regress, false);
+      test = for_flag("--regress", [&] { return load_inputs(a->regress, false); });
       TANGENT_CHECK(test.targets().defined(), "ntk: --regress needs a labelled test set, '", a->regress, "' has none");
-      xt = model_inputs(*model, test.data(), a->regress);
+      xt = for_flag("--regress", [&] { return model_inputs(*model, test.data(), a->regress); });
     }
     const int64_t out = output_size(*model, x1);
     const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);
@@ -311,9 +318,14 @@ Run add_ntk(CLI::App& app) {
 
     const KernelRun run = compute(x1, x2, a->per_layer, "ntk");
     const std::string stem = stem_of(a->out);
-    save(a->out, run.kernel, a->float32);
+    OutputFiles outputs;
+    auto save_output = [&](const std::string& path, const Tensor& value) {
+      save(path, value, a->float32);
+      outputs.wrote(path);
+    };
+    save_output(a->out, run.kernel);
     std::printf("wrote %s (%s, mode %s)\n", a->out.c_str(), a->float32 ? "float32" : "float64", a->mode.c_str());
-    for (const auto& [name, term] : run.per_layer) save(stem + "." + name + ".npy", term, a->float32);
+    for (const auto& [name, term] : run.per_layer) save_output(stem + "." + name + ".npy", term);
     if (!run.per_layer.empty())
       std::printf("wrote %zu per-parameter terms as %s.<param>.npy\n", run.per_layer.size(), stem.c_str());
 
@@ -336,7 +348,7 @@ Run add_ntk(CLI::App& app) {
         for (double v : top) std::printf(" %.6g", v);
         const double cond = psd.lambda_min > 0 ? psd.lambda_max / psd.lambda_min : INFINITY;
         std::printf("\ncondition number %.4g; %s\n", cond, psd.message.c_str());
-        save(stem + ".eigenvalues.npy", from_data(top.data(), {k}, kFloat64), a->float32);
+        save_output(stem + ".eigenvalues.npy", from_data(top.data(), {k}, kFloat64));
       } else if (!psd.psd) {
         std::printf("%s\n", psd.message.c_str());
       }
@@ -355,6 +367,7 @@ Run add_ntk(CLI::App& app) {
         title += ", sorted by label";
       }
       write_ntk_svg(a->plot, title, to_vector<double>(m.contiguous()), m.size(0), m.size(1), spectrum);
+      outputs.wrote(a->plot);
       std::printf("wrote %s\n", a->plot.c_str());
     }
 
@@ -389,8 +402,9 @@ Run add_ntk(CLI::App& app) {
                   analytic ? "0 (infinite-width mean)" : "the network's outputs");
       std::printf("the %s network on the same test set: accuracy %.2f%%\n", a->init ? "re-initialised" : "trained",
                   100.0 * net_acc);
-      save(stem + ".predictions.npy", r.test, a->float32);
+      save_output(stem + ".predictions.npy", r.test);
     }
+    outputs.keep();
     std::printf("total %.3f s, peak memory %.1f MiB\n", now() - start, peak_rss_mb());
     return 0;
   };

@@ -15,6 +15,7 @@
 #include "nn/trainer.h"
 #include "ops/reduce.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/flags.h"
 #include "tools/tangent/report.h"
 
 namespace tangent::cli {
@@ -107,7 +108,6 @@ void write_lm_curves_svg(const std::string& path, const std::vector<nn::EpochMet
 int run_train_lm(TrainArgs a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
-  std::filesystem::create_directories(a.out);
   const std::string ckpt_path = a.out + "/model.tgt";
   const std::string spec = a.data == "fashion-mnist" ? "fortunes" : a.data;  // the classifier default
   TANGENT_CHECK(data::is_text_spec(spec), "train: a transformer trains on text: --data text:PATH or fortunes, got '",
@@ -126,8 +126,9 @@ int run_train_lm(TrainArgs a) {
   }
   // The checkpoint's vocabulary when resuming, else the characters of the text.
   const data::Vocabulary resumed_vocab = data::Vocabulary::from_bytes(a.gpt.vocab);
-  const data::TextDataset text =
-      data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
+  const data::TextDataset text = for_flag("--data", [&] {
+    return data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
+  });
   a.gpt.vocab = text.vocab.bytes();
   auto train_set = std::make_shared<data::TensorDataset>(text.train);
   std::shared_ptr<data::TensorDataset> val_set;
@@ -152,6 +153,7 @@ int run_train_lm(TrainArgs a) {
               get_num_threads());
 
   nn::Trainer trainer(model, model->kind(), model->config(), train_set, val_set, a.options);
+  std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
     trainer.restore(resume_from);
     std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(trainer.step()));
@@ -187,13 +189,14 @@ int run_train(const TrainArgs& a) {
   if (a.model == "transformer") return run_train_lm(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
-  std::filesystem::create_directories(a.out);
   const std::string ckpt_path = a.out + "/model.tgt";
 
-  auto train_set = std::make_shared<data::TensorDataset>(data::load_dataset(a.data, true));
+  auto train_set =
+      std::make_shared<data::TensorDataset>(for_flag("--data", [&] { return data::load_dataset(a.data, true); }));
   std::shared_ptr<data::TensorDataset> test_set;
   if (!a.test_data.empty()) {
-    test_set = std::make_shared<data::TensorDataset>(data::load_dataset(a.test_data, false));
+    test_set = std::make_shared<data::TensorDataset>(
+        for_flag("--test-data", [&] { return data::load_dataset(a.test_data, false); }));
   } else if (a.data.rfind("fashion-mnist", 0) == 0) {  // its test split, reading only what --test-limit keeps
     const std::string spec = a.test_limit >= 0 ? "fashion-mnist:" + std::to_string(a.test_limit) : "fashion-mnist";
     test_set = std::make_shared<data::TensorDataset>(data::load_dataset(spec, false));
@@ -206,6 +209,11 @@ int run_train(const TrainArgs& a) {
       TANGENT_CHECK(ds->targets().dtype() == kInt64 && ds->targets().dim() == 1, "train: labels must be a 1-D array "
                     "of integer class indices, got ", ds->targets().dtype(), " of shape ", ds->targets().shape());
   const Shape input_shape(train_set->data().shape().begin() + 1, train_set->data().shape().end());
+  if (test_set) {
+    const Shape test_shape(test_set->data().shape().begin() + 1, test_set->data().shape().end());
+    TANGENT_CHECK(test_shape == input_shape, "train: --test-data examples have shape ", test_shape,
+                  " but the training examples (--data '", a.data, "') have shape ", input_shape);
+  }
   // Classes are 0..max label, over both splits (a small training subset may miss the last class).
   int64_t num_classes = amax(train_set->targets()).item<int64_t>() + 1;
   if (test_set && test_set->targets().defined() && test_set->size() > 0)
@@ -227,6 +235,7 @@ int run_train(const TrainArgs& a) {
               static_cast<long long>(num_classes), get_num_threads());
 
   nn::Trainer trainer(model, model->kind(), model->config(), train_set, test_set, a.options);
+  std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
     trainer.restore(resume_from);
     std::printf("resumed from %s at epoch %lld (step %lld)\n", ckpt_path.c_str(),
@@ -257,68 +266,112 @@ int run_train(const TrainArgs& a) {
   return 0;
 }
 
+// Checks between flags, before any file is read (each flag's own limits are in its validator, in add_train).
+void check_train_args(const TrainArgs& a, const CLI::App& app) {
+  auto given = [&](const char* flag) { return app.get_option(flag)->count() > 0; };
+  const bool lm = a.model == "transformer";
+  for (const char* f : {"--tokens", "--val-fraction", "--attention", "--context", "--layers", "--heads", "--kv-heads",
+                        "--dim", "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale",
+                        "--sigmoid-bias", "--moba-block", "--moba-topk", "--moba-key-conv", "--untied",
+                        "--reference-attention"})
+    TANGENT_CHECK(lm || !given(f), "train: ", f, " is for --model transformer, not ", a.model);
+  for (const char* f : {"--hidden", "--activation", "--ntk"})
+    TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
+  TANGENT_CHECK(a.model == "cnn" || !given("--channels"), "train: --channels is for --model cnn, not ", a.model);
+  TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp or cnn, not transformer");
+  TANGENT_CHECK(!lm || !given("--test-data"), "train: --test-data is for classifiers; a transformer holds out the ",
+                "last --val-fraction of its text");
+  if (!lm) return;
+  const models::GPTOptions& g = a.gpt;
+  TANGENT_CHECK(g.dim % g.heads == 0, "train: --dim ", g.dim, " is not a multiple of --heads ", g.heads);
+  TANGENT_CHECK(g.kv_heads == 0 || g.heads % g.kv_heads == 0, "train: --heads ", g.heads,
+                " is not a multiple of --kv-heads ", g.kv_heads);
+  TANGENT_CHECK(g.positions != "rotary" || (g.dim / g.heads) % 2 == 0, "train: rotary positions need an even head ",
+                "width, but --dim ", g.dim, " / --heads ", g.heads, " is ", g.dim / g.heads,
+                " (or use --positions learned)");
+  TANGENT_CHECK(g.dense_last <= g.layers, "train: --dense-last ", g.dense_last, " is more than --layers ", g.layers);
+}
+
 }  // namespace
 
 Run add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
       ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
-  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N (first N), a directory of IDX files, or "
+  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N] or "
                                     "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
-                                    "(the default)");
-  app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)");
-  app.add_option("--test-limit", a->test_limit, "evaluate on the first N test examples only");
-  auto* epochs = app.add_option("--epochs", a->options.epochs, "number of epochs");
-  app.add_option("--batch-size", a->options.batch_size, "examples per batch");
-  app.add_option("--lr", a->options.lr, "peak learning rate");
+                                    "(the default); $TANGENT_FASHION_MNIST names another Fashion-MNIST directory")
+      ->check(data_spec());
+  app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)")
+      ->check(data_spec());
+  app.add_option("--test-limit", a->test_limit, "evaluate on the first N test examples only")
+      ->check(integer(0, kMaxCount));
+  auto* epochs = app.add_option("--epochs", a->options.epochs, "number of epochs")->check(integer(1, kMaxCount));
+  app.add_option("--batch-size", a->options.batch_size, "examples per batch")->check(integer(1, kMaxSize));
+  app.add_option("--lr", a->options.lr, "peak learning rate")->check(number(0, kMaxReal, true));
   app.add_option("--optimizer", a->options.optimizer, "sgd, adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}));
-  app.add_option("--weight-decay", a->options.weight_decay, "weight decay");
+  app.add_option("--weight-decay", a->options.weight_decay, "weight decay")->check(number(0, kMaxReal));
   app.add_option("--schedule", a->options.schedule, "cosine (warmup then cosine decay) or constant")
       ->check(CLI::IsMember({"cosine", "constant"}));
-  app.add_option("--label-smoothing", a->options.label_smoothing, "label smoothing of the cross-entropy");
-  app.add_option("--seed", a->options.seed, "random seed (initialisation, data order, dropout)");
-  app.add_option("--out", a->out, "output directory")->required();
-  app.add_option("--hidden", a->hidden, "MLP hidden widths, comma separated");
-  app.add_option("--channels", a->channels, "CNN conv block channels, comma separated");
-  app.add_option("--activation", a->activation, "MLP activation");
-  app.add_option("--dropout", a->dropout, "dropout probability");
-  app.add_flag("--ntk", a->ntk, "MLP in the NTK parametrisation");
-  app.add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  app.add_option("--label-smoothing", a->options.label_smoothing, "label smoothing of the cross-entropy")
+      ->check(number(0, 1, false, true));
+  app.add_option("--seed", a->options.seed, "random seed (initialisation, data order, dropout)")
+      ->check(integer(0, std::numeric_limits<int64_t>::max()));
+  app.add_option("--out", a->out, "output directory")->required()->check(output_dir());
+  app.add_option("--hidden", a->hidden, "mlp: hidden widths, comma separated (empty: no hidden layer)")
+      ->check(integer_list(1, kMaxSize, true));
+  app.add_option("--channels", a->channels, "cnn: conv block channels, comma separated")
+      ->check(integer_list(1, kMaxSize, true));
+  app.add_option("--activation", a->activation, "mlp: activation")
+      ->check(CLI::IsMember({"relu", "gelu", "gelu_tanh", "silu", "tanh", "sigmoid", "softplus", "erf"}));
+  app.add_option("--dropout", a->dropout, "mlp, cnn: dropout probability")->check(number(0, 1, false, true));
+  app.add_flag("--ntk", a->ntk, "mlp: the NTK parametrisation");
+  app.add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(integer(1, kMaxThreads));
   app.add_flag("--resume", a->resume, "continue from DIR/model.tgt if it exists");
-  app.add_option("--max-steps", a->options.max_steps, "stop after N optimisation steps in all");
+  app.add_option("--max-steps", a->options.max_steps, "stop after N optimisation steps in all (0: no limit)")
+      ->check(integer(0, kMaxCount));
   // transformer
   models::GPTOptions& g = a->gpt;
-  app.add_option("--tokens", a->tokens, "transformer: token budget (sets --max-steps to tokens / (batch * context))");
+  app.add_option("--tokens", a->tokens, "transformer: token budget (sets --max-steps to tokens / (batch * context))")
+      ->check(integer(1, kMaxCount));
   app.add_option("--eval-every", a->options.steps_per_epoch,
-                 "evaluate and write metrics every N steps (default: once per pass over the data)");
-  app.add_option("--val-fraction", a->validation_fraction, "transformer: the last fraction of the text held out");
+                 "evaluate and write metrics every N steps (default, 0: once per pass over the data)")
+      ->check(integer(0, kMaxCount));
+  app.add_option("--val-fraction", a->validation_fraction, "transformer: the last fraction of the text held out")
+      ->check(number(0, 1, false, true));
   app.add_option("--attention", g.attention, "transformer: softmax, sigmoid or moba")
       ->check(CLI::IsMember({"softmax", "sigmoid", "moba"}));
-  app.add_option("--context", g.context, "transformer: context length in characters");
-  app.add_option("--layers", g.layers, "transformer: number of blocks");
-  app.add_option("--heads", g.heads, "transformer: attention heads");
-  app.add_option("--kv-heads", g.kv_heads, "transformer: key/value heads (grouped-query attention; 0 = heads)");
-  app.add_option("--dim", g.dim, "transformer: model width");
+  app.add_option("--context", g.context, "transformer: context length in characters")->check(integer(1, kMaxSize));
+  app.add_option("--layers", g.layers, "transformer: number of blocks")->check(integer(1, kMaxLayers));
+  app.add_option("--heads", g.heads, "transformer: attention heads")->check(integer(1, kMaxSize));
+  app.add_option("--kv-heads", g.kv_heads, "transformer: key/value heads (grouped-query attention; 0 = heads)")
+      ->check(integer(0, kMaxSize));
+  app.add_option("--dim", g.dim, "transformer: model width")->check(integer(1, kMaxSize));
   app.add_option("--norm", g.norm, "transformer: layernorm or rmsnorm")->check(CLI::IsMember({"layernorm", "rmsnorm"}));
   app.add_option("--positions", g.positions, "transformer: rotary or learned")
       ->check(CLI::IsMember({"rotary", "learned"}));
-  app.add_option("--dense-last", g.dense_last, "transformer: the last N layers use softmax attention");
+  app.add_option("--dense-last", g.dense_last, "transformer: the last N layers use softmax attention")
+      ->check(integer(0, kMaxLayers));
   app.add_option("--qk-norm", g.qk_norm, "transformer: auto (on for sigmoid), none, rmsnorm or layernorm")
       ->check(CLI::IsMember({"auto", "none", "rmsnorm", "layernorm"}));
   app.add_option("--layer-scale", g.layer_scale, "transformer: LayerScale init on the attention branch (0 = off; "
-                                                 "default 1e-4 for sigmoid layers, off otherwise)");
-  app.add_option("--sigmoid-bias", g.sigmoid_bias, "transformer: sigmoid attention bias (default -ln context)");
-  app.add_option("--moba-block", g.moba_block, "transformer: MoBA block size");
-  app.add_option("--moba-topk", g.moba_top_k, "transformer: MoBA blocks per query (including its own)");
+                                                 "default 1e-4 for sigmoid layers, off otherwise)")
+      ->check(number(0, kMaxReal));
+  app.add_option("--sigmoid-bias", g.sigmoid_bias, "transformer: sigmoid attention bias (default -ln context)")
+      ->check(number(-kMaxReal, kMaxReal));
+  app.add_option("--moba-block", g.moba_block, "transformer: MoBA block size")->check(integer(1, kMaxSize));
+  app.add_option("--moba-topk", g.moba_top_k, "transformer: MoBA blocks per query (including its own)")
+      ->check(integer(1, kMaxSize));
   app.add_option("--moba-key-conv", g.moba_key_conv, "transformer: causal key convolution width in MoBA layers "
                                                      "(0 = off, 3 or 5)")->check(CLI::IsMember({0, 3, 5}));
   app.add_flag_callback("--untied", [g = &a->gpt] { g->tie_weights = false; },
                "transformer: a separate LM head instead of the tied token embedding");
   app.add_flag_callback("--reference-attention", [g = &a->gpt] { g->fused = false; },
                         "transformer: the unfused reference attention kernels (slow; for checking)");
-  return [a, epochs] {
+  return [a, epochs, &app] {
     a->epochs_given = epochs->count() > 0;
+    check_train_args(*a, app);
     return run_train(*a);
   };
 }
