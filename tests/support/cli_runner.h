@@ -1,6 +1,6 @@
 #pragma once
 // Running the `tangent` binary from end-to-end tests: run_binary spawns it (no shell) with stdout and stderr
-// captured together into a log file.
+// captured together into a log file and waits; spawn_binary and wait_binary do the two halves (to kill it between).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -30,7 +30,8 @@ inline std::string slurp_file(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+// Starts the binary (no shell) with stdout and stderr going to `log`; returns its pid, or -1 if it cannot start.
+inline pid_t spawn_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -41,10 +42,15 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
   for (auto& a : all) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
-  CliResult r;
   const int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for a process started by spawn_binary; its output is read back from `log`.
+inline CliResult wait_binary(pid_t pid, const std::string& log) {
+  CliResult r;
+  if (pid < 0) {
     r.output = "posix_spawn failed";
     return r;
   }
@@ -54,6 +60,10 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
   r.code = r.exited ? WEXITSTATUS(status) : WTERMSIG(status);
   r.output = slurp_file(log);
   return r;
+}
+
+inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log) {
+  return wait_binary(spawn_binary(binary, args, log), log);
 }
 
 // A fixture for end-to-end tests of the binary ($TANGENT_BINARY_DIR/bin/tangent, skipped when missing): a fresh
