@@ -88,11 +88,12 @@ TEST_F(FileIo, AFailedWriteLeavesTheTargetAndNoTempFile) {
   // The rename fails: the target is a non-empty directory.
   fs::create_directories(path("dir/inside"));
   tangent::testing::expect_error([&] { data::write_atomically(path("dir"), "write_thing", std::string("x")); },
-                        {"write_thing", "cannot rename", "dir.tmp-"});
+                                 {"write_thing", "cannot rename", "dir.tmp-"});
   EXPECT_EQ(files(), (std::vector<std::string>{"dir", "out.bin"}));
   // The directory does not exist: nothing is written, and the message names the op and the file.
-  tangent::testing::expect_error([&] { data::write_atomically(path("missing/out.bin"), "write_thing", std::string("x")); },
-                        {"write_thing", "missing/out.bin.tmp-", "cannot open"});
+  tangent::testing::expect_error(
+      [&] { data::write_atomically(path("missing/out.bin"), "write_thing", std::string("x")); },
+      {"write_thing", "missing/out.bin.tmp-", "cannot open"});
   EXPECT_FALSE(fs::exists(path("missing")));
 }
 
@@ -106,7 +107,7 @@ TEST_F(FileIo, WritersLeaveNoTempFileOnFailure) {
   c.model_kind = "mlp";
   tangent::testing::expect_error([&] { nn::save_checkpoint(path("m.tgt"), c); }, {"save_checkpoint", "m.tgt"});
   tangent::testing::expect_error([&] { nn::write_safetensors(path("w.safetensors"), {{"w", ones({2})}}); },
-                        {"write_safetensors", "w.safetensors"});
+                                 {"write_safetensors", "w.safetensors"});
   EXPECT_EQ(files(), (std::vector<std::string>{"m.tgt", "w.safetensors", "x.npy"}));
 }
 
