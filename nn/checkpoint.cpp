@@ -1,10 +1,7 @@
 #include "nn/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -13,6 +10,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "checkpoint.pb.h"
+#include "nn/data/file_io.h"
 #include "ops/factory.h"
 
 namespace tangent::nn {
@@ -110,30 +108,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  TANGENT_CHECK(fd >= 0, "cannot write '", tmp, "': ", std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      TANGENT_FAIL("cannot write '", tmp, "': ", std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const bool closed = ::close(fd) == 0;
-  if (!synced || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    TANGENT_FAIL("cannot write '", path, "': ", std::strerror(err));
-  }
-}
-
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
   proto::Checkpoint p;
   p.set_format_version(kCheckpointFormatVersion);
@@ -181,7 +155,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   put_u32(&frame, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()),
                                               static_cast<uInt>(payload.size()))));
   frame += payload;
-  write_file_atomic(path, frame);
+  data::write_atomically(path, "save_checkpoint", frame);
 }
 
 Checkpoint load_checkpoint(const std::string& path) {

@@ -1,7 +1,8 @@
 #pragma once
 // Checkpoints: everything needed to rebuild a model and resume its training, in one protobuf message
 // (nn/checkpoint.proto) inside a checked frame: magic "TGNTCKPT", format version, payload length and CRC-32.
-// Files are written atomically (temp file, fsync, rename), so a crash never leaves a half-written checkpoint;
+// Files are written atomically and durably (data::write_atomically: temp file, fsync, rename, fsync of the
+// directory), so a crash never leaves a half-written checkpoint;
 // loading a truncated, corrupted or foreign file raises a tangent::Error saying which, and never crashes.
 #include <cstdint>
 #include <map>
@@ -37,8 +38,6 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 Checkpoint load_checkpoint(const std::string& path);
 
-// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed and fsync'ed, then renamed.
-void write_file_atomic(const std::string& path, const std::string& bytes);
 // Reads a whole file; a missing or unreadable file raises an Error naming it.
 std::string read_file(const std::string& path);
 

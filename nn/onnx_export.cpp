@@ -20,6 +20,7 @@
 #include "models/model.h"
 #include "nn/activation.h"
 #include "nn/checkpoint.h"
+#include "nn/data/file_io.h"
 #include "nn/container.h"
 #include "nn/conv.h"
 #include "nn/embedding.h"
@@ -637,7 +638,7 @@ std::string export_onnx(Module& module, const OnnxExportOptions& options) {
 OnnxSummary save_onnx(const std::string& path, Module& module, const OnnxExportOptions& options) {
   const std::string bytes = export_onnx(module, options);
   OnnxSummary s = inspect_onnx_bytes(bytes, "export_onnx: '" + path + "'");  // checked before writing
-  write_file_atomic(path, bytes);
+  data::write_atomically(path, "save_onnx", bytes);
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "nn/checkpoint.h"
+#include "nn/data/file_io.h"
 #include "ops/factory.h"
 
 namespace tangent::nn {
@@ -72,7 +73,7 @@ std::string serialize_safetensors(const StateDict& tensors, const std::map<std::
 
 void write_safetensors(const std::string& path, const StateDict& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  write_file_atomic(path, serialize_safetensors(tensors, metadata));
+  data::write_atomically(path, "write_safetensors", serialize_safetensors(tensors, metadata));
 }
 
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& what) {

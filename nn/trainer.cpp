@@ -250,11 +250,24 @@ Checkpoint Trainer::checkpoint() const {
 void Trainer::restore(const Checkpoint& c) {
   TANGENT_CHECK(c.model_kind == kind_, "resume: the checkpoint holds a '", c.model_kind, "' model, not '", kind_, "'");
   model_->load_state_dict(c.model_state);
-  optimizer_->load_state_dict(optim::OptimizerState{c.optimizer_kind, c.optimizer_scalars, c.optimizer_tensors});
+  // The hyper-parameters (learning rate, weight decay, ...) are this trainer's options, which a resumed run may
+  // change on purpose; the checkpoint supplies the state: moments, step counts, the schedule's position.
+  auto keep_mine = [](std::vector<std::pair<std::string, double>> saved,
+                      const std::vector<std::pair<std::string, double>>& mine, const std::string& prefix) {
+    for (auto& [name, value] : saved)
+      if (name.compare(0, prefix.size(), prefix) == 0)
+        for (const auto& [my_name, my_value] : mine)
+          if (my_name == name && name.find(".num_params") == std::string::npos) value = my_value;
+    return saved;
+  };
+  optimizer_->load_state_dict(optim::OptimizerState{
+      c.optimizer_kind, keep_mine(c.optimizer_scalars, optimizer_->state_dict().scalars, "group."),
+      c.optimizer_tensors});
   if (scheduler_) {
     auto it = c.metadata.find("scheduler");
     TANGENT_CHECK(it != c.metadata.end(), "resume: the checkpoint has no LR scheduler state");
-    scheduler_->load_state_dict(optim::SchedulerState{it->second, c.scheduler});
+    scheduler_->load_state_dict(
+        optim::SchedulerState{it->second, keep_mine(c.scheduler, scheduler_->state_dict().scalars, "base_lr.")});
   }
   epoch_ = c.epoch;
   step_ = c.step;

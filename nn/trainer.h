@@ -85,7 +85,8 @@ class Trainer {
 
   // Everything needed to resume; metrics history goes into the metadata.
   Checkpoint checkpoint() const;
-  // Restores a checkpoint written by checkpoint() for the same model kind and configuration.
+  // Restores a checkpoint written by checkpoint() for the same model kind and configuration. The optimizer's
+  // hyper-parameters (lr, weight decay, momentum, ...) and the schedule's base lr stay this trainer's options.
   void restore(const Checkpoint& checkpoint);
 
   Module& model() { return *model_; }

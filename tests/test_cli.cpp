@@ -17,6 +17,7 @@
 #include <tangent/tangent.h>
 
 #include "support/cli_runner.h"
+#include "support/runs.h"
 
 using namespace tangent;
 namespace fs = std::filesystem;
@@ -51,10 +52,11 @@ class Cli : public testing_support::CliTest {
 TEST_F(Cli, TrainEvalPredictResume) {
   TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
   const std::string out = path("run");
+  // A constant schedule, so that one epoch resumed for a second one has the learning rates of a two-epoch run.
   const std::vector<std::string> train_args{"train",        "--model",   "mlp", "--data", "fashion-mnist:512",
                                             "--test-limit", "256",       "--epochs", "1", "--batch-size",
                                             "64",           "--hidden",  "32",  "--threads", "2",
-                                            "--out",        out};
+                                            "--out",        out,         "--schedule", "constant"};
   Result r = run(train_args);
   ASSERT_TRUE(r.exited && r.code == 0) << r.output;
   EXPECT_NE(r.output.find("test accuracy"), std::string::npos) << r.output;
@@ -102,10 +104,12 @@ TEST_F(Cli, TrainEvalPredictResume) {
   expect_clean_failure({"predict", out + "/model.tgt", "--input", path("bad.npy"), "--out", path("z.npy")},
                        "input shape");
 
-  // --resume with --epochs 2 continues from epoch 1.
+  // --resume with --epochs 2 continues from epoch 1 (--override: the checkpoint was trained with --epochs 1).
   std::vector<std::string> resume_args = train_args;
   resume_args[8] = "2";  // --epochs
   resume_args.push_back("--resume");
+  expect_clean_failure(resume_args, "the checkpoint was trained with --epochs 1, the command line says --epochs 2");
+  resume_args.insert(resume_args.end(), {"--override", "epochs"});
   r = run(resume_args);
   ASSERT_TRUE(r.exited && r.code == 0) << r.output;
   EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
@@ -115,6 +119,14 @@ TEST_F(Cli, TrainEvalPredictResume) {
   EXPECT_EQ(count_lines(csv2), 3) << csv2;
   EXPECT_EQ(csv2.substr(0, csv.size() - 1), csv.substr(0, csv.size() - 1));  // the first row is kept
   EXPECT_EQ(nn::load_checkpoint(out + "/model.tgt").epoch, 2);
+  // The resumed run ends where an uninterrupted two-epoch run does: parameters and optimizer state bit for bit,
+  // the same losses and accuracies per epoch.
+  std::vector<std::string> full_args = train_args;
+  full_args[8] = "2";
+  full_args[16] = path("full");  // --out
+  r = run(full_args);
+  ASSERT_TRUE(r.exited && r.code == 0) << r.output;
+  testing_support::expect_same_run(out, path("full"));
 }
 
 TEST_F(Cli, TrainConvNet) {

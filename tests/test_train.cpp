@@ -139,6 +139,37 @@ TEST(Train, WithoutTestSet) {
   EXPECT_EQ(other.history()[0].train_loss, m.train_loss);
 }
 
+// A restored trainer keeps its own hyper-parameters (a resumed run may change them on purpose): the learning rate
+// comes from its options, for a constant schedule and for the cosine schedule's base lr; the state (Adam's moments
+// and step counts, the schedule's position) comes from the checkpoint.
+TEST(Train, RestoreKeepsTheTrainersHyperParameters) {
+  for (const char* schedule : {"constant", "cosine"}) {
+    SCOPED_TRACE(schedule);
+    manual_seed(44);
+    auto model = make_mlp();
+    nn::TrainOptions o = train_options("adam", 4);
+    o.schedule = schedule;
+    o.warmup_fraction = 0.0;
+    auto ds = blobs(64, 3, 8, 1);
+    nn::Trainer trainer(model, "mlp", model->config(), ds, nullptr, o);
+    trainer.train_epoch();
+    const nn::Checkpoint c = trainer.checkpoint();
+    nn::TrainOptions faster = o;
+    faster.lr = 4 * o.lr;
+    faster.weight_decay = 0.125;
+    auto fresh = make_mlp();
+    nn::Trainer resumed(fresh, "mlp", fresh->config(), ds, nullptr, faster);
+    resumed.restore(c);
+    EXPECT_EQ(resumed.step(), trainer.step());
+    EXPECT_DOUBLE_EQ(resumed.optimizer().lr(), 4 * trainer.optimizer().lr());
+    EXPECT_EQ(resumed.optimizer().param_groups().front().options.weight_decay, 0.125);
+    const optim::OptimizerState mine = resumed.optimizer().state_dict(), saved = trainer.optimizer().state_dict();
+    ASSERT_EQ(mine.tensors.size(), saved.tensors.size());
+    for (size_t i = 0; i < mine.tensors.size(); ++i)
+      EXPECT_TRUE(equal(mine.tensors[i].second, saved.tensors[i].second)) << mine.tensors[i].first;
+  }
+}
+
 TEST(Train, OptionErrors) {
   auto model = make_mlp();
   auto ds = blobs(32, 3, 8, 1);

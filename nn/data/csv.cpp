@@ -105,7 +105,7 @@ void write_csv(const std::string& path, const Tensor& t, const std::vector<std::
   const bool integral = !t.is_floating_point();
   const std::vector<double> v = integral ? std::vector<double>() : to_vector<double>(t);
   const std::vector<int64_t> vi = integral ? to_vector<int64_t>(t) : std::vector<int64_t>();
-  detail::write_atomically(path, "write_csv", [&](std::ostream& out) {
+  write_atomically(path, "write_csv", [&](std::ostream& out) {
     out.precision(t.dtype() == kFloat64 ? 17 : 9);  // enough digits to read the value back exactly
     if (!columns.empty()) {
       for (size_t j = 0; j < columns.size(); ++j) {

@@ -1,6 +1,7 @@
-// File helpers for nn/data: GzReader (zlib) and atomic writes.
+// File helpers: durable atomic writes, and GzReader (zlib) for nn/data's readers.
 #include "nn/data/file_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -8,11 +9,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 
-namespace tangent::data::detail {
+namespace tangent::data {
+namespace detail {
 
 GzReader::GzReader(const std::string& path, const char* op) : path_(path), op_(op) {
   errno = 0;
@@ -59,16 +62,41 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 std::string temp_path_for(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
 
+namespace {
+
+// fsync of a file or directory by name; returns 0 or the errno of the failure.
+int sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) return errno;
+  int err = ::fsync(fd) == 0 ? 0 : errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  return err;
+}
+
+}  // namespace
+
 void commit_temp_file(const std::string& tmp, const std::string& path, const char* op) {
+  if (const int err = sync_path(tmp, 0); err != 0) {
+    std::remove(tmp.c_str());
+    TANGENT_FAIL(op, ": cannot flush '", tmp, "' to disk: ", std::strerror(err));
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
     TANGENT_FAIL(op, ": cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
   }
+  // The rename is durable once the directory is: fsync it too. EINVAL: the file system cannot sync directories.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  if (const int err = sync_path(dir, O_DIRECTORY); err != 0 && err != EINVAL) {
+    TANGENT_FAIL(op, ": wrote '", path, "', but cannot flush its directory '", dir, "' to disk: ", std::strerror(err));
+  }
 }
 
+}  // namespace detail
+
 void write_atomically(const std::string& path, const char* op, const std::function<void(std::ostream&)>& write) {
-  const std::string tmp = temp_path_for(path);
+  const std::string tmp = detail::temp_path_for(path);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) TANGENT_FAIL(op, ": cannot open '", tmp, "' for writing: ", std::strerror(errno));
@@ -85,7 +113,13 @@ void write_atomically(const std::string& path, const char* op, const std::functi
       TANGENT_FAIL(op, ": writing '", tmp, "' failed (disk full?)");
     }
   }
-  commit_temp_file(tmp, path, op);
+  detail::commit_temp_file(tmp, path, op);
 }
 
-}  // namespace tangent::data::detail
+void write_atomically(const std::string& path, const char* op, const std::string& bytes) {
+  write_atomically(path, op, [&](std::ostream& out) {
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+}
+
+}  // namespace tangent::data

@@ -1,13 +1,23 @@
 #pragma once
-// File helpers shared by the readers and writers of nn/data (internal): a zlib-backed reader that reads plain
-// and gzip-compressed files alike and never reads past the end, and atomic writes (temp file + rename).
+// File helpers: durable atomic writes, which every writer of Tangent goes through (checkpoints, .npy, IDX, CSV,
+// ONNX, safetensors, the CLI's metrics and SVG plots), and, for the readers of nn/data (internal), a zlib-backed
+// reader that reads plain and gzip-compressed files alike and never reads past the end.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <ostream>
 #include <string>
 
-namespace tangent::data::detail {
+namespace tangent::data {
+
+// Writes `path` atomically and durably: `write` fills a stream on the temp file "path.tmp-<pid>" in the same
+// directory, which is flushed to disk (fsync), renamed over `path`, and the directory fsync'ed, so that after a
+// crash or power loss `path` holds either its old contents or the complete new ones. Any failure raises an Error
+// naming `op` and the file; one before the rename removes the temp file and leaves `path` untouched.
+void write_atomically(const std::string& path, const char* op, const std::function<void(std::ostream&)>& write);
+void write_atomically(const std::string& path, const char* op, const std::string& bytes);
+
+namespace detail {
 
 // Reads a file through zlib (gzopen reads uncompressed files transparently). Errors name `op` and the path.
 class GzReader {
@@ -28,14 +38,12 @@ class GzReader {
   const char* op_;
 };
 
-// Writes `path` atomically: `write` fills a stream on "path.tmp-<pid>", which is renamed over `path` only
-// when everything was written; on any failure the temp file is removed and an Error raised.
-void write_atomically(const std::string& path, const char* op, const std::function<void(std::ostream&)>& write);
-
-// Renames `tmp` over `path` (removing `tmp` and raising on failure).
-void commit_temp_file(const std::string& tmp, const std::string& path, const char* op);
+// For writers that fill the temp file themselves (write_idx's gzip stream): the temp file's name for `path`, and
+// the commit: fsync `tmp`, rename it over `path`, fsync the directory. Before the rename, a failure removes `tmp`.
 std::string temp_path_for(const std::string& path);
+void commit_temp_file(const std::string& tmp, const std::string& path, const char* op);
 
 bool ends_with(const std::string& s, const std::string& suffix);
 
-}  // namespace tangent::data::detail
+}  // namespace detail
+}  // namespace tangent::data

@@ -231,7 +231,7 @@ void write_idx(const std::string& path, const Tensor& t) {
     for (int k = 3; k >= 0; --k) header.push_back(static_cast<unsigned char>(static_cast<uint64_t>(s) >> (8 * k)));
   }
   if (!detail::ends_with(path, ".gz")) {
-    detail::write_atomically(path, "write_idx", [&](std::ostream& out) {
+    write_atomically(path, "write_idx", [&](std::ostream& out) {
       out.write(reinterpret_cast<const char*>(header.data()), static_cast<std::streamsize>(header.size()));
       out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
     });

@@ -324,7 +324,7 @@ void write_npy(const std::string& path, const Tensor& t) {
   for (size_t i = 0; i < (v1 ? 2u : 4u); ++i) head += static_cast<char>((len >> (8 * i)) & 0xFF);
   head += dict;
   const size_t bytes = static_cast<size_t>(c.numel()) * element_size(c.dtype());
-  detail::write_atomically(path, "write_npy", [&](std::ostream& out) {
+  write_atomically(path, "write_npy", [&](std::ostream& out) {
     out.write(head.data(), static_cast<std::streamsize>(head.size()));
     if (bytes > 0) out.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(bytes));
   });

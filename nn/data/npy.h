@@ -14,7 +14,7 @@
 namespace tangent::data {
 
 Tensor read_npy(const std::string& path);
-// Writes atomically ("path.tmp-<pid>", then rename). The tensor may be on any device and of any layout.
+// Writes atomically and durably (data::write_atomically). The tensor may be on any device and of any layout.
 void write_npy(const std::string& path, const Tensor& t);
 
 }  // namespace tangent::data

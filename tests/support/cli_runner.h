@@ -1,6 +1,7 @@
 #pragma once
 // Running the `tangent` binary from end-to-end tests: run_binary spawns it (no shell) with stdout and stderr
-// captured together into a log file, or stderr into a file of its own; a run that outlives its timeout is killed.
+// captured together into a log file, or stderr into a file of its own; a run that outlives its timeout is killed;
+// spawn_binary and wait_binary do the two halves (to kill it in between).
 #include <gtest/gtest.h>
 
 #include "support/optional.h"
@@ -37,10 +38,10 @@ inline std::string slurp_file(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Runs `binary args...` with stdout to `log` and stderr to `err_log` (or `log` when empty). After `timeout_s`
-// seconds the process is killed (SIGKILL) and the result says timed_out.
-inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log,
-                            const std::string& err_log = "", double timeout_s = 1800) {
+// Starts `binary args...` (no shell) with stdout to `log` and stderr to `err_log` (or `log` when empty); returns
+// its pid, or -1 if it cannot start.
+inline pid_t spawn_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log,
+                          const std::string& err_log = "") {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -52,10 +53,17 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
   for (auto& a : all) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;
-  CliResult r;
   const int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for a process started by spawn_binary and reads its output back from the logs. After `timeout_s` seconds
+// the process is killed (SIGKILL) and the result says timed_out.
+inline CliResult wait_binary(pid_t pid, const std::string& log, const std::string& err_log = "",
+                             double timeout_s = 1800) {
+  CliResult r;
+  if (pid < 0) {
     r.output = "posix_spawn failed";
     return r;
   }
@@ -75,6 +83,12 @@ inline CliResult run_binary(const std::string& binary, const std::vector<std::st
   r.output = slurp_file(log);
   if (!err_log.empty()) r.error = slurp_file(err_log);
   return r;
+}
+
+// Runs `binary args...` to completion (spawn_binary + wait_binary).
+inline CliResult run_binary(const std::string& binary, const std::vector<std::string>& args, const std::string& log,
+                            const std::string& err_log = "", double timeout_s = 1800) {
+  return wait_binary(spawn_binary(binary, args, log, err_log), log, err_log, timeout_s);
 }
 
 // A fixture for end-to-end tests of the binary ($TANGENT_BINARY_DIR/bin/tangent, skipped when missing): a fresh

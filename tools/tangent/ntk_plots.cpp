@@ -7,7 +7,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "nn/checkpoint.h"
+#include "nn/data/file_io.h"
 #include "tools/tangent/report.h"
 
 namespace tangent::cli {
@@ -118,7 +118,7 @@ void write_ntk_svg(const std::string& path, const std::string& title, const std:
        << "<rect width='100%' height='100%' fill='white'/>\n<g>" << strip_svg(heat) << "</g>\n"
        << "<g transform='translate(530,60)'>" << strip_svg(spec) << "</g>\n</svg>\n";
   }
-  nn::write_file_atomic(path, os.str());
+  data::write_atomically(path, "ntk", os.str());
 }
 
 }  // namespace tangent::cli

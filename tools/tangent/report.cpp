@@ -8,7 +8,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "nn/checkpoint.h"
+#include "nn/data/file_io.h"
 
 namespace tangent::cli {
 
@@ -59,7 +59,7 @@ void write_metrics_csv(const std::string& path, const std::vector<nn::EpochMetri
   for (const auto& m : history)
     os << m.epoch << ',' << m.train_loss << ',' << m.train_accuracy << ',' << m.test_loss << ',' << m.test_accuracy
        << ',' << m.seconds << ',' << m.examples_per_second << ',' << m.lr << '\n';
-  nn::write_file_atomic(path, os.str());
+  data::write_atomically(path, "train", os.str());
 }
 
 std::string svg_line_chart(const std::string& title, const std::string& xlabel, const std::string& ylabel,
@@ -134,7 +134,7 @@ void write_curves_svg(const std::string& path, const std::vector<nn::EpochMetric
   std::ostringstream os;
   os << "<svg xmlns='http://www.w3.org/2000/svg' width='960' height='320'>\n<g>" << strip(loss)
      << "</g>\n<g transform='translate(480,0)'>" << strip(acc) << "</g>\n</svg>\n";
-  nn::write_file_atomic(path, os.str());
+  data::write_atomically(path, "train", os.str());
 }
 
 }  // namespace tangent::cli

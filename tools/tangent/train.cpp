@@ -1,11 +1,13 @@
 // tangent train: trains an MLP or CNN classifier, or a character-level transformer language model
 // (--model transformer, text data), writing DIR/model.tgt (after every epoch, atomically), DIR/metrics.csv and
-// DIR/curves.svg; --resume continues a run from DIR/model.tgt.
+// DIR/curves.svg; --resume continues a run from DIR/model.tgt with the flags it was trained with.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "core/generator.h"
@@ -17,6 +19,7 @@
 #include "tools/tangent/commands.h"
 #include "tools/tangent/flags.h"
 #include "tools/tangent/report.h"
+#include "tools/tangent/resume.h"
 
 namespace tangent::cli {
 
@@ -35,6 +38,8 @@ struct TrainArgs {
   bool ntk = false;
   int threads = 0;
   bool resume = false;
+  std::string overrides;      // --override: flag names, comma separated
+  std::set<std::string> given;  // the flags on the command line, without dashes
   nn::TrainOptions options;
   bool epochs_given = false;
   // transformer (language model)
@@ -42,6 +47,53 @@ struct TrainArgs {
   int64_t tokens = 0;  // token budget: max_steps = ceil(tokens / (batch * context))
   double validation_fraction = 0.05;
 };
+
+// ---- the flags a checkpoint records (tools/tangent/resume.h) ----
+
+// Every train flag that shapes the run, with the field it sets: checkpoints store them and --resume compares
+// them. Only the flags in kUnrecordedFlags are left out.
+template <typename F>
+void for_each_run_flag(TrainArgs& a, F&& f) {
+  nn::TrainOptions& o = a.options;
+  models::GPTOptions& g = a.gpt;
+  f("model", a.model), f("data", a.data), f("test-data", a.test_data), f("test-limit", a.test_limit);
+  f("epochs", MaybeGiven{o.epochs, a.epochs_given}), f("batch-size", o.batch_size), f("lr", o.lr);
+  f("optimizer", o.optimizer), f("weight-decay", o.weight_decay), f("schedule", o.schedule);
+  f("label-smoothing", o.label_smoothing), f("seed", o.seed), f("max-steps", o.max_steps);
+  f("eval-every", o.steps_per_epoch), f("hidden", a.hidden), f("channels", a.channels);
+  f("activation", a.activation), f("dropout", a.dropout), f("ntk", a.ntk), f("tokens", a.tokens);
+  f("val-fraction", a.validation_fraction), f("attention", g.attention), f("context", g.context);
+  f("layers", g.layers), f("heads", g.heads), f("kv-heads", g.kv_heads), f("dim", g.dim), f("norm", g.norm);
+  f("positions", g.positions), f("dense-last", g.dense_last), f("qk-norm", g.qk_norm);
+  f("layer-scale", g.layer_scale), f("sigmoid-bias", g.sigmoid_bias), f("moba-block", g.moba_block);
+  f("moba-topk", g.moba_top_k), f("moba-key-conv", g.moba_key_conv), f("untied", Inverted{g.tie_weights});
+  f("reference-attention", Inverted{g.fused});
+}
+const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override"};
+
+RunFlags run_flags(TrainArgs a) {
+  RunFlags flags;
+  for_each_run_flag(a, [&](const char* name, auto&& field) { flags[name] = flag_text(field); });
+  return flags;
+}
+
+void set_run_flags(TrainArgs& a, const RunFlags& flags) {
+  for_each_run_flag(a, [&](const char* name, auto&& field) { parse_flag(name, flags.at(name), field); });
+}
+
+// With --resume and an existing DIR/model.tgt: the checkpoint, with `a` set to the flags it was trained with
+// (checked against the command line's, see resume_flags).
+std::optional<nn::Checkpoint> load_for_resume(TrainArgs& a) {
+  TANGENT_CHECK(a.overrides.empty() || a.resume, "train: --override only applies with --resume");
+  if (!a.resume) return std::nullopt;
+  const std::string path = a.out + "/model.tgt";
+  std::optional<nn::Checkpoint> c;
+  if (std::filesystem::exists(path)) c = nn::load_checkpoint(path);
+  // Without a checkpoint (or with one written before flags were recorded) this only checks --override's names.
+  set_run_flags(a, resume_flags(c ? stored_run_flags(*c) : RunFlags{}, run_flags(a), a.given,
+                                parse_flag_names(a.overrides)));
+  return c;
+}
 
 std::vector<int64_t> parse_list(const std::string& s, const char* what) {
   nn::Config c;
@@ -81,7 +133,7 @@ void write_lm_metrics_csv(const std::string& path, const std::vector<nn::EpochMe
     os << m.epoch << ',' << m.step << ',' << m.train_loss << ',' << nn::bits_per_char(m.train_loss) << ','
        << m.train_accuracy << ',' << m.test_loss << ',' << nn::bits_per_char(m.test_loss) << ',' << m.test_accuracy
        << ',' << m.seconds << ',' << m.examples_per_second * static_cast<double>(context) << ',' << m.lr << '\n';
-  nn::write_file_atomic(path, os.str());
+  data::write_atomically(path, "train", os.str());
 }
 
 void write_lm_curves_svg(const std::string& path, const std::vector<nn::EpochMetrics>& history) {
@@ -102,10 +154,11 @@ void write_lm_curves_svg(const std::string& path, const std::vector<nn::EpochMet
      << strip(svg_line_chart("Bits per character", "step", "bits per character", {tb, vb}))
      << "</g>\n<g transform='translate(480,0)'>"
      << strip(svg_line_chart("Next-character accuracy", "step", "accuracy (%)", {ta, va})) << "</g>\n</svg>\n";
-  nn::write_file_atomic(path, os.str());
+  data::write_atomically(path, "train", os.str());
 }
 
-int run_train_lm(TrainArgs a) {
+int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) {
+  const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
   const std::string ckpt_path = a.out + "/model.tgt";
@@ -116,13 +169,13 @@ int run_train_lm(TrainArgs a) {
                 "--val-fraction of its text");
 
   std::shared_ptr<models::Model> model;
-  nn::Checkpoint resume_from;
-  const bool resuming = a.resume && std::filesystem::exists(ckpt_path);
+  const bool resuming = resume_from.has_value();
   if (resuming) {
-    resume_from = nn::load_checkpoint(ckpt_path);
-    TANGENT_CHECK(resume_from.model_kind == "transformer", "train: --resume: ", ckpt_path, " holds a '",
-                  resume_from.model_kind, "' model, not a transformer");
-    a.gpt = models::GPTOptions::from_config(resume_from.model_config);
+    TANGENT_CHECK(resume_from->model_kind == "transformer", "train: --resume: ", ckpt_path, " holds a '",
+                  resume_from->model_kind, "' model, not a transformer");
+    const models::GPTOptions trained = models::GPTOptions::from_config(resume_from->model_config);
+    if (stored_run_flags(*resume_from).empty()) a.gpt = trained;  // written before flags were recorded
+    a.gpt.vocab = trained.vocab;
   }
   // The checkpoint's vocabulary when resuming, else the characters of the text.
   const data::Vocabulary resumed_vocab = data::Vocabulary::from_bytes(a.gpt.vocab);
@@ -135,11 +188,7 @@ int run_train_lm(TrainArgs a) {
   if (text.validation.size() > 0)
     val_set = std::make_shared<data::TensorDataset>(a.test_limit >= 0 ? text.validation.head(a.test_limit)
                                                                       : text.validation);
-  if (resuming) {
-    model = models::create_model("transformer", resume_from.model_config);
-  } else {
-    model = std::make_shared<models::GPT>(a.gpt);
-  }
+  model = std::make_shared<models::GPT>(a.gpt);
   const int64_t tokens_per_step = a.options.batch_size * a.gpt.context;
   if (a.tokens > 0) a.options.max_steps = (a.tokens + tokens_per_step - 1) / tokens_per_step;
   if (a.options.max_steps > 0 && !a.epochs_given) a.options.epochs = std::numeric_limits<int32_t>::max();
@@ -155,9 +204,15 @@ int run_train_lm(TrainArgs a) {
   nn::Trainer trainer(model, model->kind(), model->config(), train_set, val_set, a.options);
   std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
-    trainer.restore(resume_from);
+    trainer.restore(*resume_from);
     std::printf("resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(trainer.step()));
   }
+  auto write_reports = [&] {
+    write_lm_metrics_csv(a.out + "/metrics.csv", trainer.history(), a.gpt.context);
+    write_lm_curves_svg(a.out + "/curves.svg", trainer.history());
+  };
+  // A run killed after its last checkpoint was written may have missed its reports: write them again.
+  if (trainer.done() && !trainer.history().empty()) write_reports();
   while (!trainer.done()) {
     ProgressBar bar("step " + std::to_string(trainer.step()) + "/" + std::to_string(trainer.total_steps()),
                     a.options.batch_size);
@@ -172,9 +227,9 @@ int run_train_lm(TrainArgs a) {
     std::fflush(stdout);
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = spec;
+    store_run_flags(c, flags);
     nn::save_checkpoint(ckpt_path, c);
-    write_lm_metrics_csv(a.out + "/metrics.csv", trainer.history(), a.gpt.context);
-    write_lm_curves_svg(a.out + "/curves.svg", trainer.history());
+    write_reports();
   }
   const auto& h = trainer.history();
   if (!h.empty() && val_set)
@@ -185,8 +240,13 @@ int run_train_lm(TrainArgs a) {
   return 0;
 }
 
-int run_train(const TrainArgs& a) {
-  if (a.model == "transformer") return run_train_lm(a);
+void check_train_args(const TrainArgs& a);
+
+int run_train(TrainArgs a) {
+  const std::optional<nn::Checkpoint> resume_from = load_for_resume(a);
+  check_train_args(a);
+  if (a.model == "transformer") return run_train_lm(a, resume_from);
+  const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
   const std::string ckpt_path = a.out + "/model.tgt";
@@ -219,15 +279,12 @@ int run_train(const TrainArgs& a) {
   if (test_set && test_set->targets().defined() && test_set->size() > 0)
     num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
-  std::shared_ptr<models::Model> model;
-  nn::Checkpoint resume_from;
-  const bool resuming = a.resume && std::filesystem::exists(ckpt_path);
-  if (resuming) {
-    resume_from = nn::load_checkpoint(ckpt_path);
-    model = models::create_model(resume_from.model_kind, resume_from.model_config);
-  } else {
-    model = build_model(a, input_shape, num_classes);
-  }
+  // A checkpoint written before flags were recorded rebuilds its own model.
+  const bool resuming = resume_from.has_value();
+  const std::shared_ptr<models::Model> model =
+      resuming && stored_run_flags(*resume_from).empty()
+          ? models::create_model(resume_from->model_kind, resume_from->model_config)
+          : build_model(a, input_shape, num_classes);
   std::printf("%s", model->summary().c_str());
   std::printf("data: %lld training examples%s, %lld classes, threads %d\n",
               static_cast<long long>(train_set->size()),
@@ -237,10 +294,16 @@ int run_train(const TrainArgs& a) {
   nn::Trainer trainer(model, model->kind(), model->config(), train_set, test_set, a.options);
   std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
-    trainer.restore(resume_from);
+    trainer.restore(*resume_from);
     std::printf("resumed from %s at epoch %lld (step %lld)\n", ckpt_path.c_str(),
                 static_cast<long long>(trainer.epoch()), static_cast<long long>(trainer.step()));
   }
+  auto write_reports = [&] {
+    write_metrics_csv(a.out + "/metrics.csv", trainer.history());
+    write_curves_svg(a.out + "/curves.svg", trainer.history());
+  };
+  // A run killed after its last checkpoint was written may have missed its reports: write them again.
+  if (trainer.done() && !trainer.history().empty()) write_reports();
   while (!trainer.done()) {
     ProgressBar bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(a.options.epochs),
                     a.options.batch_size);
@@ -254,9 +317,9 @@ int run_train(const TrainArgs& a) {
     std::fflush(stdout);
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = a.data;
+    store_run_flags(c, flags);
     nn::save_checkpoint(ckpt_path, c);
-    write_metrics_csv(a.out + "/metrics.csv", trainer.history());
-    write_curves_svg(a.out + "/curves.svg", trainer.history());
+    write_reports();
   }
   const auto& h = trainer.history();
   if (!h.empty() && test_set)
@@ -267,8 +330,10 @@ int run_train(const TrainArgs& a) {
 }
 
 // Checks between flags, before any file is read (each flag's own limits are in its validator, in add_train).
-void check_train_args(const TrainArgs& a, const CLI::App& app) {
-  auto given = [&](const char* flag) { return app.get_option(flag)->count() > 0; };
+// Checks across flags, on the flags a run will use (with --resume, the checkpoint's where the command line is
+// silent), before any data is read.
+void check_train_args(const TrainArgs& a) {
+  auto given = [&](const char* flag) { return a.given.count(std::string(flag + 2)) > 0; };
   const bool lm = a.model == "transformer";
   for (const char* f : {"--tokens", "--val-fraction", "--attention", "--context", "--layers", "--heads", "--kv-heads",
                         "--dim", "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale",
@@ -328,7 +393,10 @@ Run add_train(CLI::App& app) {
   app.add_option("--dropout", a->dropout, "mlp, cnn: dropout probability")->check(number(0, 1, false, true));
   app.add_flag("--ntk", a->ntk, "mlp: the NTK parametrisation");
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(integer(1, kMaxThreads));
-  app.add_flag("--resume", a->resume, "continue from DIR/model.tgt if it exists");
+  app.add_flag("--resume", a->resume, "continue from DIR/model.tgt if it exists, with the flags it was trained with "
+                                      "(a flag given with another value is an error, unless --override names it)");
+  app.add_option("--override", a->overrides, "with --resume: flags (comma separated, e.g. lr,epochs) whose command "
+                                             "line values replace the checkpoint's");
   app.add_option("--max-steps", a->options.max_steps, "stop after N optimisation steps in all (0: no limit)")
       ->check(integer(0, kMaxCount));
   // transformer
@@ -371,7 +439,13 @@ Run add_train(CLI::App& app) {
                         "transformer: the unfused reference attention kernels (slow; for checking)");
   return [a, epochs, &app] {
     a->epochs_given = epochs->count() > 0;
-    check_train_args(*a, app);
+    const RunFlags recorded = run_flags(*a);
+    for (const CLI::Option* o : app.get_options()) {
+      const std::string name = o->get_name().substr(o->get_name().find_first_not_of('-'));
+      TANGENT_CHECK(recorded.count(name) > 0 || kUnrecordedFlags.count(name) > 0, "train: internal error: --", name,
+                    " is neither recorded in checkpoints nor listed in kUnrecordedFlags");
+      if (o->count() > 0) a->given.insert(name);
+    }
     return run_train(*a);
   };
 }
