@@ -77,15 +77,14 @@ IdxData read_raw(const std::string& path, int64_t limit, const char* op, uint8_t
   const size_t got_dims = in.read(dims, want_dims);
   TANGENT_CHECK(got_dims == want_dims, op, ": '", path, "' is truncated inside its header: ", ndim,
                 " dims need ", want_dims, " bytes after the magic number, the file has ", got_dims);
-  const size_t esize = idx_element_size(d.type);
-  uint64_t total = esize;
-  for (int i = 0; i < ndim; ++i) {
-    const uint64_t n = load_be32(dims + 4 * i);
-    d.shape.push_back(static_cast<int64_t>(n));
-    TANGENT_CHECK(n == 0 || total <= kMaxIdxBytes / n, op, ": '", path, "' is corrupted: its header declares dims ",
-                  "so large that the data would exceed ", kMaxIdxBytes, " bytes");
-    total *= n;
-  }
+  for (int i = 0; i < ndim; ++i) d.shape.push_back(static_cast<int64_t>(load_be32(dims + 4 * i)));
+  // The layout counts zero dims as 1 (as strides do), so that [0, 2^32-1, ...] cannot overflow either; the int64
+  // elements read_idx makes take 8 bytes each.
+  const int64_t layout = layout_bytes(d.shape, 8);
+  TANGENT_CHECK(layout >= 0 && static_cast<uint64_t>(layout) <= kMaxIdxBytes, op, ": '", path,
+                "' is corrupted: its header declares dims ", d.shape, " so large that the data would exceed ",
+                kMaxIdxBytes, " bytes");
+  uint64_t total = static_cast<uint64_t>(layout) / 8 * idx_element_size(d.type);
   const bool partial = limit >= 0 && limit < d.shape[0];
   if (partial) {
     total = d.shape[0] == 0 ? 0 : total / static_cast<uint64_t>(d.shape[0]) * static_cast<uint64_t>(limit);
