@@ -482,8 +482,8 @@ OnnxSummary summarize(const onnx::ModelProto& model, const std::string& what) {
     init_names.insert(t.name());
     int64_t n = 1;
     for (int64_t d : t.dims())
-      TANGENT_CHECK(d >= 0 && !__builtin_mul_overflow(n, d, &n), what, ": initializer '", t.name(), "' has a negative dim ",
-                    "or dims whose product overflows int64");
+      TANGENT_CHECK(d >= 0 && !__builtin_mul_overflow(n, d, &n), what, ": initializer '", t.name(),
+                    "' has a negative dim or dims whose product overflows int64");
     TANGENT_CHECK(!__builtin_add_overflow(s.num_parameters, n, &s.num_parameters), what,
                   ": the initializers hold more elements than int64 can count");
     ++s.num_initializers;

@@ -90,11 +90,13 @@ IdxData read_raw(const std::string& path, int64_t limit, const char* op, uint8_t
     total = d.shape[0] == 0 ? 0 : total / static_cast<uint64_t>(d.shape[0]) * static_cast<uint64_t>(limit);
     d.shape[0] = limit;
   }
-  // Read in chunks, so that a corrupted header cannot make us allocate more than the file holds.
-  const size_t chunk = size_t{1} << 24;
+  // Read in growing chunks (64 KiB, doubling up to 16 MiB), so that a corrupted header cannot make us allocate
+  // much more than the file holds: the buffer is never more than twice the bytes read so far (plus 64 KiB).
+  size_t chunk = size_t{1} << 16;
   size_t have = 0;
   while (have < total) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - have));
+    chunk = std::min(chunk * 2, size_t{1} << 24);
     d.bytes.resize(have + n);
     const size_t r = in.read(d.bytes.data() + have, n);
     have += r;
