@@ -112,7 +112,7 @@ TEST(CoreShape, NumelAndLayoutOverflowAreChecked) {
   EXPECT_EQ(layout_bytes(Shape({1LL << 31, 1LL << 31}), 4), -1);  // 2^64 bytes
   EXPECT_EQ(layout_bytes(Shape({0, 1LL << 62, 1LL << 62}), 1), -1);  // no elements, but the strides overflow
   EXPECT_EQ(layout_bytes(Shape({2, -1}), 4), -1);
-  testing::expect_error([] { empty({1LL << 31, 1LL << 31}); }, {"empty", "too large", "[2147483648, 2147483648]"});
+  tangent::testing::expect_error([] { empty({1LL << 31, 1LL << 31}); }, {"empty", "too large", "[2147483648, 2147483648]"});
   EXPECT_THROW(zeros({0, 1LL << 62, 1LL << 62}), Error);
 }
 
