@@ -83,9 +83,9 @@ for name in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$stats" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$stats" | tail -1)
   corp=$(grep -o 'corp: [0-9]*/[0-9a-zA-Z]*' "$stats" | tail -1 | cut -d' ' -f2)
-  printf 'fuzz %-26s %s: %10s execs %7s exec/s  corpus %s (%s files on disk)\n' "$name" \
+  printf 'fuzz %-26s %s: %10s execs %7s exec/s  corpus %s inputs/bytes (%s seeds, %s new files)\n' "$name" \
     "$([ "$status" = 0 ] && echo ok || echo FAILED)" "${execs:-?}" "${rate:-?}" "${corp:-?}" \
-    "$(find "$fuzz/corpus/$name" "$fuzz/seeds/$name" -type f | wc -l)"
+    "$(find "$fuzz/seeds/$name" -type f | wc -l)" "$(find "$fuzz/corpus/$name" -type f | wc -l)"
   if [ "$status" != 0 ]; then
     failed=1
     grep -E 'ERROR|SUMMARY|terminate|Test unit written|==[0-9]+==' "$stats" | head -20 | sed 's/^/    /'
