@@ -68,9 +68,11 @@ class Shape {
     --n_;
   }
 
+  // The number of elements; a product that overflows int64 (a corrupted or hostile shape) raises an Error.
   int64_t numel() const {
     int64_t n = 1;
-    for (size_t i = 0; i < n_; ++i) n *= d_[i];
+    for (size_t i = 0; i < n_; ++i)
+      if (__builtin_mul_overflow(n, d_[i], &n)) numel_overflow();
     return n;
   }
   std::vector<int64_t> vec() const { return std::vector<int64_t>(d_, d_ + n_); }
@@ -87,6 +89,7 @@ class Shape {
     n_ = 0;
     for (; first != last; ++first) d_[n_++] = *first;
   }
+  [[noreturn]] void numel_overflow() const;
   static void check_size(size_t n) {
     TANGENT_CHECK(n <= kMaxDims, "tensors have at most ", kMaxDims, " dimensions, asked for ", n);
   }
@@ -98,6 +101,22 @@ inline std::ostream& operator<<(std::ostream& os, const Shape& s) {
   os << '[';
   for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   return os << ']';
+}
+
+inline void Shape::numel_overflow() const {
+  TANGENT_FAIL("the shape ", *this, " has more elements than int64 can count");
+}
+
+// The bytes of a contiguous tensor of `shape` with `elem_size`-byte elements, or -1 when a dim is negative or the
+// layout overflows int64: the product of the dims, each counted as at least 1 as the strides count them, times
+// elem_size. Readers of outside data compare it with the bytes present before allocating anything.
+inline int64_t layout_bytes(const Shape& shape, size_t elem_size) {
+  int64_t extent = static_cast<int64_t>(elem_size), bytes = extent;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(extent, std::max<int64_t>(d, 1), &extent)) return -1;
+    bytes *= d;  // <= extent: cannot overflow
+  }
+  return bytes;
 }
 
 // Contiguous (row-major) strides for a shape.

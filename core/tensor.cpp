@@ -52,7 +52,10 @@ Tensor alias_with(const Tensor& base, const Shape& shape, const Shape& strides, 
 Tensor empty(const Shape& shape, TensorOptions options) {
   for (size_t i = 0; i < shape.size(); ++i)
     TANGENT_CHECK(shape[i] >= 0, "empty: negative dimension ", shape[i], " in shape ", shape);
-  const size_t nbytes = static_cast<size_t>(shape.numel()) * element_size(options.dtype_);
+  const int64_t bytes = layout_bytes(shape, element_size(options.dtype_));
+  TANGENT_CHECK(bytes >= 0, "empty: the shape ", shape, " of dtype ", options.dtype_,
+                " is too large (its size in bytes overflows int64)");
+  const auto nbytes = static_cast<size_t>(bytes);
   Storage storage = options.device_.is_cpu() ? allocate_cpu_storage(nbytes)
                                              : backend(options.device_.type).allocate(nbytes, options.device_);
   Tensor t(std::allocate_shared<FilledImpl>(HostAllocator<FilledImpl>(), std::move(storage), shape, options.dtype_));

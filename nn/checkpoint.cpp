@@ -61,9 +61,13 @@ Tensor get_tensor(const proto::TensorProto& p, const std::string& path) {
     shape.push_back(s);
   }
   const DType dtype = from_proto(p.dtype(), path, p.name());
-  const size_t expected = static_cast<size_t>(shape.numel()) * element_size(dtype);
-  TANGENT_CHECK(p.data().size() == expected, "load_checkpoint: ", path, ": tensor '", p.name(), "' of shape ", shape,
-                " and dtype ", dtype, " needs ", expected, " bytes but holds ", p.data().size());
+  // Checked against the bytes present before anything is allocated: the CRC only proves the file is intact, not
+  // that its shapes are sane.
+  const int64_t expected = layout_bytes(shape, element_size(dtype));
+  TANGENT_CHECK(expected >= 0, "load_checkpoint: ", path, ": tensor '", p.name(), "' claims the shape ", shape,
+                " (dtype ", dtype, "), too large to exist; it holds ", p.data().size(), " bytes");
+  TANGENT_CHECK(p.data().size() == static_cast<uint64_t>(expected), "load_checkpoint: ", path, ": tensor '", p.name(),
+                "' of shape ", shape, " and dtype ", dtype, " needs ", expected, " bytes but holds ", p.data().size());
   return from_data(p.data().data(), shape, dtype);
 }
 
@@ -172,6 +176,8 @@ Checkpoint load_checkpoint(const std::string& path) {
                 " bytes but only ", available, " are present");
   TANGENT_CHECK(length == available, "load_checkpoint: '", path, "' has ", available - length,
                 " unexpected trailing bytes (corrupted)");
+  TANGENT_CHECK(length < (uint64_t{1} << 31), "load_checkpoint: '", path, "' has a payload of ", length,
+                " bytes, above protobuf's 2 GiB limit");
   const uint32_t crc = static_cast<uint32_t>(get_le(bytes, 20, 4));
   const uint32_t actual = static_cast<uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(bytes.data() + kHeaderSize), static_cast<uInt>(length)));

@@ -471,7 +471,7 @@ void check_and_infer(onnx::ModelProto* model, const std::string& what) {
   }
 }
 
-OnnxSummary summarize(const onnx::ModelProto& model) {
+OnnxSummary summarize(const onnx::ModelProto& model, const std::string& what) {
   OnnxSummary s;
   s.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
   s.ir_version = model.ir_version();
@@ -482,8 +482,11 @@ OnnxSummary summarize(const onnx::ModelProto& model) {
   for (const auto& t : g.initializer()) {
     init_names.insert(t.name());
     int64_t n = 1;
-    for (int64_t d : t.dims()) n *= d;
-    s.num_parameters += n;
+    for (int64_t d : t.dims())
+      TANGENT_CHECK(d >= 0 && !__builtin_mul_overflow(n, d, &n), what, ": initializer '", t.name(),
+                    "' has a negative dim or dims whose product overflows int64");
+    TANGENT_CHECK(!__builtin_add_overflow(s.num_parameters, n, &s.num_parameters), what,
+                  ": the initializers hold more elements than int64 can count");
     ++s.num_initializers;
   }
   for (const auto& v : g.input())
@@ -649,7 +652,7 @@ OnnxSummary inspect_onnx_bytes(const std::string& bytes, const std::string& what
                 bytes.size(), " bytes)");
   TANGENT_CHECK(model.has_graph(), what, ": not an ONNX model (no graph)");
   check_and_infer(&model, what);
-  return summarize(model);
+  return summarize(model, what);
 }
 
 OnnxSummary inspect_onnx(const std::string& path) { return inspect_onnx_bytes(read_file(path), "'" + path + "'"); }

@@ -125,13 +125,14 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
       bad("has an unsupported dtype " + v["dtype"].dump() + " (supported: F32, F64, F16, BF16, I64, BOOL)");
     const nlohmann::json& shape = v["shape"];
     if (!shape.is_array() || shape.size() > Shape::kMaxDims) bad("has an invalid shape " + shape.dump());
-    uint64_t numel = 1;
     for (const auto& d : shape) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40)) bad("has an invalid shape " + shape.dump());
       e.shape.push_back(d.get<int64_t>());
-      numel *= d.get<uint64_t>();
-      if (numel > (uint64_t{1} << 40)) bad("has a shape too large: " + shape.dump());
     }
+    // Zero dims count as 1 here (as strides do): [0, 2^40, 2^40, ...] must not overflow either.
+    const int64_t layout = layout_bytes(e.shape, element_size(e.dtype));
+    if (layout < 0 || layout > (int64_t{1} << 40)) bad("has a shape too large: " + shape.dump());
+    const uint64_t numel = static_cast<uint64_t>(layout) / element_size(e.dtype);
     const nlohmann::json& off = v["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       bad("has invalid data_offsets " + off.dump());

@@ -301,6 +301,58 @@ TEST_F(Checkpoint, LoadErrors) {
   EXPECT_THROW(nn::load_checkpoint(dir_.string()), Error);
 }
 
+// A protobuf varint / length-delimited field, to forge payloads by hand.
+std::string varint(uint64_t v) {
+  std::string out;
+  do {
+    out += static_cast<char>((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v != 0);
+  return out;
+}
+std::string field(int number, const std::string& bytes) {
+  return varint(static_cast<uint64_t>(number) << 3 | 2) + varint(bytes.size()) + bytes;
+}
+// A valid frame (magic, version 1, length, CRC) around `payload`.
+std::string framed(const std::string& payload) {
+  std::string out = std::string("TGNTCKPT") + std::string(16, '\0') + payload;
+  set_u32(&out, 8, 1);
+  set_u32(&out, 12, static_cast<uint32_t>(payload.size()));
+  fix_crc(&out);
+  return out;
+}
+
+// A checkpoint whose checksum is right but whose tensor claims far more elements than it has bytes: the loader
+// compares the shape with the bytes present before allocating, including shapes whose element or byte count
+// overflows (2^31 x 2^31 float32 is 2^64 bytes, which wrapped to 0 = the bytes present) and zero-element shapes
+// whose other dims overflow the strides.
+TEST_F(Checkpoint, CrcValidButHugeShapeRaises) {
+  struct Case {
+    std::vector<uint64_t> shape;
+    std::string data, expect;
+  };
+  const std::vector<Case> cases = {
+      {{1ULL << 31, 1ULL << 31}, "", "too large to exist"},
+      {{1ULL << 32, 1ULL << 32}, "", "too large to exist"},
+      {{0, 1ULL << 62, 1ULL << 62}, "", "too large to exist"},
+      {{1ULL << 20, 1ULL << 20}, "abcd", "needs 4398046511104 bytes but holds 4"},
+      {{1ULL << 63}, "", "negative dimension"},  // a uint64 varint that reads back as a negative int64
+  };
+  for (const Case& c : cases) {
+    std::string dims;
+    for (uint64_t d : c.shape) dims += varint(d);
+    const std::string tensor = field(1, "w") + field(2, dims) + field(4, c.data);  // dtype 0: float32
+    write_bytes(path("huge.tgt"), framed(field(4, tensor)));
+    expect_load_error(path("huge.tgt"), c.expect);
+    expect_load_error(path("huge.tgt"), "tensor 'w'");
+  }
+  // The same forging gives a loadable file when the shape and the bytes agree.
+  write_bytes(path("ok.tgt"), framed(field(4, field(1, "w") + field(2, varint(2) + varint(1)) + field(4, "abcdefgh"))));
+  const nn::Checkpoint ok = nn::load_checkpoint(path("ok.tgt"));
+  ASSERT_EQ(ok.model_state.size(), 1u);
+  EXPECT_EQ(ok.model_state[0].second.shape(), Shape({2, 1}));
+}
+
 // Every single-byte change of the payload, behind a recomputed (so passing) checksum, either loads or raises a
 // tangent::Error: the parser and the tensor checks never crash or read out of bounds. (protobuf logs a line to
 // stderr for each damaged map key that is no longer UTF-8; that is expected here.)

@@ -102,6 +102,22 @@ TEST(CoreShape, MaxDimsIsChecked) {
   EXPECT_THROW(Shape(std::vector<int64_t>(Shape::kMaxDims + 1, 1)), Error);
 }
 
+// Element and byte counts that overflow int64 raise instead of wrapping (a wrapped count once allocated a
+// 0-byte buffer for a tensor of 2^62 elements).
+TEST(CoreShape, NumelAndLayoutOverflowAreChecked) {
+  EXPECT_EQ(Shape({3, 0, 5}).numel(), 0);
+  EXPECT_EQ(Shape({1LL << 31, 1LL << 31}).numel(), 1LL << 62);
+  EXPECT_THROW(Shape({1LL << 32, 1LL << 32}).numel(), Error);
+  EXPECT_EQ(layout_bytes(Shape({2, 3}), 4), 24);
+  EXPECT_EQ(layout_bytes(Shape({}), 8), 8);
+  EXPECT_EQ(layout_bytes(Shape({0, 1LL << 40}), 4), 0);
+  EXPECT_EQ(layout_bytes(Shape({1LL << 31, 1LL << 31}), 4), -1);  // 2^64 bytes
+  EXPECT_EQ(layout_bytes(Shape({0, 1LL << 62, 1LL << 62}), 1), -1);  // no elements, but the strides overflow
+  EXPECT_EQ(layout_bytes(Shape({2, -1}), 4), -1);
+  tangent::testing::expect_error([] { empty({1LL << 31, 1LL << 31}); }, {"empty", "too large", "[2147483648, 2147483648]"});
+  EXPECT_THROW(zeros({0, 1LL << 62, 1LL << 62}), Error);
+}
+
 TEST(CoreShape, StridesWrapAndBroadcast) {
   EXPECT_EQ(contiguous_strides({2, 3, 4}), (Shape{12, 4, 1}));
   EXPECT_EQ(contiguous_strides({}), Shape{});

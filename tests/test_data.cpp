@@ -422,6 +422,13 @@ TEST_F(DataFiles, NpyCorruptedFilesRaiseNamingTheFile) {
   expect_error("huge.npy",
                npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 4000000000), }", "1234"),
                "implausibly large");
+  // No elements, but dims whose strides overflow int64; a dtype size too long for an integer.
+  expect_error("zero_huge.npy",
+               npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4), }", ""),
+               "implausibly large");
+  expect_error("descr_len.npy",
+               npy_bytes("{'descr': '<f99999999999999999999', 'fortran_order': False, 'shape': (1,), }", "1234"),
+               "descr");
   const std::string msg = error_message([&] { read_npy(path("does_not_exist.npy")); });
   EXPECT_NE(msg.find("does_not_exist.npy"), std::string::npos) << msg;
 }
@@ -509,6 +516,9 @@ TEST_F(DataFiles, IdxCorruptedFilesRaiseNamingTheFile) {
   // A header claiming a huge data set fails as truncated, without allocating it.
   expect_error("large.idx", be32(0x00000803) + be32(0xFFFFFF) + be32(28) + be32(28) + "abc", "truncated");
   expect_error("huge.idx", be32(0x00000803) + be32(0xFFFFFFFF) + be32(0xFFFF) + be32(2) + "abc", "exceed");
+  // A zero first dim does not make the other dims harmless: their strides would overflow int64.
+  expect_error("zero_huge.idx", be32(0x00000804) + be32(0) + be32(0xFFFFFFFF) + be32(0xFFFFFFFF) + be32(0xFFFFFFFF),
+               "exceed", false);
   // Truncated and corrupted gzip streams.
   write_idx(path("ok.idx.gz"), arange(0, 200).reshape({2, 10, 10}));
   const std::string gz = read_bytes(path("ok.idx.gz"));

@@ -570,6 +570,8 @@ TEST_F(ExportTest, SafetensorsCorruptFilesRaise) {
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
                         "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})", "xxxxxx"), "overlapping");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "xxxx"), "invalid shape");
+  fails(with_header(R"({"a": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})",
+                    ""), "too large");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [1]}})", "xxxx"), "data_offsets");
   fails(with_header(R"({"__metadata__": {"k": 3}})", ""), "not a string");
   fails(with_header(R"({"a": {"dtype": "BOOL", "shape": [1], "data_offsets": [0, 1]}})", "\x07"), "0 or 1");

@@ -14,6 +14,14 @@ PACKAGES=(
   protobuf-compiler libonnx-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ccache dataset-fashion-mnist fortunes
   python3 python3-pip
 )
+# --sanitize: also what tools/ci/sanitize_and_fuzz.sh needs: clang with its sanitizer and libFuzzer runtimes, LLVM's
+# OpenMP runtime (clang's -fopenmp links libomp) and llvm-symbolizer (file:line in sanitizer reports).
+if [ "${1:-}" = --sanitize ]; then
+  PACKAGES+=(clang libclang-rt-dev libomp-dev llvm)
+elif [ $# -gt 0 ]; then
+  echo "usage: tools/install_deps.sh [--sanitize]" >&2
+  exit 2
+fi
 
 log() { echo "install_deps: $*"; }
 

@@ -77,25 +77,26 @@ IdxData read_raw(const std::string& path, int64_t limit, const char* op, uint8_t
   const size_t got_dims = in.read(dims, want_dims);
   TANGENT_CHECK(got_dims == want_dims, op, ": '", path, "' is truncated inside its header: ", ndim,
                 " dims need ", want_dims, " bytes after the magic number, the file has ", got_dims);
-  const size_t esize = idx_element_size(d.type);
-  uint64_t total = esize;
-  for (int i = 0; i < ndim; ++i) {
-    const uint64_t n = load_be32(dims + 4 * i);
-    d.shape.push_back(static_cast<int64_t>(n));
-    TANGENT_CHECK(n == 0 || total <= kMaxIdxBytes / n, op, ": '", path, "' is corrupted: its header declares dims ",
-                  "so large that the data would exceed ", kMaxIdxBytes, " bytes");
-    total *= n;
-  }
+  for (int i = 0; i < ndim; ++i) d.shape.push_back(static_cast<int64_t>(load_be32(dims + 4 * i)));
+  // The layout counts zero dims as 1 (as strides do), so that [0, 2^32-1, ...] cannot overflow either; the int64
+  // elements read_idx makes take 8 bytes each.
+  const int64_t layout = layout_bytes(d.shape, 8);
+  TANGENT_CHECK(layout >= 0 && static_cast<uint64_t>(layout) <= kMaxIdxBytes, op, ": '", path,
+                "' is corrupted: its header declares dims ", d.shape, " so large that the data would exceed ",
+                kMaxIdxBytes, " bytes");
+  uint64_t total = static_cast<uint64_t>(layout) / 8 * idx_element_size(d.type);
   const bool partial = limit >= 0 && limit < d.shape[0];
   if (partial) {
     total = d.shape[0] == 0 ? 0 : total / static_cast<uint64_t>(d.shape[0]) * static_cast<uint64_t>(limit);
     d.shape[0] = limit;
   }
-  // Read in chunks, so that a corrupted header cannot make us allocate more than the file holds.
-  const size_t chunk = size_t{1} << 24;
+  // Read in growing chunks (64 KiB, doubling up to 16 MiB), so that a corrupted header cannot make us allocate
+  // much more than the file holds: the buffer is never more than twice the bytes read so far (plus 64 KiB).
+  size_t chunk = size_t{1} << 16;
   size_t have = 0;
   while (have < total) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - have));
+    chunk = std::min(chunk * 2, size_t{1} << 24);
     d.bytes.resize(have + n);
     const size_t r = in.read(d.bytes.data() + have, n);
     have += r;

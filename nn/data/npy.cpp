@@ -146,7 +146,7 @@ class HeaderParser {
 // Validates descr ("<f4") into byte order, kind and size.
 void decode_descr(NpyHeader* h, const std::string& path) {
   const std::string& d = h->descr;
-  const bool ok_shape = d.size() >= 3 && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') &&
+  const bool ok_shape = d.size() >= 3 && d.size() <= 4 && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=') &&
                         d.find_first_not_of("0123456789", 2) == std::string::npos;
   TANGENT_CHECK(ok_shape, "read_npy: '", path, "' has an unsupported or invalid dtype descr '", d,
                 "' (supported: f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1)");
@@ -225,12 +225,10 @@ Tensor read_npy(const std::string& path) {
   NpyHeader h = HeaderParser(text, path).parse();
   decode_descr(&h, path);
 
-  uint64_t numel = 1;
-  for (int64_t s : h.shape) {
-    TANGENT_CHECK(s == 0 || numel <= (uint64_t{1} << 50) / static_cast<uint64_t>(s), "read_npy: '", path,
-                  "' is corrupted: its shape ", h.shape, " is implausibly large");
-    numel *= static_cast<uint64_t>(s);
-  }
+  // Sizes are checked against the bytes present before anything is allocated.
+  const int64_t layout = layout_bytes(h.shape, std::max(h.item_size, size_t{8}));  // int64 after widening
+  TANGENT_CHECK(layout >= 0, "read_npy: '", path, "' is corrupted: its shape ", h.shape, " is implausibly large");
+  const uint64_t numel = static_cast<uint64_t>(layout) / std::max(h.item_size, size_t{8});
   const uint64_t data_bytes = numel * h.item_size;
   const uint64_t have = file_size - prefix - header_len;
   TANGENT_CHECK(have >= data_bytes, "read_npy: '", path, "' is truncated: shape ", h.shape, " of dtype '", h.descr,
