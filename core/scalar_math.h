@@ -95,7 +95,8 @@ TANGENT_UNARY_FORMULA(Clamp, "clamp", Numeric,
     d = d > p.d1 ? p.d1 : d;
     return static_cast<A>(d);
   } else {
-    return v != v ? v : (v < p.a0 ? p.a0 : (v > p.a1 ? p.a1 : v));
+    const A low = v < p.a0 ? p.a0 : v;  // NaN compares false: it passes through both
+    return low > p.a1 ? p.a1 : low;
   });
 TANGENT_UNARY_FORMULA(LogicalNot, "logical_not", Logical, return v == A(0););
 TANGENT_UNARY_FORMULA(Floor, "floor", Numeric,
