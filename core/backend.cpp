@@ -1,5 +1,7 @@
 #include "core/backend.h"
 
+#include <iterator>
+
 namespace tangent {
 
 namespace {
@@ -20,18 +22,36 @@ Backend& backend(DeviceType type) {
   return *b;
 }
 
-const char* unary_op_name(UnaryOp op) {
-  static const char* names[] = {"neg",     "exp",       "log",  "log1p",   "sqrt",   "rsqrt",  "abs",
-                                "sign",    "sin",       "cos",  "tanh",    "sigmoid", "relu",  "gelu",
-                                "gelu_tanh", "silu",    "softplus", "erf", "reciprocal", "square", "pow",
-                                "clamp",   "logical_not"};
-  return names[static_cast<int>(op)];
+namespace {
+
+constexpr bool same_name(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
 }
 
-const char* binary_op_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq",
-                                "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or"};
-  return names[static_cast<int>(op)];
+// Every name is non-empty and distinct from those of the same list.
+template <size_t N>
+constexpr bool names_are_distinct(const char* const (&names)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i][0] == '\0') return false;
+    for (size_t j = 0; j < i; ++j)
+      if (same_name(names[i], names[j])) return false;
+  }
+  return true;
 }
+
+#define TANGENT_NAME_ENTRY(Name) scalar_math::Name::name,
+constexpr const char* kUnaryNames[] = {TANGENT_UNARY_OPS(TANGENT_NAME_ENTRY)};
+constexpr const char* kBinaryNames[] = {TANGENT_BINARY_OPS(TANGENT_NAME_ENTRY)};
+#undef TANGENT_NAME_ENTRY
+static_assert(std::size(kUnaryNames) == kNumUnaryOps, "one name per UnaryOp");
+static_assert(std::size(kBinaryNames) == kNumBinaryOps, "one name per BinaryOp");
+static_assert(names_are_distinct(kUnaryNames), "unary op names must be distinct");
+static_assert(names_are_distinct(kBinaryNames), "binary op names must be distinct");
+
+}  // namespace
+
+const char* unary_op_name(UnaryOp op) { return kUnaryNames[static_cast<int>(op)]; }
+const char* binary_op_name(BinaryOp op) { return kBinaryNames[static_cast<int>(op)]; }
 
 }  // namespace tangent

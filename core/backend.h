@@ -13,31 +13,34 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/scalar.h"
+#include "core/scalar_math.h"
 #include "core/storage.h"
 #include "core/tensor.h"
 
 namespace tangent {
 
+// The elementwise primitives and their scalar formulas are listed once, in core/scalar_math.h; the enums, names
+// and both backends' dispatch are generated from those lists.
 enum class UnaryOp : uint8_t {
-  Neg, Exp, Log, Log1p, Sqrt, Rsqrt, Abs, Sign, Sin, Cos, Tanh, Sigmoid, Relu,
-  Gelu,      // exact: x * Phi(x)
-  GeluTanh,  // tanh approximation
-  Silu,
-  Softplus,  // p0 = beta, p1 = threshold (linear above it)
-  Erf, Reciprocal, Square,
-  PowScalar,  // x ^ p0
-  Clamp,      // clamp to [p0, p1] (either may be +-inf)
-  LogicalNot,  // out is bool
+#define TANGENT_ENUM_ENTRY(Name) Name,
+  TANGENT_UNARY_OPS(TANGENT_ENUM_ENTRY)
 };
-const char* unary_op_name(UnaryOp op);
+enum class BinaryOp : uint8_t { TANGENT_BINARY_OPS(TANGENT_ENUM_ENTRY) };
+#undef TANGENT_ENUM_ENTRY
+#define TANGENT_COUNT_ENTRY(Name) +1
+constexpr int kNumUnaryOps = 0 TANGENT_UNARY_OPS(TANGENT_COUNT_ENTRY);
+constexpr int kNumBinaryOps = 0 TANGENT_BINARY_OPS(TANGENT_COUNT_ENTRY);
+#undef TANGENT_COUNT_ENTRY
 
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
-  Eq, Ne, Lt, Le, Gt, Ge,  // out is bool; inputs share a dtype
-  LogicalAnd, LogicalOr,   // inputs and out are bool
-};
+const char* unary_op_name(UnaryOp op);   // "exp", as errors and autograd print it
 const char* binary_op_name(BinaryOp op);
-inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+// Eq, Ne, Lt, Le, Gt, Ge: out is bool, the inputs share a dtype.
+inline bool is_comparison(BinaryOp op) {
+#define TANGENT_COMPARE_ENTRY(Name) scalar_math::Name::domain == scalar_math::Domain::Compare,
+  constexpr bool table[] = {TANGENT_BINARY_OPS(TANGENT_COMPARE_ENTRY)};
+#undef TANGENT_COMPARE_ENTRY
+  return table[static_cast<int>(op)];
+}
 
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min };
 
@@ -92,10 +95,11 @@ class Backend {
   virtual void synchronize() {}
 
   // ---- elementwise ----
-  // x and out have the same floating dtype (or, for Neg/Abs/Sign/Square/Clamp, any numeric dtype; LogicalNot:
-  // out bool).
+  // x and out have one dtype, in the op's domain (core/scalar_math.h); out is bool for LogicalNot. p0 and p1 are
+  // the op's parameters (Softplus: beta, threshold; PowScalar: the exponent; Clamp: the bounds, maybe infinite).
   virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0 = 0.0, double p1 = 0.0) = 0;
-  // a and b share a dtype and out's shape; out has that dtype, or bool for comparisons.
+  // a and b share a dtype (in the op's domain) and out's shape; out has that dtype, or bool for comparisons and
+  // logical ops.
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // cond is bool; a, b and out share a dtype; all have out's shape.
   virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;

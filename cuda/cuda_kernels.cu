@@ -1,5 +1,6 @@
-// CUDA kernels of the CUDA backend: fill, strided copy, and float32 unary/binary elementwise. Each kernel is a
-// grid-stride loop over the iteration space of kernels::Geometry; dense operands take the linear-index fast path.
+// CUDA kernels of the CUDA backend: fill, strided copy, and float32 unary/binary elementwise (dispatch and
+// formulas generated from core/scalar_math.h). Each kernel is a grid-stride loop over the iteration space of
+// kernels::Geometry; dense operands take the linear-index fast path.
 #include <cuda_runtime.h>
 
 #include "core/error.h"
@@ -93,69 +94,43 @@ __global__ void binary_kernel(Geometry g, Operands<3> ops, F f) {
   }
 }
 
-// The float32 unary functions, matching the CPU backend's definitions (ops/cpu/elementwise.cpp).
-template <UnaryOp op>
+// The float32 instances of the scalar formulas of core/scalar_math.h (the CPU backend runs the same ones).
+template <typename Op>
 struct UnaryF {
-  float p0, p1;
-  __device__ float operator()(float v) const {
-    if constexpr (op == UnaryOp::Neg) return -v;
-    else if constexpr (op == UnaryOp::Exp) return expf(v);
-    else if constexpr (op == UnaryOp::Log) return logf(v);
-    else if constexpr (op == UnaryOp::Log1p) return log1pf(v);
-    else if constexpr (op == UnaryOp::Sqrt) return sqrtf(v);
-    else if constexpr (op == UnaryOp::Rsqrt) return 1.0f / sqrtf(v);
-    else if constexpr (op == UnaryOp::Abs) return fabsf(v);
-    else if constexpr (op == UnaryOp::Sign) return static_cast<float>((0.0f < v) - (v < 0.0f));
-    else if constexpr (op == UnaryOp::Sin) return sinf(v);
-    else if constexpr (op == UnaryOp::Cos) return cosf(v);
-    else if constexpr (op == UnaryOp::Tanh) return tanhf(v);
-    else if constexpr (op == UnaryOp::Sigmoid) return 1.0f / (1.0f + expf(-v));
-    else if constexpr (op == UnaryOp::Relu) return v > 0.0f ? v : (isnan(v) ? v : 0.0f);
-    else if constexpr (op == UnaryOp::Gelu) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    else if constexpr (op == UnaryOp::GeluTanh)
-      return 0.5f * v * (1.0f + tanhf(0.79788456080286535f * (v + 0.044715f * v * v * v)));
-    else if constexpr (op == UnaryOp::Silu) return v / (1.0f + expf(-v));
-    else if constexpr (op == UnaryOp::Softplus) return v * p0 > p1 ? v : log1pf(expf(v * p0)) / p0;
-    else if constexpr (op == UnaryOp::Erf) return erff(v);
-    else if constexpr (op == UnaryOp::Reciprocal) return 1.0f / v;
-    else if constexpr (op == UnaryOp::Square) return v * v;
-    else if constexpr (op == UnaryOp::PowScalar)
-      return p0 == 2.0f ? v * v : p0 == 1.0f ? v : p0 == 0.5f ? sqrtf(v) : powf(v, p0);
-    else if constexpr (op == UnaryOp::Clamp) return isnan(v) ? v : (v < p0 ? p0 : (v > p1 ? p1 : v));
-    else return v;  // unreachable: unary_f32_supported() filters the rest
-  }
+  scalar_math::Params<float> p;
+  __device__ float operator()(float v) const { return Op::f(v, p); }
 };
 
-template <BinaryOp op>
+template <typename Op>
 struct BinaryF {
-  __device__ auto operator()(float x, float y) const {
-    if constexpr (op == BinaryOp::Add) return x + y;
-    else if constexpr (op == BinaryOp::Sub) return x - y;
-    else if constexpr (op == BinaryOp::Mul) return x * y;
-    else if constexpr (op == BinaryOp::Div) return x / y;
-    else if constexpr (op == BinaryOp::Pow) return powf(x, y);
-    else if constexpr (op == BinaryOp::Maximum) return isnan(x) || isnan(y) ? nanf("") : fmaxf(x, y);
-    else if constexpr (op == BinaryOp::Minimum) return isnan(x) || isnan(y) ? nanf("") : fminf(x, y);
-    else if constexpr (op == BinaryOp::Eq) return x == y;
-    else if constexpr (op == BinaryOp::Ne) return x != y;
-    else if constexpr (op == BinaryOp::Lt) return x < y;
-    else if constexpr (op == BinaryOp::Le) return x <= y;
-    else if constexpr (op == BinaryOp::Gt) return x > y;
-    else return x >= y;  // Ge; the logical ops are filtered by binary_f32_supported()
-  }
+  __device__ auto operator()(float x, float y) const { return Op::f(x, y); }
 };
 
-template <UnaryOp op>
-void run_unary(const Geometry& g, const Operands<2>& ops, float p0, float p1) {
-  unary_kernel<<<num_blocks(g.numel), kThreads>>>(g, ops, UnaryF<op>{p0, p1});
-  check_launch(unary_op_name(op));
+// The float32 kernels: ops whose output is float32 (not the logical ones, whose output is bool on any input).
+template <typename Op>
+constexpr bool has_f32_kernel() {
+  return Op::domain != scalar_math::Domain::Logical;
 }
 
-template <BinaryOp op>
+template <typename Op>
+void run_unary(const Geometry& g, const Operands<2>& ops, float p0, float p1) {
+  if constexpr (has_f32_kernel<Op>()) {
+    unary_kernel<<<num_blocks(g.numel), kThreads>>>(g, ops, UnaryF<Op>{scalar_math::Params<float>(p0, p1)});
+    check_launch(Op::name);
+  } else {
+    TANGENT_FAIL(Op::name, ": not implemented on cuda yet for float32");
+  }
+}
+
+template <typename Op>
 void run_binary(const Geometry& g, const Operands<3>& ops) {
-  using R = decltype(BinaryF<op>{}(0.0f, 0.0f));
-  binary_kernel<R><<<num_blocks(g.numel), kThreads>>>(g, ops, BinaryF<op>{});
-  check_launch(binary_op_name(op));
+  if constexpr (has_f32_kernel<Op>()) {
+    using R = decltype(Op::f(0.0f, 0.0f));
+    binary_kernel<R><<<num_blocks(g.numel), kThreads>>>(g, ops, BinaryF<Op>{});
+    check_launch(Op::name);
+  } else {
+    TANGENT_FAIL(Op::name, ": not implemented on cuda yet for float32");
+  }
 }
 
 }  // namespace
@@ -188,42 +163,42 @@ void copy(const Geometry& g, const Operand& dst, const Operand& src, size_t elem
   check_launch("copy");
 }
 
-bool unary_f32_supported(UnaryOp op) { return op != UnaryOp::LogicalNot; }
+bool unary_f32_supported(UnaryOp op) {
+#define TANGENT_UNARY_ENTRY(Name) has_f32_kernel<scalar_math::Name>(),
+  constexpr bool table[] = {TANGENT_UNARY_OPS(TANGENT_UNARY_ENTRY)};
+#undef TANGENT_UNARY_ENTRY
+  return table[static_cast<int>(op)];
+}
 
 void unary_f32(UnaryOp op, const Geometry& g, const Operand& out, const Operand& x, float p0, float p1) {
   if (g.numel == 0) return;
   const Operands<2> ops{{out, x}};
   switch (op) {
-#define TANGENT_UNARY_CASE(name) \
-  case UnaryOp::name: return run_unary<UnaryOp::name>(g, ops, p0, p1);
-    TANGENT_UNARY_CASE(Neg) TANGENT_UNARY_CASE(Exp) TANGENT_UNARY_CASE(Log) TANGENT_UNARY_CASE(Log1p)
-    TANGENT_UNARY_CASE(Sqrt) TANGENT_UNARY_CASE(Rsqrt) TANGENT_UNARY_CASE(Abs) TANGENT_UNARY_CASE(Sign)
-    TANGENT_UNARY_CASE(Sin) TANGENT_UNARY_CASE(Cos) TANGENT_UNARY_CASE(Tanh) TANGENT_UNARY_CASE(Sigmoid)
-    TANGENT_UNARY_CASE(Relu) TANGENT_UNARY_CASE(Gelu) TANGENT_UNARY_CASE(GeluTanh) TANGENT_UNARY_CASE(Silu)
-    TANGENT_UNARY_CASE(Softplus) TANGENT_UNARY_CASE(Erf) TANGENT_UNARY_CASE(Reciprocal) TANGENT_UNARY_CASE(Square)
-    TANGENT_UNARY_CASE(PowScalar) TANGENT_UNARY_CASE(Clamp)
+#define TANGENT_UNARY_CASE(Name) \
+  case UnaryOp::Name: return run_unary<scalar_math::Name>(g, ops, p0, p1);
+    TANGENT_UNARY_OPS(TANGENT_UNARY_CASE)
 #undef TANGENT_UNARY_CASE
-    default: break;
   }
-  TANGENT_FAIL(unary_op_name(op), ": not implemented on cuda yet for float32");
+  TANGENT_FAIL("cuda unary: unknown op ", static_cast<int>(op));
 }
 
-bool binary_f32_supported(BinaryOp op) { return op != BinaryOp::LogicalAnd && op != BinaryOp::LogicalOr; }
+bool binary_f32_supported(BinaryOp op) {
+#define TANGENT_BINARY_ENTRY(Name) has_f32_kernel<scalar_math::Name>(),
+  constexpr bool table[] = {TANGENT_BINARY_OPS(TANGENT_BINARY_ENTRY)};
+#undef TANGENT_BINARY_ENTRY
+  return table[static_cast<int>(op)];
+}
 
 void binary_f32(BinaryOp op, const Geometry& g, const Operand& out, const Operand& a, const Operand& b) {
   if (g.numel == 0) return;
   const Operands<3> ops{{out, a, b}};
   switch (op) {
-#define TANGENT_BINARY_CASE(name) \
-  case BinaryOp::name: return run_binary<BinaryOp::name>(g, ops);
-    TANGENT_BINARY_CASE(Add) TANGENT_BINARY_CASE(Sub) TANGENT_BINARY_CASE(Mul) TANGENT_BINARY_CASE(Div)
-    TANGENT_BINARY_CASE(Pow) TANGENT_BINARY_CASE(Maximum) TANGENT_BINARY_CASE(Minimum) TANGENT_BINARY_CASE(Eq)
-    TANGENT_BINARY_CASE(Ne) TANGENT_BINARY_CASE(Lt) TANGENT_BINARY_CASE(Le) TANGENT_BINARY_CASE(Gt)
-    TANGENT_BINARY_CASE(Ge)
+#define TANGENT_BINARY_CASE(Name) \
+  case BinaryOp::Name: return run_binary<scalar_math::Name>(g, ops);
+    TANGENT_BINARY_OPS(TANGENT_BINARY_CASE)
 #undef TANGENT_BINARY_CASE
-    default: break;
   }
-  TANGENT_FAIL(binary_op_name(op), ": not implemented on cuda yet for float32");
+  TANGENT_FAIL("cuda binary: unknown op ", static_cast<int>(op));
 }
 
 }  // namespace tangent::cuda::kernels

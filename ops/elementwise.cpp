@@ -152,6 +152,22 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor atan2(const Tensor& a, const Tensor& b) {
+  DType t = detail::result_type(a, b);
+  if (!is_floating_point(t)) t = kFloat32;  // as div
+  Tensor out = binary_raw(BinaryOp::Atan2, "atan2", a, b, t);
+  if (autograd::needs_grad(a, b)) {
+    // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
+    autograd::record("atan2", out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
+      const Tensor x = ctx.saved(0), y = ctx.saved(1);
+      const Tensor scale = div(g, add(mul(x, x), mul(y, y)));
+      return std::vector<Tensor>{ctx.needs_grad(0) ? mul(scale, y) : Tensor(),
+                                 ctx.needs_grad(1) ? neg(mul(scale, x)) : Tensor()};
+    });
+  }
+  return out;
+}
+
 Tensor pow(const Scalar& base, const Tensor& exponent) {
   return pow(detail::wrap_scalar(base, exponent.device()), exponent);
 }

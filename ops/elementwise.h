@@ -18,6 +18,7 @@ Tensor pow(const Tensor& a, const Scalar& exponent);
 Tensor pow(const Scalar& base, const Tensor& exponent);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor atan2(const Tensor& a, const Tensor& b);  // the angle of the point (b, a), as torch.atan2; integers give float32
 Tensor add(const Tensor& a, const Scalar& b);
 Tensor sub(const Tensor& a, const Scalar& b);
 Tensor mul(const Tensor& a, const Scalar& b);
@@ -69,6 +70,8 @@ Tensor square(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max);
 Tensor clamp_min(const Tensor& x, const Scalar& min);
 Tensor clamp_max(const Tensor& x, const Scalar& max);
+Tensor floor(const Tensor& x);  // integer tensors are returned as they are; the gradient is zero
+Tensor round(const Tensor& x);  // half to even, as torch.round; the gradient is zero
 
 // ---- dtype ----
 Tensor to_dtype(const Tensor& x, DType dtype);  // differentiable between floating dtypes

@@ -20,18 +20,26 @@ Tensor unary_raw(UnaryOp op, const Tensor& x, double p0 = 0.0, double p1 = 0.0) 
   return out;
 }
 
-// A floating unary op: computes, then records `backward(g, x, out)` when needed.
+// What a unary op's backward reads: its input, its output, or neither. A node saves only that.
+enum class Reads { Input, Output, Nothing };
+
+// A floating unary op: computes, then records `backward(g, saved)` when needed, where `saved` is the input or
+// the output (as `reads` says; undefined for Reads::Nothing).
 template <typename F>
-Tensor floating_unary(UnaryOp op, const Tensor& input, F backward, double p0 = 0.0, double p1 = 0.0) {
+Tensor floating_unary(UnaryOp op, const Tensor& input, Reads reads, F backward, double p0 = 0.0, double p1 = 0.0) {
   detail::check_defined(input, unary_op_name(op));
   const Tensor x = floating_input(input);
   Tensor out = unary_raw(op, x, p0, p1);
   if (autograd::needs_grad(x)) {
-    autograd::record(unary_op_name(op), out, {x}, {x},
-                     [backward](const Tensor& g, autograd::Context& ctx) {
-                       return std::vector<Tensor>{backward(g, ctx.saved(0), ctx)};
-                     },
-                     /*save_output=*/true);
+    auto fn = [backward, reads](const Tensor& g, autograd::Context& ctx) {
+      const Tensor saved = reads == Reads::Input ? ctx.saved(0) : reads == Reads::Output ? ctx.output() : Tensor();
+      return std::vector<Tensor>{backward(g, saved)};
+    };
+    if (reads == Reads::Input) {
+      autograd::record(unary_op_name(op), out, {x}, {x}, fn);
+    } else {
+      autograd::record(unary_op_name(op), out, {x}, {}, fn, /*save_output=*/reads == Reads::Output);
+    }
   }
   return out;
 }
@@ -48,59 +56,57 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {
-  return floating_unary(UnaryOp::Exp, x, [](const Tensor& g, const Tensor&, autograd::Context& c) { return mul(g, c.output()); });
+  return floating_unary(UnaryOp::Exp, x, Reads::Output, [](const Tensor& g, const Tensor& y) { return mul(g, y); });
 }
 
 Tensor log(const Tensor& x) {
-  return floating_unary(UnaryOp::Log, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return div(g, v); });
+  return floating_unary(UnaryOp::Log, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return div(g, v); });
 }
 
 Tensor log1p(const Tensor& x) {
-  return floating_unary(UnaryOp::Log1p, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return div(g, add(v, 1.0)); });
+  return floating_unary(UnaryOp::Log1p, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return div(g, add(v, 1.0)); });
 }
 
 Tensor sqrt(const Tensor& x) {
-  return floating_unary(UnaryOp::Sqrt, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    return div(g, mul(c.output(), 2.0));
+  return floating_unary(UnaryOp::Sqrt, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
+    return div(g, mul(y, 2.0));
   });
 }
 
 Tensor rsqrt(const Tensor& x) {
-  return floating_unary(UnaryOp::Rsqrt, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    return mul(g, mul(pow(c.output(), 3.0), -0.5));
+  return floating_unary(UnaryOp::Rsqrt, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
+    return mul(g, mul(pow(y, 3.0), -0.5));
   });
 }
 
 Tensor abs(const Tensor& x) {
   detail::check_defined(x, "abs");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Abs, x);
-  return floating_unary(UnaryOp::Abs, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, sign(v)); });
+  return floating_unary(UnaryOp::Abs, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return mul(g, sign(v)); });
 }
 
 Tensor sign(const Tensor& x) {
   detail::check_defined(x, "sign");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Sign, x);
-  return floating_unary(UnaryOp::Sign, x, [](const Tensor& g, const Tensor&, autograd::Context&) { return mul(g, 0.0); });
+  return floating_unary(UnaryOp::Sign, x, Reads::Nothing, [](const Tensor& g, const Tensor&) { return mul(g, 0.0); });
 }
 
 Tensor sin(const Tensor& x) {
-  return floating_unary(UnaryOp::Sin, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, cos(v)); });
+  return floating_unary(UnaryOp::Sin, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return mul(g, cos(v)); });
 }
 
 Tensor cos(const Tensor& x) {
-  return floating_unary(UnaryOp::Cos, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return neg(mul(g, sin(v))); });
+  return floating_unary(UnaryOp::Cos, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
 }
 
 Tensor tanh(const Tensor& x) {
-  return floating_unary(UnaryOp::Tanh, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    const Tensor y = c.output();
+  return floating_unary(UnaryOp::Tanh, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
     return mul(g, sub(scalar_tensor(1.0, y.dtype()), mul(y, y)));
   });
 }
 
 Tensor sigmoid(const Tensor& x) {
-  return floating_unary(UnaryOp::Sigmoid, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    const Tensor y = c.output();
+  return floating_unary(UnaryOp::Sigmoid, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
     return mul(g, mul(y, sub(scalar_tensor(1.0, y.dtype()), y)));
   });
 }
@@ -110,14 +116,14 @@ Tensor relu(const Tensor& x) {
   if (!x.is_floating_point()) return maximum(x, zeros({}, x.dtype()));
   // relu'(x) = [y > 0] = sign(y) for y = relu(x) >= 0 (NaN gives 0, as y > 0 would): two kernels, no scalar
   // tensor and no bool-to-float cast. The mask carries no gradient (detached), as relu'' = 0.
-  return floating_unary(UnaryOp::Relu, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    return mul(g, sign(c.output().detach()));
+  return floating_unary(UnaryOp::Relu, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
+    return mul(g, sign(y.detach()));
   });
 }
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "tanh") {
-    return floating_unary(UnaryOp::GeluTanh, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+    return floating_unary(UnaryOp::GeluTanh, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
       // y = x/2 (1 + tanh u), u = k (x + c x^3): dy/dx = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
       const double k = std::sqrt(2.0 / kPi), c = 0.044715;
       const Tensor x2 = mul(v, v);
@@ -129,7 +135,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
     });
   }
   TANGENT_CHECK(approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
-  return floating_unary(UnaryOp::Gelu, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+  return floating_unary(UnaryOp::Gelu, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
     // d/dx x Phi(x) = Phi(x) + x phi(x)
     const Tensor cdf = mul(add(erf(mul(v, 1.0 / std::sqrt(2.0))), 1.0), 0.5);
     const Tensor pdf = mul(exp(mul(mul(v, v), -0.5)), 1.0 / std::sqrt(2.0 * kPi));
@@ -138,7 +144,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
 }
 
 Tensor silu(const Tensor& x) {
-  return floating_unary(UnaryOp::Silu, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+  return floating_unary(UnaryOp::Silu, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
     const Tensor s = sigmoid(v);
     return mul(g, mul(s, add(mul(v, sub(scalar_tensor(1.0, s.dtype()), s)), 1.0)));
   });
@@ -147,8 +153,8 @@ Tensor silu(const Tensor& x) {
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   TANGENT_CHECK(beta > 0.0, "softplus: beta must be positive, got ", beta);
   return floating_unary(
-      UnaryOp::Softplus, x,
-      [beta, threshold](const Tensor& g, const Tensor& v, autograd::Context&) {
+      UnaryOp::Softplus, x, Reads::Input,
+      [beta, threshold](const Tensor& g, const Tensor& v) {
         const Tensor bx = mul(v, beta);
         return mul(g, where(gt(bx, threshold), ones({}, v.dtype()), sigmoid(bx)));
       },
@@ -156,14 +162,13 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
 }
 
 Tensor erf(const Tensor& x) {
-  return floating_unary(UnaryOp::Erf, x, [](const Tensor& g, const Tensor& v, autograd::Context&) {
+  return floating_unary(UnaryOp::Erf, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
     return mul(g, mul(exp(neg(mul(v, v))), 2.0 / std::sqrt(kPi)));
   });
 }
 
 Tensor reciprocal(const Tensor& x) {
-  return floating_unary(UnaryOp::Reciprocal, x, [](const Tensor& g, const Tensor&, autograd::Context& c) {
-    const Tensor y = c.output();
+  return floating_unary(UnaryOp::Reciprocal, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
     return neg(mul(g, mul(y, y)));
   });
 }
@@ -171,7 +176,7 @@ Tensor reciprocal(const Tensor& x) {
 Tensor square(const Tensor& x) {
   detail::check_defined(x, "square");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Square, x);
-  return floating_unary(UnaryOp::Square, x, [](const Tensor& g, const Tensor& v, autograd::Context&) { return mul(g, mul(v, 2.0)); });
+  return floating_unary(UnaryOp::Square, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return mul(g, mul(v, 2.0)); });
 }
 
 Tensor pow(const Tensor& a, const Scalar& exponent) {
@@ -180,8 +185,8 @@ Tensor pow(const Tensor& a, const Scalar& exponent) {
     return pow(a, detail::wrap_scalar(exponent, a.device()));
   const double e = exponent.to_double();
   return floating_unary(
-      UnaryOp::PowScalar, a,
-      [e](const Tensor& g, const Tensor& v, autograd::Context&) {
+      UnaryOp::PowScalar, a, Reads::Input,
+      [e](const Tensor& g, const Tensor& v) {
         if (e == 0.0) return mul(g, 0.0);
         if (e == 1.0) return g;
         if (e == 2.0) return mul(g, mul(v, 2.0));
@@ -207,6 +212,21 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
 
 Tensor clamp_min(const Tensor& x, const Scalar& min) { return clamp(x, min, std::nullopt); }
 Tensor clamp_max(const Tensor& x, const Scalar& max) { return clamp(x, std::nullopt, max); }
+
+// Piecewise constant: the gradient is zero (as PyTorch's), and the node saves nothing.
+Tensor floor(const Tensor& x) {
+  detail::check_defined(x, "floor");
+  TANGENT_CHECK(x.dtype() != kBool, "floor: not supported for bool tensors (shape ", x.shape(), ")");
+  if (!x.is_floating_point()) return unary_raw(UnaryOp::Floor, x);
+  return floating_unary(UnaryOp::Floor, x, Reads::Nothing, [](const Tensor& g, const Tensor&) { return zeros_like(g); });
+}
+
+Tensor round(const Tensor& x) {
+  detail::check_defined(x, "round");
+  TANGENT_CHECK(x.dtype() != kBool, "round: not supported for bool tensors (shape ", x.shape(), ")");
+  if (!x.is_floating_point()) return unary_raw(UnaryOp::Round, x);
+  return floating_unary(UnaryOp::Round, x, Reads::Nothing, [](const Tensor& g, const Tensor&) { return zeros_like(g); });
+}
 
 Tensor logical_not(const Tensor& x) {
   detail::check_defined(x, "logical_not");

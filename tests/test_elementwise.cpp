@@ -502,3 +502,88 @@ TEST(ElementwiseLayout, LargeAndStridedInputs) {
   EXPECT_EQ((zeros({0, 4}) + 1.0).numel(), 0);
   EXPECT_EQ(exp(zeros({0})).shape(), Shape{0});
 }
+
+// ---- floor, round, atan2 (added through core/scalar_math.h) ----
+
+TEST(ElementwiseRounding, FloorAndRoundHalfToEvenInEveryDType) {
+  // torch.round rounds half to even: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0, -1.5 -> -2.
+  const std::vector<double> v = {-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -1.2, 1.7};
+  const std::vector<double> rounded = {-2, -2, -0.0, 0, 2, 2, -1, 2};
+  const std::vector<double> floored = {-3, -2, -1, 0, 1, 2, -2, 1};
+  for (DType t : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    const Tensor x = tensor(v, Shape{8}, kFloat64).to(t);
+    const Tensor r = round(x), f = floor(x);
+    EXPECT_EQ(r.dtype(), t);
+    EXPECT_EQ(to_vector<double>(r.to(kFloat64)), rounded) << t;
+    EXPECT_EQ(to_vector<double>(f.to(kFloat64)), floored) << t;
+  }
+  EXPECT_TRUE(std::signbit(to_vector<double>(round(tensor(std::vector<double>{-0.4}, Shape{1})))[0]));
+  // Integers are already whole: returned with their dtype and values.
+  const Tensor i = tensor(std::vector<int64_t>{-3, 0, 7}, Shape{3});
+  EXPECT_EQ(to_vector<int64_t>(floor(i)), (std::vector<int64_t>{-3, 0, 7}));
+  EXPECT_EQ(round(i).dtype(), kInt64);
+  // NaN and infinities pass through.
+  const Tensor special = tensor(std::vector<double>{NAN, INFINITY, -INFINITY}, Shape{3});
+  const std::vector<double> fr = to_vector<double>(floor(special)), rr = to_vector<double>(round(special));
+  EXPECT_TRUE(std::isnan(fr[0]) && std::isnan(rr[0]));
+  EXPECT_EQ(fr[1], INFINITY);
+  EXPECT_EQ(rr[2], -INFINITY);
+  tangent::testing::expect_error([] { floor(tensor(std::vector<bool>{true}, Shape{1})); }, {"floor", "bool"});
+  tangent::testing::expect_error([] { round(tensor(std::vector<bool>{true}, Shape{1})); }, {"round", "bool"});
+}
+
+TEST(ElementwiseRounding, GradientIsZero) {
+  Tensor x = tensor(std::vector<double>{-1.3, 0.2, 2.7}, Shape{3}).requires_grad_(true);
+  add(floor(x), round(x)).sum().backward();
+  EXPECT_EQ(to_vector<double>(x.grad()), (std::vector<double>{0, 0, 0}));
+}
+
+TEST(ElementwiseAtan2, QuadrantsSignedZerosAndPromotion) {
+  const Tensor y = tensor(std::vector<double>{1, 1, -1, -1, 0, -0.0, 0, 1}, Shape{8});
+  const Tensor x = tensor(std::vector<double>{1, -1, -1, 1, -1, -1, 0, 0}, Shape{8});
+  const std::vector<double> got = to_vector<double>(atan2(y, x));
+  const std::vector<double> yv = to_vector<double>(y), xv = to_vector<double>(x);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], std::atan2(yv[i], xv[i])) << i;
+  EXPECT_EQ(got[5], -M_PI);  // atan2(-0, -1) = -pi, as torch.atan2
+  // Integers give float32 (as torch.atan2); a float32 tensor with a float64 one gives float64.
+  const Tensor yi = tensor(std::vector<int64_t>{1, -2}, Shape{2}), xi = tensor(std::vector<int64_t>{0, 2}, Shape{2});
+  const Tensor ri = atan2(yi, xi);
+  EXPECT_EQ(ri.dtype(), kFloat32);
+  EXPECT_NEAR(to_vector<float>(ri)[0], M_PI / 2, 1e-6);
+  EXPECT_NEAR(to_vector<float>(ri)[1], -M_PI / 4, 1e-6);
+  EXPECT_EQ(atan2(ones({2}), ones({2}, kFloat64)).dtype(), kFloat64);
+  tangent::testing::expect_error([] { atan2(ones({2}), ones({3})); }, {"atan2", "[2]", "[3]"});
+}
+
+// A unary node saves only what its backward reads: exp reads its output, so changing the input in place
+// afterwards does not invalidate the graph; log reads its input, so changing its output does not either.
+TEST(ElementwiseAutograd, UnaryNodesSaveOnlyWhatTheyRead) {
+  Tensor leaf = tensor(std::vector<double>{0.5, 1.5}, Shape{2}).requires_grad_(true);
+  Tensor x = mul(leaf, 1.0);
+  const Tensor y = exp(x);
+  {
+    NoGradGuard guard;
+    x.add_(ones({2}, kFloat64));  // bumps x's version: a saved x would now fail to unpack
+  }
+  y.sum().backward();
+  EXPECT_TRUE(tangent::testing::all_close(leaf.grad(), exp(tensor(std::vector<double>{0.5, 1.5}, Shape{2}))));
+
+  Tensor leaf2 = tensor(std::vector<double>{2.0, 4.0}, Shape{2}).requires_grad_(true);
+  Tensor z = log(mul(leaf2, 1.0));
+  {
+    NoGradGuard guard;
+    z.mul_(zeros({2}, kFloat64));
+  }
+  z.sum().backward();
+  EXPECT_EQ(to_vector<double>(leaf2.grad()), (std::vector<double>{0.5, 0.25}));
+
+  // A saved tensor that is read still guards against in-place changes.
+  Tensor leaf3 = tensor(std::vector<double>{2.0}, Shape{1}).requires_grad_(true);
+  Tensor u = mul(leaf3, 1.0);
+  const Tensor w = log(u);
+  {
+    NoGradGuard guard;
+    u.add_(ones({1}, kFloat64));
+  }
+  tangent::testing::expect_error([&] { w.sum().backward(); }, {"log"});
+}

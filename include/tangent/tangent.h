@@ -19,5 +19,6 @@
 #include "ops/moba.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "ops/spatial.h"
 #include "nn/nn.h"
 #include "models/models.h"

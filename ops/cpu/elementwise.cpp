@@ -1,5 +1,6 @@
-// CPU elementwise kernels: unary, binary and where, over the strided loop of loops.h.
-#include <cmath>
+// CPU elementwise kernels: unary and binary (dispatch and formulas generated from core/scalar_math.h) and where,
+// over the strided loop of loops.h.
+#include <type_traits>
 
 #include "ops/cpu/cpu_backend.h"
 #include "ops/cpu/loops.h"
@@ -8,17 +9,18 @@ namespace tangent::cpu {
 
 namespace {
 
-template <typename T, typename F>
+// out = f(x) with T input and R output; a fast path for dense operands.
+template <typename T, typename R, typename F>
 void map1(const Tensor& x, const Tensor& out, const F& f) {
   cpu_loop<2>(out.shape(), {&out, &x}, [&f](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
-    T* o = reinterpret_cast<T*>(p[0]);
+    R* o = reinterpret_cast<R*>(p[0]);
     const T* a = reinterpret_cast<const T*>(p[1]);
-    if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
-      for (int64_t i = 0; i < n; ++i) o[i] = T(f(static_cast<acc_t<T>>(a[i])));
+    if (s[0] == sizeof(R) && s[1] == sizeof(T)) {
+      for (int64_t i = 0; i < n; ++i) o[i] = R(f(static_cast<acc_t<T>>(a[i])));
     } else {
       for (int64_t i = 0; i < n; ++i) {
-        *reinterpret_cast<T*>(p[0] + i * s[0]) =
-            T(f(static_cast<acc_t<T>>(*reinterpret_cast<const T*>(p[1] + i * s[1]))));
+        *reinterpret_cast<R*>(p[0] + i * s[0]) =
+            R(f(static_cast<acc_t<T>>(*reinterpret_cast<const T*>(p[1] + i * s[1]))));
       }
     }
   });
@@ -50,168 +52,62 @@ void map2(const Tensor& a, const Tensor& b, const Tensor& out, const F& f) {
   });
 }
 
-constexpr double kSqrt1_2 = 0.70710678118654752440;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
+// The output type of an op on T: bool when its formula returns bool (comparisons, logic), else T.
+template <typename T, typename Result>
+using out_t = std::conditional_t<std::is_same_v<Result, bool>, bool, T>;
 
-template <typename T>
-void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
-  using A = acc_t<T>;
-  switch (op) {
-    case UnaryOp::Neg: return map1<T>(x, out, [](A v) { return static_cast<A>(-v); });
-    case UnaryOp::Abs: return map1<T>(x, out, [](A v) { return v < A(0) ? static_cast<A>(-v) : v; });
-    case UnaryOp::Sign: return map1<T>(x, out, [](A v) { return static_cast<A>((A(0) < v) - (v < A(0))); });
-    case UnaryOp::Square: return map1<T>(x, out, [](A v) { return static_cast<A>(v * v); });
-    case UnaryOp::Clamp: {
-      if constexpr (std::is_integral_v<A>) {
-        const double lo = p0, hi = p1;
-        return map1<T>(x, out, [lo, hi](A v) {
-          double d = static_cast<double>(v);
-          d = d < lo ? lo : d;
-          d = d > hi ? hi : d;
-          return static_cast<A>(d);
-        });
-      } else {
-        const A lo = static_cast<A>(p0), hi = static_cast<A>(p1);
-        return map1<T>(x, out, [lo, hi](A v) { return std::isnan(v) ? v : (v < lo ? lo : (v > hi ? hi : v)); });
-      }
+// Op is a struct of core/scalar_math.h.
+template <typename Op>
+void unary_kernel(const Tensor& x, const Tensor& out, double p0, double p1) {
+  TANGENT_DISPATCH_ALL(x.dtype(), Op::name, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (scalar_math::accepts<T>(Op::domain)) {
+      using A = acc_t<T>;
+      const scalar_math::Params<A> params(p0, p1);
+      using R = out_t<T, decltype(Op::f(A(), params))>;
+      map1<T, R>(x, out, [params](A v) { return Op::f(v, params); });
+    } else {
+      TANGENT_FAIL(Op::name, ": not supported for dtype ", x.dtype());
     }
-    default: break;
-  }
-  if constexpr (std::is_floating_point_v<A>) {
-    switch (op) {
-      case UnaryOp::Exp: return map1<T>(x, out, [](A v) { return std::exp(v); });
-      case UnaryOp::Log: return map1<T>(x, out, [](A v) { return std::log(v); });
-      case UnaryOp::Log1p: return map1<T>(x, out, [](A v) { return std::log1p(v); });
-      case UnaryOp::Sqrt: return map1<T>(x, out, [](A v) { return std::sqrt(v); });
-      case UnaryOp::Rsqrt: return map1<T>(x, out, [](A v) { return A(1) / std::sqrt(v); });
-      case UnaryOp::Sin: return map1<T>(x, out, [](A v) { return std::sin(v); });
-      case UnaryOp::Cos: return map1<T>(x, out, [](A v) { return std::cos(v); });
-      case UnaryOp::Tanh: return map1<T>(x, out, [](A v) { return std::tanh(v); });
-      case UnaryOp::Sigmoid: return map1<T>(x, out, [](A v) { return A(1) / (A(1) + std::exp(-v)); });
-      case UnaryOp::Relu: return map1<T>(x, out, [](A v) { return v > A(0) ? v : (std::isnan(v) ? v : A(0)); });
-      case UnaryOp::Gelu:
-        return map1<T>(x, out, [](A v) { return A(0.5) * v * (A(1) + std::erf(v * A(kSqrt1_2))); });
-      case UnaryOp::GeluTanh:
-        return map1<T>(x, out, [](A v) {
-          return A(0.5) * v * (A(1) + std::tanh(A(kSqrt2OverPi) * (v + A(0.044715) * v * v * v)));
-        });
-      case UnaryOp::Silu: return map1<T>(x, out, [](A v) { return v / (A(1) + std::exp(-v)); });
-      case UnaryOp::Softplus: {
-        const A beta = static_cast<A>(p0), threshold = static_cast<A>(p1);
-        return map1<T>(x, out, [beta, threshold](A v) {
-          return v * beta > threshold ? v : std::log1p(std::exp(v * beta)) / beta;
-        });
-      }
-      case UnaryOp::Erf: return map1<T>(x, out, [](A v) { return std::erf(v); });
-      case UnaryOp::Reciprocal: return map1<T>(x, out, [](A v) { return A(1) / v; });
-      case UnaryOp::PowScalar: {
-        const A e = static_cast<A>(p0);
-        if (p0 == 2.0) return map1<T>(x, out, [](A v) { return v * v; });
-        if (p0 == 1.0) return map1<T>(x, out, [](A v) { return v; });
-        if (p0 == 0.5) return map1<T>(x, out, [](A v) { return std::sqrt(v); });
-        return map1<T>(x, out, [e](A v) { return std::pow(v, e); });
-      }
-      default: break;
-    }
-  }
-  TANGENT_FAIL(unary_op_name(op), ": not supported for dtype ", x.dtype());
+  });
 }
 
-template <typename T>
-void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  using A = acc_t<T>;
-  switch (op) {
-    case BinaryOp::Add: return map2<T, T>(a, b, out, [](A x, A y) { return static_cast<A>(x + y); });
-    case BinaryOp::Sub: return map2<T, T>(a, b, out, [](A x, A y) { return static_cast<A>(x - y); });
-    case BinaryOp::Mul: return map2<T, T>(a, b, out, [](A x, A y) { return static_cast<A>(x * y); });
-    case BinaryOp::Div:
-      if constexpr (std::is_integral_v<A>) {
-        return map2<T, T>(a, b, out, [](A x, A y) {  // floor division like Python; divide by zero gives 0
-          if (y == 0) return A(0);
-          A q = x / y;
-          if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
-          return q;
-        });
-      } else {
-        return map2<T, T>(a, b, out, [](A x, A y) { return x / y; });
-      }
-    case BinaryOp::Pow:
-      return map2<T, T>(a, b, out, [](A x, A y) {
-        return static_cast<A>(std::pow(static_cast<double>(x), static_cast<double>(y)));
-      });
-    case BinaryOp::Maximum:
-      return map2<T, T>(a, b, out, [](A x, A y) {
-        if constexpr (std::is_floating_point_v<A>) {
-          if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<A>::quiet_NaN();
-        }
-        return x > y ? x : y;
-      });
-    case BinaryOp::Minimum:
-      return map2<T, T>(a, b, out, [](A x, A y) {
-        if constexpr (std::is_floating_point_v<A>) {
-          if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<A>::quiet_NaN();
-        }
-        return x < y ? x : y;
-      });
-    case BinaryOp::Eq: return map2<T, bool>(a, b, out, [](A x, A y) { return x == y; });
-    case BinaryOp::Ne: return map2<T, bool>(a, b, out, [](A x, A y) { return x != y; });
-    case BinaryOp::Lt: return map2<T, bool>(a, b, out, [](A x, A y) { return x < y; });
-    case BinaryOp::Le: return map2<T, bool>(a, b, out, [](A x, A y) { return x <= y; });
-    case BinaryOp::Gt: return map2<T, bool>(a, b, out, [](A x, A y) { return x > y; });
-    case BinaryOp::Ge: return map2<T, bool>(a, b, out, [](A x, A y) { return x >= y; });
-    case BinaryOp::LogicalAnd:
-      return map2<T, bool>(a, b, out, [](A x, A y) { return x != A(0) && y != A(0); });
-    case BinaryOp::LogicalOr:
-      return map2<T, bool>(a, b, out, [](A x, A y) { return x != A(0) || y != A(0); });
-  }
+template <typename Op>
+void binary_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
+  TANGENT_DISPATCH_ALL(a.dtype(), Op::name, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (scalar_math::accepts<T>(Op::domain)) {
+      using A = acc_t<T>;
+      using R = out_t<T, decltype(Op::f(A(), A()))>;
+      map2<T, R>(a, b, out, [](A x, A y) { return Op::f(x, y); });
+    } else {
+      TANGENT_FAIL(Op::name, ": not supported for dtype ", a.dtype());
+    }
+  });
 }
 
 }  // namespace
 
 void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0, double p1) {
-  if (op == UnaryOp::LogicalNot) {
-    TANGENT_DISPATCH_ALL(x.dtype(), "logical_not", [&](auto tag) {
-      using T = decltype(tag);
-      cpu_loop<2>(out.shape(), {&out, &x}, [](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
-        for (int64_t i = 0; i < n; ++i)
-          *reinterpret_cast<bool*>(p[0] + i * s[0]) =
-              static_cast<acc_t<T>>(*reinterpret_cast<const T*>(p[1] + i * s[1])) == acc_t<T>(0);
-      });
-    });
-    return;
+  if (op == UnaryOp::PowScalar && p0 == 2.0) op = UnaryOp::Square;  // same values, a vectorisable loop
+  if (op == UnaryOp::PowScalar && p0 == 0.5) op = UnaryOp::Sqrt;
+  switch (op) {
+#define TANGENT_UNARY_CASE(Name) \
+  case UnaryOp::Name: return unary_kernel<scalar_math::Name>(x, out, p0, p1);
+    TANGENT_UNARY_OPS(TANGENT_UNARY_CASE)
+#undef TANGENT_UNARY_CASE
   }
-  TANGENT_DISPATCH_ALL(x.dtype(), unary_op_name(op), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool>) {
-      TANGENT_FAIL(unary_op_name(op), ": not supported for dtype bool");
-    } else {
-      unary_typed<T>(op, x, out, p0, p1);
-    }
-  });
+  TANGENT_FAIL("unary: unknown op ", static_cast<int>(op));
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  TANGENT_DISPATCH_ALL(a.dtype(), binary_op_name(op), [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, bool>) {
-      // Bool arithmetic: compute as int64-free logic (add = or, mul = and), comparisons as usual.
-      switch (op) {
-        case BinaryOp::Add: case BinaryOp::Maximum: case BinaryOp::LogicalOr:
-          return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x || y; });
-        case BinaryOp::Mul: case BinaryOp::Minimum: case BinaryOp::LogicalAnd:
-          return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x && y; });
-        case BinaryOp::Eq: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x == y; });
-        case BinaryOp::Ne: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x != y; });
-        case BinaryOp::Lt: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return !x && y; });
-        case BinaryOp::Le: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return !x || y; });
-        case BinaryOp::Gt: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x && !y; });
-        case BinaryOp::Ge: return map2<bool, bool>(a, b, out, [](bool x, bool y) { return x || !y; });
-        default: TANGENT_FAIL(binary_op_name(op), ": not supported for bool tensors");
-      }
-    } else {
-      binary_typed<T>(op, a, b, out);
-    }
-  });
+  switch (op) {
+#define TANGENT_BINARY_CASE(Name) \
+  case BinaryOp::Name: return binary_kernel<scalar_math::Name>(a, b, out);
+    TANGENT_BINARY_OPS(TANGENT_BINARY_CASE)
+#undef TANGENT_BINARY_CASE
+  }
+  TANGENT_FAIL("binary: unknown op ", static_cast<int>(op));
 }
 
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {

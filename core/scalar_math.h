@@ -1,0 +1,189 @@
+#pragma once
+// The elementwise primitives of the Backend (Backend::unary, Backend::binary): one list of each, and each op's
+// scalar formula, written once for the host (ops/cpu/elementwise.cpp) and the device (cuda/cuda_kernels.cu).
+// core/backend.h generates the UnaryOp and BinaryOp enums and their names from the lists at the bottom; both
+// backends generate their dispatch from the same lists.
+//
+// An op is a struct with its name (as errors and autograd print it), the dtypes it accepts (`domain`) and its
+// formula `f`, a function template over the compute type A (acc_t<T>: float for float16/bfloat16, else T).
+// Adding an op is one struct here and its name in the list. A formula returns A, or bool for ops whose output
+// is bool (comparisons, logic); it may use std:: maths (nvcc provides the float and double overloads on the
+// device) and `if constexpr` on A, and must not allocate or throw. NaN tests are written `v != v`.
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__CUDACC__)
+#define TANGENT_HOST_DEVICE __host__ __device__
+#else
+#define TANGENT_HOST_DEVICE
+#endif
+
+namespace tangent::scalar_math {
+
+// Which input dtypes an op accepts; the backends reject the others with an Error naming the op and the dtype.
+enum class Domain : uint8_t {
+  Floating,  // float16, bfloat16, float32, float64
+  Numeric,   // floating and int64 (not bool)
+  Any,       // every dtype; on bool, add/maximum are "or" and mul/minimum "and"
+  Compare,   // every dtype; out is bool (the inputs share a dtype)
+  Logical,   // every dtype, read as truth values (nonzero is true); out is bool
+};
+
+// p0 and p1 of Backend::unary: in the compute type (floating A only; 0 otherwise) and as given.
+template <typename A>
+struct Params {
+  A a0, a1;
+  double d0, d1;
+  TANGENT_HOST_DEVICE Params(double p0, double p1)
+      : a0(std::is_floating_point_v<A> ? static_cast<A>(p0) : A(0)),
+        a1(std::is_floating_point_v<A> ? static_cast<A>(p1) : A(0)),
+        d0(p0),
+        d1(p1) {}
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Unary ops: f(v, params).
+
+// TANGENT_UNARY_FORMULA(enum name, "name", domain, body of f(A v, const Params<A>& p)).
+#define TANGENT_UNARY_FORMULA(Name, str, dom, ...)                        \
+  struct Name {                                                           \
+    static constexpr const char* name = str;                              \
+    static constexpr Domain domain = Domain::dom;                         \
+    template <typename A>                                                 \
+    TANGENT_HOST_DEVICE static auto f(A v, const Params<A>& p) {          \
+      (void)p;                                                            \
+      __VA_ARGS__                                                         \
+    }                                                                     \
+  }
+
+TANGENT_UNARY_FORMULA(Neg, "neg", Numeric, return static_cast<A>(-v););
+TANGENT_UNARY_FORMULA(Exp, "exp", Floating, return std::exp(v););
+TANGENT_UNARY_FORMULA(Log, "log", Floating, return std::log(v););
+TANGENT_UNARY_FORMULA(Log1p, "log1p", Floating, return std::log1p(v););
+TANGENT_UNARY_FORMULA(Sqrt, "sqrt", Floating, return std::sqrt(v););
+TANGENT_UNARY_FORMULA(Rsqrt, "rsqrt", Floating, return A(1) / std::sqrt(v););
+TANGENT_UNARY_FORMULA(Abs, "abs", Numeric, return v < A(0) ? static_cast<A>(-v) : v;);
+TANGENT_UNARY_FORMULA(Sign, "sign", Numeric, return static_cast<A>((A(0) < v) - (v < A(0))););
+TANGENT_UNARY_FORMULA(Sin, "sin", Floating, return std::sin(v););
+TANGENT_UNARY_FORMULA(Cos, "cos", Floating, return std::cos(v););
+TANGENT_UNARY_FORMULA(Tanh, "tanh", Floating, return std::tanh(v););
+TANGENT_UNARY_FORMULA(Sigmoid, "sigmoid", Floating, return A(1) / (A(1) + std::exp(-v)););
+// NaN stays NaN.
+TANGENT_UNARY_FORMULA(Relu, "relu", Floating, return v > A(0) ? v : (v != v ? v : A(0)););
+// Exact: x * Phi(x).
+TANGENT_UNARY_FORMULA(Gelu, "gelu", Floating,
+  return A(0.5) * v * (A(1) + std::erf(v * A(0.70710678118654752440))););
+// The tanh approximation.
+TANGENT_UNARY_FORMULA(GeluTanh, "gelu_tanh", Floating,
+  return A(0.5) * v * (A(1) + std::tanh(A(0.79788456080286535588) * (v + A(0.044715) * v * v * v))););
+TANGENT_UNARY_FORMULA(Silu, "silu", Floating, return v / (A(1) + std::exp(-v)););
+// p0 = beta, p1 = threshold (linear above it).
+TANGENT_UNARY_FORMULA(Softplus, "softplus", Floating,
+  return v * p.a0 > p.a1 ? v : std::log1p(std::exp(v * p.a0)) / p.a0;);
+TANGENT_UNARY_FORMULA(Erf, "erf", Floating, return std::erf(v););
+TANGENT_UNARY_FORMULA(Reciprocal, "reciprocal", Floating, return A(1) / v;);
+TANGENT_UNARY_FORMULA(Square, "square", Numeric, return static_cast<A>(v * v););
+// x ^ p0 (the CPU backend runs p0 = 2 and 0.5 as Square and Sqrt, which give the same values).
+TANGENT_UNARY_FORMULA(PowScalar, "pow", Floating,
+  return p.d0 == 2.0 ? v * v : p.d0 == 1.0 ? v : p.d0 == 0.5 ? std::sqrt(v) : std::pow(v, p.a0););
+// Clamp to [p0, p1] (either may be +-inf); NaN stays NaN. Integers compare in double.
+TANGENT_UNARY_FORMULA(Clamp, "clamp", Numeric,
+  if constexpr (std::is_integral_v<A>) {
+    double d = static_cast<double>(v);
+    d = d < p.d0 ? p.d0 : d;
+    d = d > p.d1 ? p.d1 : d;
+    return static_cast<A>(d);
+  } else {
+    const A low = v < p.a0 ? p.a0 : v;  // NaN compares false: it passes through both
+    return low > p.a1 ? p.a1 : low;
+  });
+TANGENT_UNARY_FORMULA(LogicalNot, "logical_not", Logical, return v == A(0););
+TANGENT_UNARY_FORMULA(Floor, "floor", Numeric,
+  if constexpr (std::is_integral_v<A>) return v;
+  else return std::floor(v););
+// Half to even (torch.round): nearbyint in the default rounding mode.
+TANGENT_UNARY_FORMULA(Round, "round", Numeric,
+  if constexpr (std::is_integral_v<A>) return v;
+  else return std::nearbyint(v););
+#undef TANGENT_UNARY_FORMULA
+
+// ---------------------------------------------------------------------------------------------------------------
+// Binary ops: f(x, y).
+
+// TANGENT_BINARY_FORMULA(enum name, "name", domain, body of f(A x, A y)).
+#define TANGENT_BINARY_FORMULA(Name, str, dom, ...)                       \
+  struct Name {                                                           \
+    static constexpr const char* name = str;                              \
+    static constexpr Domain domain = Domain::dom;                         \
+    template <typename A>                                                 \
+    TANGENT_HOST_DEVICE static auto f(A x, A y) {                         \
+      __VA_ARGS__                                                         \
+    }                                                                     \
+  }
+
+TANGENT_BINARY_FORMULA(Add, "add", Any, return static_cast<A>(x + y););
+TANGENT_BINARY_FORMULA(Sub, "sub", Numeric, return static_cast<A>(x - y););
+TANGENT_BINARY_FORMULA(Mul, "mul", Any, return static_cast<A>(x * y););
+// Integers: floor division as in Python; dividing by zero gives 0.
+TANGENT_BINARY_FORMULA(Div, "div", Numeric,
+  if constexpr (std::is_integral_v<A>) {
+    if (y == 0) return A(0);
+    A q = x / y;
+    if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
+    return q;
+  } else {
+    return x / y;
+  });
+// Computed in double for every dtype.
+TANGENT_BINARY_FORMULA(Pow, "pow", Numeric,
+  return static_cast<A>(std::pow(static_cast<double>(x), static_cast<double>(y))););
+// NaN in either operand gives NaN.
+TANGENT_BINARY_FORMULA(Maximum, "maximum", Any,
+  if constexpr (std::is_floating_point_v<A>) {
+    if (x != x) return x;
+    if (y != y) return y;
+  }
+  return x > y ? x : y;);
+TANGENT_BINARY_FORMULA(Minimum, "minimum", Any,
+  if constexpr (std::is_floating_point_v<A>) {
+    if (x != x) return x;
+    if (y != y) return y;
+  }
+  return x < y ? x : y;);
+TANGENT_BINARY_FORMULA(Eq, "eq", Compare, return x == y;);
+TANGENT_BINARY_FORMULA(Ne, "ne", Compare, return x != y;);
+TANGENT_BINARY_FORMULA(Lt, "lt", Compare, return x < y;);
+TANGENT_BINARY_FORMULA(Le, "le", Compare, return x <= y;);
+TANGENT_BINARY_FORMULA(Gt, "gt", Compare, return x > y;);
+TANGENT_BINARY_FORMULA(Ge, "ge", Compare, return x >= y;);
+TANGENT_BINARY_FORMULA(LogicalAnd, "logical_and", Logical, return x != A(0) && y != A(0););
+TANGENT_BINARY_FORMULA(LogicalOr, "logical_or", Logical, return x != A(0) || y != A(0););
+// atan2(y = x, x = y): the angle of the point (y, x) in (-pi, pi], as torch.atan2(input, other).
+TANGENT_BINARY_FORMULA(Atan2, "atan2", Floating, return std::atan2(x, y););
+#undef TANGENT_BINARY_FORMULA
+
+// ---------------------------------------------------------------------------------------------------------------
+// The lists. A new op goes at the end of its list (the enums follow this order).
+#define TANGENT_UNARY_OPS(X)                                                                                    \
+  X(Neg) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Abs) X(Sign) X(Sin) X(Cos) X(Tanh) X(Sigmoid) X(Relu) X(Gelu) \
+  X(GeluTanh) X(Silu) X(Softplus) X(Erf) X(Reciprocal) X(Square) X(PowScalar) X(Clamp) X(LogicalNot) X(Floor)  \
+  X(Round)
+
+#define TANGENT_BINARY_OPS(X)                                                                                    \
+  X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Eq) X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(LogicalAnd)     \
+  X(LogicalOr) X(Atan2)
+
+// Whether dtype T (a storage type: float, double, Half, BFloat16, int64_t, bool) is in `domain`.
+template <typename T>
+constexpr bool accepts(Domain domain) {
+  constexpr bool is_bool = std::is_same_v<T, bool>;
+  constexpr bool is_int = std::is_integral_v<T> && !is_bool;
+  switch (domain) {
+    case Domain::Floating: return !is_bool && !is_int;
+    case Domain::Numeric: return !is_bool;
+    default: return true;
+  }
+}
+
+}  // namespace tangent::scalar_math
