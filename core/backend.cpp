@@ -28,6 +28,19 @@ const char* unary_op_name(UnaryOp op) {
   return names[static_cast<int>(op)];
 }
 
+const char* primitive_name(Primitive p) {
+  switch (p) {
+    case Primitive::Attention: return "attention";
+    case Primitive::Moba: return "moba";
+    case Primitive::CrossEntropy: return "cross_entropy";
+    case Primitive::Norm: return "norm";
+    case Primitive::OptimizerStep: return "optimizer_step";
+    case Primitive::PowerSum: return "power_sum";
+    case Primitive::Unfold: return "unfold";
+  }
+  return "?";
+}
+
 const char* binary_op_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq",
                                 "ne",  "lt",  "le",  "gt",  "ge",  "logical_and", "logical_or"};
