@@ -228,6 +228,7 @@ Tensor moba_select_blocks(const Tensor& q, const Tensor& k, const AttentionOptio
   const MobaDims d = check_inputs(q, k, nullptr, options, "moba_select_blocks");
   NoGradGuard no_grad;
   const MobaRouting r = route(q, k, d, options);
+  if (r.nblocks == 0) return zeros({d.B, d.H, d.L, 0}, TensorOptions(kBool).device(q.device()));
   const Tensor own = one_hot(index_vector(d.L, q.device(), [&](int64_t t) { return t / r.block; }), r.nblocks);
   return logical_or(expand(gt(reshape(own, {1, 1, d.L, r.nblocks}), 0), {d.B, d.H, d.L, r.nblocks}),
                     selected_blocks(r, d));
