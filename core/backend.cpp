@@ -54,4 +54,17 @@ static_assert(names_are_distinct(kBinaryNames), "binary op names must be distinc
 const char* unary_op_name(UnaryOp op) { return kUnaryNames[static_cast<int>(op)]; }
 const char* binary_op_name(BinaryOp op) { return kBinaryNames[static_cast<int>(op)]; }
 
+const char* primitive_name(Primitive p) {
+  switch (p) {
+    case Primitive::Attention: return "attention";
+    case Primitive::Moba: return "moba";
+    case Primitive::CrossEntropy: return "cross_entropy";
+    case Primitive::Norm: return "norm";
+    case Primitive::OptimizerStep: return "optimizer_step";
+    case Primitive::PowerSum: return "power_sum";
+    case Primitive::Unfold: return "unfold";
+  }
+  return "?";
+}
+
 }  // namespace tangent

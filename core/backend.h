@@ -74,6 +74,56 @@ struct AttentionParams {
   double bias = 0.0;  // sigmoid only
 };
 
+// MoBA routing (ops/moba.h), as tensors on the backend's device. The caller sets block (at most the sequence
+// length L), nblocks = ceil(L / block) and past = max(0, min(top_k - 1, nblocks - 1)), and allocates:
+//   selected     int64 [B, H, L, past]: the past blocks query t selects, by descending gate, -1 when fewer;
+//   col_offsets  int64 [B, H, nblocks + 1] and rows int64 [B, H, L * past]: the same transposed (a CSC index),
+//                the queries selecting key block n as a past block are rows[b, h, col_offsets[b, h, n] ...
+//                col_offsets[b, h, n + 1]), ascending.
+struct MobaRouting {
+  int64_t block = 1, nblocks = 0, past = 0;
+  Tensor selected, col_offsets, rows;
+};
+
+// One fused optimizer update of a parameter (ops/optimizer_step.h has the formulas; PyTorch's torch.optim).
+struct SgdStep {
+  double lr = 0, weight_decay = 0, momentum = 0, dampening = 0;
+  bool nesterov = false;
+  bool first_step = false;  // the momentum buffer is uninitialised and becomes the first step's gradient
+};
+struct AdamStep {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
+  bool amsgrad = false, decoupled = false;  // decoupled: AdamW
+  double step_size = 0;                     // lr / (1 - beta1^t)
+  double bc2_sqrt = 0;                      // sqrt(1 - beta2^t)
+};
+struct RmspropStep {
+  double lr = 0, alpha = 0, eps = 0, weight_decay = 0, momentum = 0;
+  bool centered = false;
+};
+
+// unfold / fold (im2col / col2im), as torch.nn.functional.unfold and fold.
+struct UnfoldParams {
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t padding[2] = {0, 0};
+  int64_t dilation[2] = {1, 1};
+};
+
+// The optional primitives: a backend implements them for some dtypes (or none) and says so in supports(). The
+// ops test supports() and take a composite path (ordinary primitives) when it is false; they never test a device
+// type. An optional primitive a backend does not override raises "<primitive>: not implemented on <backend>".
+enum class Primitive : uint8_t {
+  Attention,      // attention_forward, attention_backward
+  Moba,           // moba_route, moba_forward, moba_backward
+  CrossEntropy,   // cross_entropy_forward, cross_entropy_backward
+  Norm,           // norm_forward, norm_backward (layer norm and RMS norm)
+  OptimizerStep,  // sgd_step, adam_step, rmsprop_step
+  PowerSum,       // power_sum (clip_grad_norm_)
+  Unfold,         // unfold, fold
+};
+const char* primitive_name(Primitive p);
+
 // Philox4x32-10 stream position: every random primitive draws from (seed, offset) and the caller advances offset.
 struct PhiloxState {
   uint64_t seed = 0;
@@ -144,7 +194,14 @@ class Backend {
   // out.scatter_add_(dim, index, src): index and src share a shape; out is modified in place.
   virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) = 0;
 
-  // ---- attention (fused; a backend without it leaves the default, and ops fall back to the reference) ----
+  // ---- optional primitives (see Primitive) ----
+  // Whether this backend implements the primitives of group `p` for inputs of dtype `dt`.
+  virtual bool supports(Primitive p, DType dt) const {
+    (void)p, (void)dt;
+    return false;
+  }
+
+  // ---- attention (Primitive::Attention) ----
   // q [B, H, Lq, D], k and v [B, Hkv, Lk, D] (H a multiple of Hkv), all contiguous with one floating dtype;
   // key_padding_mask null or a contiguous bool [B, Lk], true where the key is ignored. Writes out [B, H, Lq, D]
   // and, for softmax, lse [B, H, Lq] (the row log-sum-exp of the scaled scores, +inf where every key is masked);
@@ -163,6 +220,105 @@ class Backend {
     (void)grad_out, (void)q, (void)k, (void)v, (void)out, (void)lse, (void)key_padding_mask, (void)p;
     (void)grad_q, (void)grad_k, (void)grad_v;
     TANGENT_FAIL("attention_backward: not implemented on ", name());
+  }
+
+  // ---- MoBA (Primitive::Moba; ops/moba.h) ----
+  // q [B, H, L, D], k [B, Hkv, L, D] contiguous, one floating dtype: fills r's tensors (allocated by the caller,
+  // see MobaRouting). The gate of block n for query t is q_t . mean(keys of n), per head (kv head h / (H / Hkv));
+  // of the blocks ending at or before t's own, the past highest are kept (ties go to the later block).
+  virtual void moba_route(const Tensor& q, const Tensor& k, const MobaRouting& r) {
+    (void)q, (void)k, (void)r;
+    TANGENT_FAIL("moba_route: not implemented on ", name());
+  }
+  // Causal softmax attention of each query over its own block and its selected past blocks: q, k as above, v
+  // [B, Hkv, L, Dv], all contiguous; writes out [B, H, L, Dv] and lse [B, H, L].
+  virtual void moba_forward(const Tensor& q, const Tensor& k, const Tensor& v, const MobaRouting& r, double scale,
+                            const Tensor& out, const Tensor& lse) {
+    (void)q, (void)k, (void)v, (void)r, (void)scale, (void)out, (void)lse;
+    TANGENT_FAIL("moba_forward: not implemented on ", name());
+  }
+  // Its gradients: everything contiguous; writes grad_q, grad_k, grad_v (the shapes of q, k and v).
+  virtual void moba_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                             const Tensor& out, const Tensor& lse, const MobaRouting& r, double scale,
+                             const Tensor& grad_q, const Tensor& grad_k, const Tensor& grad_v) {
+    (void)grad_out, (void)q, (void)k, (void)v, (void)out, (void)lse, (void)r, (void)scale;
+    (void)grad_q, (void)grad_k, (void)grad_v;
+    TANGENT_FAIL("moba_backward: not implemented on ", name());
+  }
+
+  // ---- cross-entropy over class indices (Primitive::CrossEntropy; ops/loss.h) ----
+  // logits [N, C] contiguous floating; target int64 [N] contiguous, each equal to ignore_index or in [0, C)
+  // (otherwise an Error naming cross_entropy). Writes log_probs [N, C], weight [N] (0 on ignored rows, else
+  // 1 / max(1, kept rows) when `mean`, else 1) and loss: [N] (-log_probs[i, target[i]], 0 when ignored) when
+  // !reduce, else 0-dim (the sum of -log_probs[i, target[i]] over kept rows, in double, times the weight).
+  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t ignore_index, bool mean,
+                                     bool reduce, const Tensor& log_probs, const Tensor& weight,
+                                     const Tensor& loss) {
+    (void)logits, (void)target, (void)ignore_index, (void)mean, (void)reduce, (void)log_probs, (void)weight;
+    (void)loss;
+    TANGENT_FAIL("cross_entropy_forward: not implemented on ", name());
+  }
+  // grad_logits [N, C] = (exp(log_probs) - onehot(target)) * grad_row[:, None]; rows whose target is
+  // ignore_index get no one-hot term (their grad_row is 0). grad_row [N] has log_probs' dtype; all contiguous.
+  virtual void cross_entropy_backward(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
+                                      const Tensor& grad_row, const Tensor& grad_logits) {
+    (void)log_probs, (void)target, (void)ignore_index, (void)grad_row, (void)grad_logits;
+    TANGENT_FAIL("cross_entropy_backward: not implemented on ", name());
+  }
+
+  // ---- layer norm and RMS norm over the last dim (Primitive::Norm; ops/norm.h) ----
+  // x [R, N] contiguous floating; weight and bias [N] or null (rms: no bias). Layer norm: y = (x - mean) * rstd,
+  // rstd = 1 / sqrt(mean((x - mean)^2) + eps); RMS norm: y = x * rstd, rstd = 1 / sqrt(mean(x^2) + eps); then
+  // y * weight + bias. Writes out [R, N], rstd [R] and, for layer norm, mean [R] (undefined for RMS).
+  virtual void norm_forward(const Tensor& x, const Tensor* weight, const Tensor* bias, bool rms, double eps,
+                            const Tensor& out, const Tensor& mean, const Tensor& rstd) {
+    (void)x, (void)weight, (void)bias, (void)rms, (void)eps, (void)out, (void)mean, (void)rstd;
+    TANGENT_FAIL("norm_forward: not implemented on ", name());
+  }
+  // The gradients from grad_out [R, N] and the forward's x, mean, rstd: grad_x [R, N], and grad_weight /
+  // grad_bias [N] when non-null (summed over rows in a fixed order). All contiguous.
+  virtual void norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor* weight, const Tensor& mean,
+                             const Tensor& rstd, bool rms, const Tensor& grad_x, const Tensor* grad_weight,
+                             const Tensor* grad_bias) {
+    (void)grad_out, (void)x, (void)weight, (void)mean, (void)rstd, (void)rms, (void)grad_x, (void)grad_weight;
+    (void)grad_bias;
+    TANGENT_FAIL("norm_backward: not implemented on ", name());
+  }
+
+  // ---- optimizer updates (Primitive::OptimizerStep; ops/optimizer_step.h) ----
+  // In place on p; g and every state buffer have p's shape and dtype; all contiguous. Null buffers are unused.
+  virtual void sgd_step(const Tensor& p, const Tensor& g, const Tensor* momentum_buffer, const SgdStep& s) {
+    (void)p, (void)g, (void)momentum_buffer, (void)s;
+    TANGENT_FAIL("sgd_step: not implemented on ", name());
+  }
+  virtual void adam_step(const Tensor& p, const Tensor& g, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                         const Tensor* max_exp_avg_sq, const AdamStep& s) {
+    (void)p, (void)g, (void)exp_avg, (void)exp_avg_sq, (void)max_exp_avg_sq, (void)s;
+    TANGENT_FAIL("adam_step: not implemented on ", name());
+  }
+  virtual void rmsprop_step(const Tensor& p, const Tensor& g, const Tensor& square_avg,
+                            const Tensor* momentum_buffer, const Tensor* grad_avg, const RmspropStep& s) {
+    (void)p, (void)g, (void)square_avg, (void)momentum_buffer, (void)grad_avg, (void)s;
+    TANGENT_FAIL("rmsprop_step: not implemented on ", name());
+  }
+  // ---- norms of gradients (Primitive::PowerSum) ----
+  // out (float64, 0-dim) = sum |x|^p (0 < p < inf) or max |x| (p = inf; NaN wins), accumulated in double in an
+  // order that does not depend on the thread count; x contiguous.
+  virtual void power_sum(const Tensor& x, double p, const Tensor& out) {
+    (void)x, (void)p, (void)out;
+    TANGENT_FAIL("power_sum: not implemented on ", name());
+  }
+
+  // ---- unfold / fold (Primitive::Unfold; ops/unfold.h) ----
+  // x [N, C, H, W] contiguous -> out [N, C*kH*kW, Ho*Wo] (zero padding), rows ordered (c, ky, kx).
+  virtual void unfold(const Tensor& x, const UnfoldParams& p, const Tensor& out) {
+    (void)x, (void)p, (void)out;
+    TANGENT_FAIL("unfold: not implemented on ", name());
+  }
+  // The adjoint: cols [N, C*kH*kW, Ho*Wo] contiguous -> out [N, C, H, W] (overwritten), overlaps summed.
+  virtual void fold(const Tensor& cols, const UnfoldParams& p, const Tensor& out) {
+    (void)cols, (void)p, (void)out;
+    TANGENT_FAIL("fold: not implemented on ", name());
   }
 
   // ---- random ----

@@ -1,6 +1,6 @@
 // Attention: input checks, the unfused reference (ordinary differentiable ops), and the fused path, which runs
-// the backend's attention_forward/attention_backward primitives (ops/cpu/flash_attention.cpp on CPU) and records
-// one autograd node producing dq, dk and dv. Under create_graph that node's backward is composed from ordinary
+// the backend's attention_forward/attention_backward primitives (ops/cpu/flash_attention.cpp on CPU) when the
+// backend supports them for the dtype, and records one autograd node producing dq, dk and dv. Under create_graph that node's backward is composed from ordinary
 // ops (attention_reference_backward below) so that double backward works.
 #include "ops/attention.h"
 
@@ -168,7 +168,10 @@ std::pair<Tensor, Tensor> fused_forward(const Tensor& qc, const Tensor& kc, cons
   return {out, lse};
 }
 
-bool use_fused(const Tensor& q, const AttentionOptions& o) { return o.fused && q.device().type == DeviceType::CPU; }
+// The fused kernels when asked for and the tensors' backend has them for this dtype; the reference otherwise.
+bool use_fused(const Tensor& q, const AttentionOptions& o) {
+  return o.fused && backend_for(q).supports(Primitive::Attention, q.dtype());
+}
 
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
   const AttentionParams p = params_of(q, k, o);
@@ -182,14 +185,16 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
         "scaled_dot_product_attention", out, {q, k, v}, {qc, kc, vc},
         [opts, p, lse = lse, mask](const Tensor& g, autograd::Context& ctx) {
           const Tensor q = ctx.saved(0), k = ctx.saved(1), v = ctx.saved(2);
-          if (GradMode::is_enabled()) return attention_reference_backward(g, q, k, v, opts);
-          const Tensor out = ctx.output();
-          Tensor dq = detail::new_empty(q.shape(), q.dtype(), q.device());
-          Tensor dk = detail::new_empty(k.shape(), k.dtype(), k.device());
-          Tensor dv = detail::new_empty(v.shape(), v.dtype(), v.device());
-          backend_for(q).attention_backward(g.contiguous(), q, k, v, out, lse, mask.defined() ? &mask : nullptr, p,
-                                            dq, dk, dv);
-          return std::vector<Tensor>{dq, dk, dv};
+          return detail::fused_unless_create_graph(
+              [&] {
+                Tensor dq = detail::new_empty(q.shape(), q.dtype(), q.device());
+                Tensor dk = detail::new_empty(k.shape(), k.dtype(), k.device());
+                Tensor dv = detail::new_empty(v.shape(), v.dtype(), v.device());
+                backend_for(q).attention_backward(g.contiguous(), q, k, v, ctx.output(), lse,
+                                                  mask.defined() ? &mask : nullptr, p, dq, dk, dv);
+                return std::vector<Tensor>{dq, dk, dv};
+              },
+              [&] { return attention_reference_backward(g, q, k, v, opts); });
         },
         /*save_output=*/true);
   }

@@ -48,8 +48,8 @@ struct AttentionOptions {
 };
 
 // The attention output [B, H, Lq, D]. Differentiable in q, k and v (float32 or float64, same device).
-// Dispatch: kind MoBA -> moba_attention (ops/moba.h); fused on CPU -> the fused kernel; otherwise (fused = false,
-// or a device without the fused primitives) -> attention_reference. Softmax and sigmoid raise on non-4-D inputs,
+// Dispatch: kind MoBA -> moba_attention (ops/moba.h); fused and the backend supports Primitive::Attention for
+// the dtype -> the fused kernel; otherwise -> attention_reference. Softmax and sigmoid raise on non-4-D inputs,
 // differing D, batch or dtype, H not a multiple of Hkv, k and v of different shapes, or a key_padding_mask that is
 // not bool [B, Lk]; MoBA checks its inputs itself (ops/moba.h).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -60,7 +60,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
 
 // Softmax attention's output [B, H, Lq, D] and row log-sum-exp [B, H, Lq] of the scaled, masked scores (+inf on
-// fully masked rows), without gradients. The fused kernel when options.fused and on CPU, else the reference. Two
+// fully masked rows), without gradients. The fused kernel when options.fused and the backend supports it, else the reference. Two
 // attentions over disjoint key sets merge exactly: L = log(e^L1 + e^L2), O = e^(L1-L) O1 + e^(L2-L) O2.
 std::pair<Tensor, Tensor> attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const AttentionOptions& options = {});

@@ -1,6 +1,9 @@
 #pragma once
 // Helpers shared by the functional ops (not part of the public API).
+#include <vector>
+
 #include "autograd/function.h"
+#include "autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/tensor.h"
 
@@ -36,6 +39,15 @@ Tensor wrap_scalar(const Scalar& s, Device device);
 // Allocates a contiguous tensor like `like` (device) with the given shape and dtype.
 inline Tensor new_empty(const Shape& shape, DType dtype, Device device) {
   return empty(shape, TensorOptions(dtype).device(device));
+}
+
+// The backward of an op with a fused backward primitive: `fused()` (the primitive) when grad mode is off, else
+// `composite()`, the same gradients from differentiable ops, so that create_graph gives higher-order gradients.
+// Both return the op's input gradients (std::vector<Tensor>).
+template <typename Fused, typename Composite>
+std::vector<Tensor> fused_unless_create_graph(const Fused& fused, const Composite& composite) {
+  if (GradMode::is_enabled()) return composite();
+  return fused();
 }
 
 }  // namespace tangent::detail

@@ -9,7 +9,8 @@
 // routes with, kv head h / (H / Hkv)); out [B, H, L, Dv]. MoBA is always causal (options.causal is ignored) and
 // self-attention: Lq must equal Lk. Scale: options.scale, NaN meaning 1/sqrt(D). key_padding_mask is rejected.
 // Ties between gates go to the later block. top_k = 1 is block-diagonal causal attention (each query sees only
-// its own block); top_k >= ceil(L / block) is dense causal attention. float32 or float64, CPU only. The gate is
+// its own block); top_k >= ceil(L / block) is dense causal attention. float32 or float64, any backend (the fused
+// kernels where the backend supports Primitive::Moba, the reference otherwise). The gate is
 // computed in the input dtype (float32, or float64 for float64 inputs).
 #include <utility>
 

@@ -43,6 +43,7 @@
 #include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
+#include "ops/unfold.h"
 
 namespace tangent::ntk::detail {
 
@@ -105,40 +106,6 @@ int64_t bytes_of(const Features& f) {
       if (x->defined() && seen.insert(x->raw_data()).second)
         b += x->numel() * static_cast<int64_t>(element_size(x->dtype()));
   return b;
-}
-
-// im2col: x [n, C, H, W] -> patches [n, Ho*Wo, C*kH*kW] (zero padding), ordered like the weight [O, C, kH, kW].
-template <typename T>
-void im2col_kernel(const T* x, T* out, int64_t n, int64_t C, int64_t H, int64_t W, const nn::Conv2dOptions& o,
-                   int64_t Ho, int64_t Wo) {
-  const int64_t kh = o.kernel_size[0], kw = o.kernel_size[1], K = C * kh * kw;
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t oy = 0; oy < Ho; ++oy)
-      for (int64_t ox = 0; ox < Wo; ++ox) {
-        T* row = out + ((b * Ho + oy) * Wo + ox) * K;
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t ky = 0; ky < kh; ++ky) {
-            const int64_t iy = oy * o.stride[0] - o.padding[0] + ky * o.dilation[0];
-            for (int64_t kx = 0; kx < kw; ++kx) {
-              const int64_t ix = ox * o.stride[1] - o.padding[1] + kx * o.dilation[1];
-              const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
-              row[(c * kh + ky) * kw + kx] = inside ? x[((b * C + c) * H + iy) * W + ix] : T(0);
-            }
-          }
-      }
-}
-
-Tensor im2col(const Tensor& input, const nn::Conv2dOptions& o, int64_t Ho, int64_t Wo) {
-  const Tensor x = input.contiguous();
-  const int64_t n = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  Tensor out = empty({n, Ho * Wo, C * o.kernel_size[0] * o.kernel_size[1]}, x.dtype());
-  if (x.dtype() == kFloat64) im2col_kernel(x.data_ptr<double>(), out.data_ptr<double>(), n, C, H, W, o, Ho, Wo);
-  else {
-    TANGENT_CHECK(x.dtype() == kFloat32, "empirical_ntk: the structured Conv2d rule needs float32 or float64 inputs, got ",
-                  x.dtype());
-    im2col_kernel(x.data_ptr<float>(), out.data_ptr<float>(), n, C, H, W, o, Ho, Wo);
-  }
-  return out;
 }
 
 // Weight-space features of a shared weight: G[i, o] = g[i, o]^T a[i] flattened ([n, O, C*K]).
@@ -460,7 +427,14 @@ class Structured {
       case Rule::Conv2d: {
         auto& m = static_cast<nn::Conv2d&>(*layer.module);
         const int64_t C = g_full.size(2), Ho = g_full.size(3), Wo = g_full.size(4);
-        const Tensor a = im2col(in, m.options, Ho, Wo);
+        UnfoldOptions u;
+        for (int i = 0; i < 2; ++i) {
+          u.kernel_size[i] = m.options.kernel_size[i];
+          u.stride[i] = m.options.stride[i];
+          u.padding[i] = m.options.padding[i];
+          u.dilation[i] = m.options.dilation[i];
+        }
+        const Tensor a = transpose(unfold(in, u), 1, 2).contiguous();  // [n, Ho*Wo, C*kH*kW]
         const Tensor g = g_full.permute({0, 1, 3, 4, 2}).reshape({n, O, Ho * Wo, C});
         dense(a, g, m.weight_scale(), m.bias_scale());
         break;

@@ -1,7 +1,7 @@
 #pragma once
-// The update rule of each optimizer (internal): one function per optimizer that updates one parameter in place.
-// For contiguous float32/float64 CPU tensors the whole update is one fused loop over raw pointers; anything else
-// (other devices, 16-bit dtypes, strided parameters) runs the same math with tensor ops. Called under NoGradGuard.
+// The update rule of each optimizer (internal): one function per optimizer that updates one parameter in place,
+// through ops/optimizer_step.h (the backend's fused update when it has one for the dtype, tensor ops otherwise).
+// Called under NoGradGuard.
 #include "nn/optim/optimizer.h"
 
 namespace tangent::optim::detail {

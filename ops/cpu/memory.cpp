@@ -10,6 +10,9 @@ CpuBackend instance;
 BackendRegistrar registrar(DeviceType::CPU, &instance);
 }  // namespace
 
+// Every optional primitive, for the floating dtypes its kernels are written for.
+bool CpuBackend::supports(Primitive, DType dt) const { return dt == kFloat32 || dt == kFloat64; }
+
 Storage CpuBackend::allocate(size_t nbytes, Device) { return allocate_cpu_storage(nbytes); }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {

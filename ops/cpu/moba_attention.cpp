@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "ops/cpu/cpu_backend.h"
 
 namespace tangent::cpu {
 
@@ -92,15 +93,15 @@ float exp_shifted(float* x, int64_t n, float shift) {
 
 // The rows attending to key block n, restricted to queries in [r0, r1): the block's own rows (when inside the
 // range; they attend causally), then the queries that selected it as a past block (all later than the block).
-void rows_for_block(const MobaRouting& r, int64_t bh, int64_t n, int64_t r0, int64_t r1, std::vector<int32_t>& list) {
+void rows_for_block(const MobaRoutingView& r, int64_t bh, int64_t n, int64_t r0, int64_t r1, std::vector<int64_t>& list) {
   list.clear();
   const int64_t N = r.length, kn0 = n * r.block, kn1 = std::min(N, kn0 + r.block);
-  for (int64_t t = std::max(kn0, r0); t < std::min(kn1, r1); ++t) list.push_back(static_cast<int32_t>(t));
+  for (int64_t t = std::max(kn0, r0); t < std::min(kn1, r1); ++t) list.push_back(static_cast<int64_t>(t));
   if (r.past == 0) return;
-  const int64_t* off = r.col_offsets.data() + bh * (r.nblocks + 1);
-  const int32_t* seg = r.rows.data() + bh * N * r.past;
-  const int32_t* b = std::lower_bound(seg + off[n], seg + off[n + 1], static_cast<int32_t>(r0));
-  const int32_t* e = std::lower_bound(b, seg + off[n + 1], static_cast<int32_t>(r1));
+  const int64_t* off = r.col_offsets + bh * (r.nblocks + 1);
+  const int64_t* seg = r.rows + bh * N * r.past;
+  const int64_t* b = std::lower_bound(seg + off[n], seg + off[n + 1], static_cast<int64_t>(r0));
+  const int64_t* e = std::lower_bound(b, seg + off[n + 1], static_cast<int64_t>(r1));
   list.insert(list.end(), b, e);
 }
 
@@ -110,27 +111,19 @@ inline int64_t visible_keys(int64_t t, int64_t kn0, int64_t kn) { return std::mi
 }  // namespace
 
 template <typename T>
-void moba_route(const T* q, const T* k, int64_t B, int64_t H, int64_t Hkv, int64_t N, int64_t D, int64_t block,
-                int64_t top_k, MobaRouting& r) {
-  const int64_t nb = (N + block - 1) / block;
-  r.batch = B;
-  r.heads = H;
-  r.kv_heads = Hkv;
-  r.length = N;
-  r.block = block;
-  r.nblocks = nb;
-  r.past = std::max<int64_t>(0, std::min(top_k - 1, nb - 1));
+void moba_route(const T* q, const T* k, int64_t D, const MobaRoutingView& r) {
+  const int64_t B = r.batch, H = r.heads, Hkv = r.kv_heads, N = r.length, block = r.block, nb = r.nblocks;
   const int64_t past = r.past;
-  r.selected.assign(static_cast<size_t>(B * H * N * past), -1);
-  r.col_offsets.assign(static_cast<size_t>(B * H * (nb + 1)), 0);
-  r.rows.assign(static_cast<size_t>(B * H * N * past), 0);
+  std::fill(r.selected, r.selected + B * H * N * past, int64_t{-1});
+  std::fill(r.col_offsets, r.col_offsets + B * H * (nb + 1), int64_t{0});
+  std::fill(r.rows, r.rows + B * H * N * past, int64_t{0});
   if (past == 0) return;
   const int64_t G = H / Hkv;
   parallel_for(B * H, 1, [&](int64_t w0, int64_t w1) {
     std::vector<T> ct(static_cast<size_t>(D * nb));  // centroids, transposed [D, nb]
     std::vector<T> gates(static_cast<size_t>(kTileRows * nb));
     std::vector<T> best_v(static_cast<size_t>(past));
-    std::vector<int32_t> best_i(static_cast<size_t>(past));
+    std::vector<int64_t> best_i(static_cast<size_t>(past));
     std::vector<int64_t> fill_pos(static_cast<size_t>(nb));
     for (int64_t bh = w0; bh < w1; ++bh) {
       const int64_t b = bh / H, h = bh % H;
@@ -143,7 +136,7 @@ void moba_route(const T* q, const T* k, int64_t B, int64_t H, int64_t Hkv, int64
           for (int64_t d = 0; d < D; ++d) ct[d * nb + n] += kp[(n * block + j) * D + d];
         for (int64_t d = 0; d < D; ++d) ct[d * nb + n] /= static_cast<T>(len);
       }
-      int32_t* sel = r.selected.data() + bh * N * past;
+      int64_t* sel = r.selected + bh * N * past;
       for (int64_t t0 = 0; t0 < N; t0 += kTileRows) {
         const int64_t t1 = std::min(N, t0 + kTileRows);
         const int64_t ncols = (t1 - 1) / block;  // blocks wholly before the tile's last row
@@ -166,27 +159,27 @@ void moba_route(const T* q, const T* k, int64_t B, int64_t H, int64_t Hkv, int64
               --p;
             }
             best_v[p] = val;
-            best_i[p] = static_cast<int32_t>(i);
+            best_i[p] = static_cast<int64_t>(i);
           }
           std::copy(best_i.begin(), best_i.begin() + m, sel + t * past);
         }
       }
       // The CSC index: count per block, prefix sum, then fill in query order (so each list is ascending).
-      int64_t* off = r.col_offsets.data() + bh * (nb + 1);
+      int64_t* off = r.col_offsets + bh * (nb + 1);
       for (int64_t i = 0; i < N * past; ++i)
         if (sel[i] >= 0) ++off[sel[i] + 1];
       for (int64_t n = 0; n < nb; ++n) off[n + 1] += off[n];
       std::copy(off, off + nb, fill_pos.begin());
-      int32_t* rows = r.rows.data() + bh * N * past;
+      int64_t* rows = r.rows + bh * N * past;
       for (int64_t t = 0; t < N; ++t)
         for (int64_t s = 0; s < past; ++s)
-          if (sel[t * past + s] >= 0) rows[fill_pos[sel[t * past + s]]++] = static_cast<int32_t>(t);
+          if (sel[t * past + s] >= 0) rows[fill_pos[sel[t * past + s]]++] = static_cast<int64_t>(t);
     }
   });
 }
 
 template <typename T>
-void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const MobaRouting& r, int64_t D, int64_t Dv,
+void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const MobaRoutingView& r, int64_t D, int64_t Dv,
                   T scale) {
   const int64_t B = r.batch, H = r.heads, Hkv = r.kv_heads, N = r.length, bs = r.block, nb = r.nblocks;
   if (N == 0 || B * H == 0) return;
@@ -202,7 +195,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
     std::vector<T> qg(static_cast<size_t>(kTileRows * D)), s(static_cast<size_t>(kTileRows * bs)),
         pv(static_cast<size_t>(kTileRows * Dv)), alpha(static_cast<size_t>(kTileRows));
     std::vector<T> row_max(static_cast<size_t>(per_chunk * bs)), row_sum(static_cast<size_t>(per_chunk * bs));
-    std::vector<int32_t> list;
+    std::vector<int64_t> list;
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t bh = w / chunks, c0 = (w % chunks) * per_chunk, c1 = std::min(nb, c0 + per_chunk);
       const int64_t r0 = c0 * bs, r1 = std::min(N, c1 * bs);
@@ -219,7 +212,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
         rows_for_block(r, bh, n, r0, r1, list);
         for (size_t p = 0; p < list.size(); p += kTileRows) {
           const int64_t tr = std::min<int64_t>(kTileRows, static_cast<int64_t>(list.size() - p));
-          const int32_t* rows = list.data() + p;
+          const int64_t* rows = list.data() + p;
           for (int64_t i = 0; i < tr; ++i) std::memcpy(&qg[i * D], qp + rows[i] * D, sizeof(T) * D);
           gemm(false, true, tr, kn, D, scale, qg.data(), D, kp + kn0 * D, D, T(0), s.data(), kn);
           for (int64_t i = 0; i < tr; ++i) {
@@ -256,7 +249,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
 
 template <typename T>
 void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk,
-                   T* dv, const MobaRouting& r, int64_t D, int64_t Dv, T scale) {
+                   T* dv, const MobaRoutingView& r, int64_t D, int64_t Dv, T scale) {
   const int64_t B = r.batch, H = r.heads, Hkv = r.kv_heads, N = r.length, bs = r.block, nb = r.nblocks;
   if (N == 0 || B * H == 0) return;
   const int64_t G = H / Hkv;
@@ -275,7 +268,7 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
     std::vector<T> qg(static_cast<size_t>(kTileRows * D)), dog(static_cast<size_t>(kTileRows * Dv)),
         p(static_cast<size_t>(kTileRows * bs)), dp(static_cast<size_t>(kTileRows * bs)),
         dqg(static_cast<size_t>(kTileRows * D)), delta(static_cast<size_t>(N));
-    std::vector<int32_t> list;
+    std::vector<int64_t> list;
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t kvh = w / parts, part = w % parts;
       const int64_t b = kvh / Hkv, hk = kvh % Hkv;
@@ -301,7 +294,7 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
           rows_for_block(r, bh, n, 0, N, list);
           for (size_t p0 = 0; p0 < list.size(); p0 += kTileRows) {
             const int64_t tr = std::min<int64_t>(kTileRows, static_cast<int64_t>(list.size() - p0));
-            const int32_t* rows = list.data() + p0;
+            const int64_t* rows = list.data() + p0;
             for (int64_t i = 0; i < tr; ++i) {
               std::memcpy(&qg[i * D], qp + rows[i] * D, sizeof(T) * D);
               std::memcpy(&dog[i * Dv], dop + rows[i] * Dv, sizeof(T) * Dv);
@@ -344,13 +337,68 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
 }
 
 #define TANGENT_MOBA_INSTANTIATE(T)                                                                              \
-  template void moba_route<T>(const T*, const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, \
-                              MobaRouting&);                                                                     \
-  template void moba_forward<T>(const T*, const T*, const T*, T*, T*, const MobaRouting&, int64_t, int64_t, T);  \
+  template void moba_route<T>(const T*, const T*, int64_t, const MobaRoutingView&);                              \
+  template void moba_forward<T>(const T*, const T*, const T*, T*, T*, const MobaRoutingView&, int64_t, int64_t, T); \
   template void moba_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, T*,         \
-                                 const MobaRouting&, int64_t, int64_t, T);
+                                 const MobaRoutingView&, int64_t, int64_t, T);
 TANGENT_MOBA_INSTANTIATE(float)
 TANGENT_MOBA_INSTANTIATE(double)
 #undef TANGENT_MOBA_INSTANTIATE
+
+namespace {
+
+MobaRoutingView view_of(const MobaRouting& r, const Tensor& q, const Tensor& k) {
+  MobaRoutingView v;
+  v.batch = q.size(0);
+  v.heads = q.size(1);
+  v.kv_heads = k.size(1);
+  v.length = q.size(2);
+  v.block = r.block;
+  v.nblocks = r.nblocks;
+  v.past = r.past;
+  v.selected = r.selected.data_ptr<int64_t>();
+  v.col_offsets = r.col_offsets.data_ptr<int64_t>();
+  v.rows = r.rows.data_ptr<int64_t>();
+  return v;
+}
+
+template <typename F>
+void dispatch_floating(const Tensor& t, const char* op, const F& f) {
+  if (t.dtype() == kFloat64)
+    f(double{});
+  else if (t.dtype() == kFloat32)
+    f(float{});
+  else
+    TANGENT_FAIL(op, ": the CPU kernel takes float32 or float64, got ", t.dtype());
+}
+
+}  // namespace
+
+void CpuBackend::moba_route(const Tensor& q, const Tensor& k, const MobaRouting& r) {
+  dispatch_floating(q, "moba_route", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::moba_route<T>(q.data_ptr<T>(), k.data_ptr<T>(), q.size(3), view_of(r, q, k));
+  });
+}
+
+void CpuBackend::moba_forward(const Tensor& q, const Tensor& k, const Tensor& v, const MobaRouting& r,
+                              double scale, const Tensor& out, const Tensor& lse) {
+  dispatch_floating(q, "moba_forward", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::moba_forward<T>(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), lse.data_ptr<T>(),
+                         view_of(r, q, k), q.size(3), v.size(3), static_cast<T>(scale));
+  });
+}
+
+void CpuBackend::moba_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& out, const Tensor& lse, const MobaRouting& r, double scale,
+                               const Tensor& grad_q, const Tensor& grad_k, const Tensor& grad_v) {
+  dispatch_floating(q, "moba_backward", [&](auto tag) {
+    using T = decltype(tag);
+    cpu::moba_backward<T>(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), lse.data_ptr<T>(),
+                          grad_out.data_ptr<T>(), grad_q.data_ptr<T>(), grad_k.data_ptr<T>(), grad_v.data_ptr<T>(),
+                          view_of(r, q, k), q.size(3), v.size(3), static_cast<T>(scale));
+  });
+}
 
 }  // namespace tangent::cpu

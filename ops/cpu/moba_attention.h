@@ -1,5 +1,6 @@
 #pragma once
-// The CPU MoBA kernels (ops/moba.cpp validates the inputs and records autograd; this file only computes).
+// The CPU MoBA kernels behind CpuBackend's moba_route, moba_forward and moba_backward (ops/moba.cpp validates the
+// inputs and records autograd; this file only computes).
 //
 // Routing (moba_route): for each (batch, head, query t) the past blocks it selects. The gate of block n for query t
 // is the unscaled dot product of q_t with the mean of the block's keys (over the block's actual length), computed
@@ -22,32 +23,32 @@
 // Layout: q [B, H, N, D], k [B, Hkv, N, D], v [B, Hkv, N, Dv], out and dout [B, H, N, Dv], lse [B, H, N]; all
 // contiguous, T = float or double.
 #include <cstdint>
-#include <vector>
 
 namespace tangent::cpu {
 
-struct MobaRouting {
+// A raw view of the routing tensors (core/backend.h, MobaRouting), read by the kernels below.
+struct MobaRoutingView {
   int64_t batch = 0, heads = 0, kv_heads = 0, length = 0, block = 1, nblocks = 0;
   int64_t past = 0;  // most past blocks a query selects: min(top_k - 1, nblocks - 1), >= 0
   // selected[((b * H + h) * N + t) * past + s]: the s-th past block of query t (descending gate), -1 when fewer.
-  std::vector<int32_t> selected;
+  int64_t* selected = nullptr;
   // CSC index per (b, h) = bh: queries selecting key block n as a past block are
   // rows[bh * N * past + col_offsets[bh * (nblocks + 1) + n] ...  + col_offsets[... + n + 1]), ascending.
-  std::vector<int64_t> col_offsets;
-  std::vector<int32_t> rows;
+  int64_t* col_offsets = nullptr;
+  int64_t* rows = nullptr;
 };
 
+// Fills r's arrays; r's sizes (batch ... past) are set by the caller.
 template <typename T>
-void moba_route(const T* q, const T* k, int64_t B, int64_t H, int64_t Hkv, int64_t N, int64_t D, int64_t block,
-                int64_t top_k, MobaRouting& r);
+void moba_route(const T* q, const T* k, int64_t D, const MobaRoutingView& r);
 
 template <typename T>
-void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const MobaRouting& r, int64_t D, int64_t Dv,
+void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const MobaRoutingView& r, int64_t D, int64_t Dv,
                   T scale);
 
 // dq, dk, dv are overwritten.
 template <typename T>
 void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk,
-                   T* dv, const MobaRouting& r, int64_t D, int64_t Dv, T scale);
+                   T* dv, const MobaRoutingView& r, int64_t D, int64_t Dv, T scale);
 
 }  // namespace tangent::cpu
