@@ -29,6 +29,8 @@ enum class UnaryOp : uint8_t {
   Clamp,      // clamp to [p0, p1] (either may be +-inf)
   LogicalNot,  // out is bool
 };
+// The number of UnaryOp enumerators (the op table's coverage test iterates them): keep it after the last one.
+constexpr int kUnaryOpCount = static_cast<int>(UnaryOp::LogicalNot) + 1;
 const char* unary_op_name(UnaryOp op);
 
 enum class BinaryOp : uint8_t {
@@ -36,6 +38,7 @@ enum class BinaryOp : uint8_t {
   Eq, Ne, Lt, Le, Gt, Ge,  // out is bool; inputs share a dtype
   LogicalAnd, LogicalOr,   // inputs and out are bool
 };
+constexpr int kBinaryOpCount = static_cast<int>(BinaryOp::LogicalOr) + 1;  // keep after the last enumerator
 const char* binary_op_name(BinaryOp op);
 inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 
