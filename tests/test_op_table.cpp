@@ -204,9 +204,12 @@ Tensor check_cpu_float64(const OpCase& c, const std::vector<Tensor>& xs, const s
   }
   if (c.check) c.check(xs, out);
   const std::string name = c.name + " [" + label + "]";
-  if (c.first_order) EXPECT_TRUE(gradcheck(c.fn, xs, 1e-6, c.atol, c.rtol, name));
-  if (c.first_order && c.second_order)
+  if (c.first_order) {
+    EXPECT_TRUE(gradcheck(c.fn, xs, 1e-6, c.atol, c.rtol, name));
+  }
+  if (c.first_order && c.second_order) {
     EXPECT_TRUE(gradgradcheck(c.fn, xs, 1e-6, std::max(c.atol, 1e-4), c.rtol, name));
+  }
   return out;
 }
 

@@ -307,8 +307,11 @@ TANGENT_OP_CASE(dropout_train, {
     .check = [](const Inputs& in, const Tensor& out) {
       // Too few elements for statistics: the kept values only.
       const Vec x = vals(in[0]), y = vals(out);
-      for (size_t i = 0; i < x.size(); ++i)
-        if (y[i] != 0.0) EXPECT_NEAR(y[i], x[i] / (1.0 - kDropP), 1e-2 * std::abs(y[i]));
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (y[i] != 0.0) {
+          EXPECT_NEAR(y[i], x[i] / (1.0 - kDropP), 1e-2 * std::abs(y[i]));
+        }
+      }
     },
 });
 TANGENT_OP_CASE(dropout_statistics_row, {
