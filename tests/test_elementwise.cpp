@@ -1,6 +1,7 @@
-// Elementwise suite: forward values against std:: math in every floating dtype, broadcasting and its errors, type
-// promotion, 16-bit arithmetic, in-place variants and version counters, where / masked_fill, clamp, comparisons
-// and logic, and NaN behaviour. (Gradients of these ops are checked by the op table, tests/op_rows/.)
+// Elementwise suite: binary forward values against std:: math, broadcasting and its errors, type promotion,
+// 16-bit arithmetic, in-place variants and version counters, where / masked_fill, clamp, comparisons and logic, and
+// NaN behaviour. (Unary values in every floating dtype, across each function's domain, and the gradients of all
+// these ops are checked by the op table: tests/op_rows/elementwise_rows.cpp.)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,51 +21,7 @@ namespace {
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-constexpr double kPi = 3.14159265358979323846;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-struct UnaryCase {
-  const char* name;
-  std::function<Tensor(const Tensor&)> op;
-  std::function<double(double)> ref;
-  double lo, hi;  // input domain
-};
-
-std::vector<UnaryCase> unary_cases() {
-  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
-  return {
-      {"neg", [](const Tensor& x) { return neg(x); }, [](double v) { return -v; }, -3, 3},
-      {"exp", [](const Tensor& x) { return exp(x); }, [](double v) { return std::exp(v); }, -3, 3},
-      {"log", [](const Tensor& x) { return log(x); }, [](double v) { return std::log(v); }, 0.1, 5},
-      {"log1p", [](const Tensor& x) { return log1p(x); }, [](double v) { return std::log1p(v); }, -0.9, 5},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, 0, 5},
-      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, [](double v) { return 1 / std::sqrt(v); }, 0.1, 5},
-      {"abs", [](const Tensor& x) { return abs(x); }, [](double v) { return std::abs(v); }, -3, 3},
-      {"sign", [](const Tensor& x) { return sign(x); }, [](double v) { return double((v > 0) - (v < 0)); }, -3, 3},
-      {"sin", [](const Tensor& x) { return sin(x); }, [](double v) { return std::sin(v); }, -6, 6},
-      {"cos", [](const Tensor& x) { return cos(x); }, [](double v) { return std::cos(v); }, -6, 6},
-      {"tanh", [](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); }, -4, 4},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, sig, -8, 8},
-      {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }, -3, 3},
-      {"gelu", [](const Tensor& x) { return gelu(x); },
-       [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }, -4, 4},
-      {"gelu_tanh", [](const Tensor& x) { return gelu(x, "tanh"); },
-       [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / kPi) * (v + 0.044715 * v * v * v))); }, -4, 4},
-      {"silu", [](const Tensor& x) { return silu(x); }, [sig](double v) { return v * sig(v); }, -6, 6},
-      {"softplus", [](const Tensor& x) { return softplus(x); }, [](double v) { return std::log1p(std::exp(v)); },
-       -10, 10},
-      {"softplus_beta", [](const Tensor& x) { return softplus(x, 3.0, 5.0); },
-       [](double v) { return 3 * v > 5 ? v : std::log1p(std::exp(3 * v)) / 3; }, -4, 4},
-      {"erf", [](const Tensor& x) { return erf(x); }, [](double v) { return std::erf(v); }, -3, 3},
-      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double v) { return 1 / v; }, 0.2, 4},
-      {"square", [](const Tensor& x) { return square(x); }, [](double v) { return v * v; }, -3, 3},
-      {"pow_2.5", [](const Tensor& x) { return pow(x, 2.5); }, [](double v) { return std::pow(v, 2.5); }, 0, 3},
-      {"pow_3", [](const Tensor& x) { return pow(x, 3); }, [](double v) { return v * v * v; }, -3, 3},
-      {"pow_-2", [](const Tensor& x) { return pow(x, -2.0); }, [](double v) { return 1 / (v * v); }, 0.3, 3},
-      {"clamp", [](const Tensor& x) { return clamp(x, -1.0, 0.5); },
-       [](double v) { return std::min(std::max(v, -1.0), 0.5); }, -3, 3},
-  };
-}
 
 // Tolerance of a dtype's computation relative to a float64 reference (16-bit types round the input too).
 double tol_for(DType dt) {
@@ -79,24 +36,6 @@ double tol_for(DType dt) {
 }  // namespace
 
 // ---------------------------------------------------------------- forward values
-TEST(ElementwiseValues, UnaryMatchesStdMathInEveryFloatingDType) {
-  for (const auto& c : unary_cases()) {
-    for (DType dt : {kFloat64, kFloat32, kFloat16, kBFloat16}) {
-      SCOPED_TRACE(std::string(c.name) + " " + dtype_name(dt));
-      // 101 points spanning the domain, rounded to the dtype first so the reference sees the same input.
-      Tensor x = linspace(c.lo, c.hi, 101, dt);
-      Tensor y = c.op(x);
-      ASSERT_EQ(y.dtype(), dt);
-      ASSERT_EQ(y.shape(), x.shape());
-      const std::vector<double> in = to_vector<double>(x), out = to_vector<double>(y);
-      for (size_t i = 0; i < in.size(); ++i) {
-        const double r = c.ref(in[i]);
-        ASSERT_NEAR(out[i], r, tol_for(dt) * std::max(1.0, std::abs(r))) << "at x = " << in[i];
-      }
-    }
-  }
-}
-
 TEST(ElementwiseValues, BinaryMatchesStdMath) {
   struct Case {
     const char* name;

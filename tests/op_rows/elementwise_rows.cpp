@@ -1,14 +1,21 @@
 // Op-table rows for the elementwise ops (ops/elementwise.h): binary arithmetic with broadcasting and scalars,
-// where / masked_fill, and every unary math function, each with a std:: reference where one is easy to write.
+// where / masked_fill, every unary math function, each with a std:: reference where one is easy to write, and the
+// comparisons and logic (forward only). The "<op>/domain" rows check each unary function at 101 points across its
+// domain in every floating dtype against std:: math on the dtype-rounded inputs (forward only: the domains
+// include kinks).
 // Inputs are kept away from kinks and discontinuities (0 for abs/relu, ties for maximum, clamp bounds, the
 // softplus threshold) so central differences are meaningful.
 #include <cmath>
 #include <functional>
 
+#include <gtest/gtest.h>
+
 #include "support/op_table.h"
 
 using namespace tangent;
 using tangent::testing::OpCase;
+using tangent::testing::all_float_dtypes;
+using tangent::testing::forward_tolerance;
 
 namespace {
 
@@ -410,7 +417,7 @@ TANGENT_OP_CASE(gelu_exact, {
     .reference = unary_ref([](double a) { return 0.5 * a * (1.0 + std::erf(a / std::sqrt(2.0))); }),
 });
 TANGENT_OP_CASE(gelu_tanh, {
-    .name = "gelu/tanh",
+    .name = "gelu_tanh",
     .inputs = [] { return Inputs{mul(normal({3, 4}), 1.5)}; },
     .fn = [](const Inputs& x) { return gelu(x[0], "tanh"); },
     .reference = unary_ref([](double a) {
@@ -480,4 +487,182 @@ TANGENT_OP_CASE(composite_chain, {
     .inputs = [] { return Inputs{normal({3, 4}), uniform({4}, 0.5, 2.0)}; },
     .fn = [](const Inputs& x) { return div(mul(tanh(x[0]), exp(mul(x[0], 0.3))), x[1]); },
     .reference = binary_ref([](double a, double b) { return std::tanh(a) * std::exp(0.3 * a) / b; }),
+});
+
+// ---- unary functions across their domains, in every floating dtype ----
+namespace {
+
+struct DomainCase {
+  const char* name;
+  std::function<Tensor(const Tensor&)> op;
+  std::function<double(double)> ref;
+  double lo, hi;  // input domain
+};
+
+std::vector<DomainCase> domain_cases() {
+  auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  return {
+      {"neg", [](const Tensor& x) { return neg(x); }, [](double v) { return -v; }, -3, 3},
+      {"exp", [](const Tensor& x) { return exp(x); }, [](double v) { return std::exp(v); }, -3, 3},
+      {"log", [](const Tensor& x) { return log(x); }, [](double v) { return std::log(v); }, 0.1, 5},
+      {"log1p", [](const Tensor& x) { return log1p(x); }, [](double v) { return std::log1p(v); }, -0.9, 5},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, [](double v) { return std::sqrt(v); }, 0, 5},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, [](double v) { return 1 / std::sqrt(v); }, 0.1, 5},
+      {"abs", [](const Tensor& x) { return abs(x); }, [](double v) { return std::abs(v); }, -3, 3},
+      {"sign", [](const Tensor& x) { return sign(x); }, [](double v) { return double((v > 0) - (v < 0)); }, -3, 3},
+      {"sin", [](const Tensor& x) { return sin(x); }, [](double v) { return std::sin(v); }, -6, 6},
+      {"cos", [](const Tensor& x) { return cos(x); }, [](double v) { return std::cos(v); }, -6, 6},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); }, -4, 4},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, sig, -8, 8},
+      {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }, -3, 3},
+      {"gelu", [](const Tensor& x) { return gelu(x); },
+       [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }, -4, 4},
+      {"gelu_tanh", [](const Tensor& x) { return gelu(x, "tanh"); },
+       [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / kPi) * (v + 0.044715 * v * v * v))); }, -4, 4},
+      {"silu", [](const Tensor& x) { return silu(x); }, [sig](double v) { return v * sig(v); }, -6, 6},
+      {"softplus", [](const Tensor& x) { return softplus(x); }, [](double v) { return std::log1p(std::exp(v)); },
+       -10, 10},
+      {"softplus/domain_beta3_threshold5", [](const Tensor& x) { return softplus(x, 3.0, 5.0); },
+       [](double v) { return 3 * v > 5 ? v : std::log1p(std::exp(3 * v)) / 3; }, -4, 4},
+      {"erf", [](const Tensor& x) { return erf(x); }, [](double v) { return std::erf(v); }, -3, 3},
+      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, [](double v) { return 1 / v; }, 0.2, 4},
+      {"square", [](const Tensor& x) { return square(x); }, [](double v) { return v * v; }, -3, 3},
+      {"pow/domain_2.5", [](const Tensor& x) { return pow(x, 2.5); }, [](double v) { return std::pow(v, 2.5); }, 0, 3},
+      {"pow/domain_3", [](const Tensor& x) { return pow(x, 3); }, [](double v) { return v * v * v; }, -3, 3},
+      {"pow/domain_-2", [](const Tensor& x) { return pow(x, -2.0); }, [](double v) { return 1 / (v * v); }, 0.3, 3},
+      {"clamp", [](const Tensor& x) { return clamp(x, -1.0, 0.5); },
+       [](double v) { return std::min(std::max(v, -1.0), 0.5); }, -3, 3},
+  };
+}
+
+// Each output element against f(the input element as the op received it, i.e. already rounded to the dtype),
+// within forward_tolerance(dtype) * max(1, |f|).
+std::function<void(const Inputs&, const Tensor&)> domain_check(std::string name, std::function<double(double)> f) {
+  return [name, f](const Inputs& x, const Tensor& y) {
+    ASSERT_EQ(y.dtype(), x[0].dtype()) << name;
+    ASSERT_EQ(y.shape(), x[0].shape()) << name;
+    const std::vector<double> in = to_vector<double>(x[0]), out = to_vector<double>(y);
+    const double tol = forward_tolerance(y.dtype());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const double r = f(in[i]);
+      ASSERT_NEAR(out[i], r, tol * std::max(1.0, std::abs(r))) << name << " " << y.dtype() << " at x = " << in[i];
+    }
+  };
+}
+
+const bool kDomainRows = [] {
+  for (const auto& d : domain_cases()) {
+    const std::string name = std::string(d.name).find('/') == std::string::npos ? std::string(d.name) + "/domain"
+                                                                               : std::string(d.name);
+    const auto op = d.op;
+    const double lo = d.lo, hi = d.hi;
+    tangent::testing::op_cases().push_back(OpCase{
+        .name = name,
+        .inputs = [lo, hi] { return Inputs{linspace(lo, hi, 101, kFloat64)}; },
+        .fn = [op](const Inputs& x) { return op(x[0]); },
+        .reference = unary_ref(d.ref),
+        .dtypes = all_float_dtypes(),
+        .first_order = false,
+        .check = domain_check(name, d.ref),
+    });
+  }
+  return true;
+}();
+
+// Values exactly representable in every floating dtype, with ties between a and b.
+Tensor cmp_a() { return from_values({-1.5, 0.0, 0.5, 2.0, 2.0, -1.0, 3.0, 0.25}, {2, 4}); }
+Tensor cmp_b() { return from_values({-1.5, 1.0, 0.5, 1.0, 2.5, -2.0, 3.0, 0.5}, {2, 4}); }
+
+// A bool reference for a comparison (operands broadcast).
+std::function<Tensor(const Inputs&)> compare_ref(std::function<bool(double, double)> f) {
+  return [f](const Inputs& x) {
+    const Shape s = broadcast_shapes(x[0].shape(), x[1].shape(), "reference");
+    const std::vector<double> a = to_vector<double>(x[0].expand(s)), b = to_vector<double>(x[1].expand(s));
+    std::vector<bool> out(a.size());
+    for (size_t i = 0; i < a.size(); ++i) out[i] = f(a[i], b[i]);
+    return tensor(out, s);
+  };
+}
+
+std::function<Tensor(const Inputs&)> logic_ref(std::function<bool(bool, bool)> f) {
+  return [f](const Inputs& x) {
+    const Shape s = broadcast_shapes(x[0].shape(), x[1].shape(), "reference");
+    const std::vector<bool> a = to_vector<bool>(x[0].expand(s)), b = to_vector<bool>(x[1].expand(s));
+    std::vector<bool> out(a.size());
+    for (size_t i = 0; i < a.size(); ++i) out[i] = f(a[i], b[i]);
+    return tensor(out, s);
+  };
+}
+
+Tensor bools(const std::vector<bool>& v, const Shape& s) { return tensor(v, s); }
+
+}  // namespace
+
+// ---- comparisons and logic (forward only; bool results) ----
+#define TANGENT_COMPARISON_ROWS(op, expr)                                                     \
+  TANGENT_OP_CASE(op##_same, {                                                                \
+      .name = #op "/same_shape",                                                              \
+      .inputs = [] { return Inputs{cmp_a(), cmp_b()}; },                                      \
+      .fn = [](const Inputs& x) { return op(x[0], x[1]); },                                   \
+      .reference = compare_ref([](double a, double b) { return expr; }),                      \
+      .dtypes = all_float_dtypes(),                                                           \
+      .first_order = false,                                                                   \
+  });                                                                                         \
+  TANGENT_OP_CASE(op##_bcast, {                                                               \
+      .name = #op "/broadcast",                                                               \
+      .inputs = [] { return Inputs{cmp_a(), from_values({0.5, 2.0, -1.0, 0.25}, {4})}; },    \
+      .fn = [](const Inputs& x) { return op(x[0], x[1]); },                                   \
+      .reference = compare_ref([](double a, double b) { return expr; }),                      \
+      .dtypes = all_float_dtypes(),                                                           \
+      .first_order = false,                                                                   \
+  })
+TANGENT_COMPARISON_ROWS(eq, a == b);
+TANGENT_COMPARISON_ROWS(ne, a != b);
+TANGENT_COMPARISON_ROWS(lt, a < b);
+TANGENT_COMPARISON_ROWS(le, a <= b);
+TANGENT_COMPARISON_ROWS(gt, a > b);
+TANGENT_COMPARISON_ROWS(ge, a >= b);
+#undef TANGENT_COMPARISON_ROWS
+
+TANGENT_OP_CASE(logical_and_row, {
+    .name = "logical_and",
+    .inputs = [] { return Inputs{bools({true, true, false, false}, {4}), bools({true, false}, {2, 1})}; },
+    .fn = [](const Inputs& x) { return logical_and(x[0], x[1]); },
+    .reference = logic_ref([](bool a, bool b) { return a && b; }),
+    .dtypes = {kFloat64},
+    .first_order = false,
+});
+TANGENT_OP_CASE(logical_or_row, {
+    .name = "logical_or",
+    .inputs = [] { return Inputs{bools({true, true, false, false}, {4}), bools({true, false}, {2, 1})}; },
+    .fn = [](const Inputs& x) { return logical_or(x[0], x[1]); },
+    .reference = logic_ref([](bool a, bool b) { return a || b; }),
+    .dtypes = {kFloat64},
+    .first_order = false,
+});
+TANGENT_OP_CASE(logical_not_row, {
+    .name = "logical_not",
+    .inputs = [] { return Inputs{bools({true, false, false, true, true, false}, {2, 3})}; },
+    .fn = [](const Inputs& x) { return logical_not(x[0]); },
+    .reference = [](const Inputs& x) {
+      std::vector<bool> v = to_vector<bool>(x[0]);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = !v[i];
+      return tensor(v, x[0].shape());
+    },
+    .dtypes = {kFloat64},
+    .first_order = false,
+});
+// The same ops on floating inputs: nonzero is true.
+TANGENT_OP_CASE(logical_not_float, {
+    .name = "logical_not/float_input",
+    .inputs = [] { return Inputs{cmp_a()}; },
+    .fn = [](const Inputs& x) { return logical_not(x[0]); },
+    .reference = [](const Inputs& x) {
+      const std::vector<double> v = to_vector<double>(x[0]);
+      std::vector<bool> out(v.size());
+      for (size_t i = 0; i < v.size(); ++i) out[i] = v[i] == 0.0;
+      return tensor(out, x[0].shape());
+    },
+    .dtypes = all_float_dtypes(),
+    .first_order = false,
 });

@@ -164,3 +164,26 @@ TANGENT_OP_CASE(adaptive_avg_pool2d_uneven, {
     .inputs = [] { return Inputs{normal({1, 2, 5, 4})}; },
     .fn = [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 3}); },
 });
+
+TANGENT_OP_CASE(mm_2d, {
+    .name = "mm",
+    .inputs = [] { return Inputs{normal({3, 4}), normal({4, 5})}; },
+    .fn = [](const Inputs& x) { return mm(x[0], x[1]); },
+    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+    .dtypes = tangent::testing::all_float_dtypes(),
+    .tol_scale = 4.0,  // a sum of K = 4 rounded products
+});
+TANGENT_OP_CASE(mm_transposed, {
+    .name = "mm/transposed_operand",
+    .inputs = [] { return Inputs{normal({4, 3}), normal({4, 5})}; },
+    .fn = [](const Inputs& x) { return mm(x[0].t(), x[1]); },
+    .reference = [](const Inputs& x) { return naive_matmul(x[0].t(), x[1]); },
+});
+TANGENT_OP_CASE(bmm_3d, {
+    .name = "bmm",
+    .inputs = [] { return Inputs{normal({2, 3, 4}), normal({2, 4, 2})}; },
+    .fn = [](const Inputs& x) { return bmm(x[0], x[1]); },
+    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+    .dtypes = tangent::testing::all_float_dtypes(),
+    .tol_scale = 4.0,
+});

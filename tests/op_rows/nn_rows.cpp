@@ -2,8 +2,11 @@
 // reference computed by plain loops over the values in double. Inputs avoid kinks (l1_loss differences stay away
 // from 0); class-index targets are int64 inputs (never perturbed); batch_norm runs without running statistics in
 // training mode, so the rows have no in-place side effects.
+#include <algorithm>
 #include <cmath>
 #include <functional>
+
+#include <gtest/gtest.h>
 
 #include "support/op_table.h"
 
@@ -257,4 +260,123 @@ TANGENT_OP_CASE(nn_embedding, {
         for (size_t k = 0; k < 3; ++k) out.push_back(w[z(id) * 3 + k]);
       return from(out, {2, 3, 3});
     },
+});
+
+// ---- dropout: a fixed generator per call, so every evaluation draws the same mask ----
+namespace {
+
+constexpr double kDropP = 0.3;
+
+Tensor dropout_fixed(const Tensor& x) {
+  Generator gen(99);
+  return F::dropout(x, kDropP, true, &gen);
+}
+
+// The mask's statistics on one forward: kept elements are x / (1 - p), dropped ones exactly 0, and the kept
+// fraction is near 1 - p (1000 elements: 5 binomial standard deviations is 0.072). The gradient of sum(out) is
+// 1 / (1 - p) exactly where the element was kept and 0 where it was dropped.
+void dropout_statistics(const Inputs& in, const Tensor& out) {
+  const Vec x = vals(in[0]), y = vals(out);
+  ASSERT_EQ(x.size(), y.size());
+  const double tol = tangent::testing::forward_tolerance(out.dtype());
+  size_t kept = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (y[i] == 0.0) continue;
+    ++kept;
+    ASSERT_NEAR(y[i], x[i] / (1.0 - kDropP), tol * std::max(1.0, std::abs(y[i]))) << "element " << i;
+  }
+  const double frac = static_cast<double>(kept) / static_cast<double>(x.size());
+  EXPECT_NEAR(frac, 1.0 - kDropP, 0.072) << "kept fraction " << out.dtype();
+  if (!out.is_floating_point() || out.dtype() != kFloat64) return;
+  Tensor leaf = in[0].detach().requires_grad_(true);
+  const Tensor g = autograd::grad({dropout_fixed(leaf).sum()}, {leaf})[0];
+  const Vec gv = vals(g), mask_out = vals(dropout_fixed(in[0].detach()));
+  for (size_t i = 0; i < gv.size(); ++i)
+    ASSERT_EQ(gv[i], mask_out[i] == 0.0 ? 0.0 : 1.0 / (1.0 - kDropP)) << "gradient element " << i;
+}
+
+// Inputs away from 0, so a kept element is never 0.
+Tensor nonzero(const Shape& s) { return signed_away_from_zero(s); }
+
+}  // namespace
+
+TANGENT_OP_CASE(dropout_train, {
+    .name = "dropout/train_p0.3",
+    .inputs = [] { return Inputs{nonzero({4, 5})}; },
+    .fn = [](const Inputs& x) { return dropout_fixed(x[0]); },
+    .check = [](const Inputs& in, const Tensor& out) {
+      // Too few elements for statistics: the kept values only.
+      const Vec x = vals(in[0]), y = vals(out);
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (y[i] != 0.0) {
+          EXPECT_NEAR(y[i], x[i] / (1.0 - kDropP), 1e-2 * std::abs(y[i]));
+        }
+      }
+    },
+});
+TANGENT_OP_CASE(dropout_statistics_row, {
+    .name = "dropout/statistics_1000",
+    .inputs = [] { return Inputs{nonzero({1000})}; },
+    .fn = [](const Inputs& x) { return dropout_fixed(x[0]); },
+    .dtypes = tangent::testing::all_float_dtypes(),
+    .first_order = false,  // 1000 x 1000 Jacobian; dropout_statistics checks the gradient's mask instead
+    .check = dropout_statistics,
+});
+TANGENT_OP_CASE(dropout_eval, {
+    .name = "dropout/eval_is_identity",
+    .inputs = [] { return Inputs{normal({3, 4})}; },
+    .fn = [](const Inputs& x) { return F::dropout(x[0], 0.5, false); },
+    .reference = [](const Inputs& x) { return x[0]; },
+    .dtypes = tangent::testing::all_float_dtypes(),
+});
+TANGENT_OP_CASE(dropout_p0, {
+    .name = "dropout/p0_is_identity",
+    .inputs = [] { return Inputs{normal({3, 4})}; },
+    .fn = [](const Inputs& x) { return F::dropout(x[0], 0.0, true); },
+    .reference = [](const Inputs& x) { return x[0]; },
+    .dtypes = tangent::testing::all_float_dtypes(),
+});
+TANGENT_OP_CASE(dropout_p1, {
+    .name = "dropout/p1_is_zero",
+    .inputs = [] { return Inputs{normal({3, 4})}; },
+    .fn = [](const Inputs& x) { return F::dropout(x[0], 1.0, true); },
+    .reference = [](const Inputs& x) { return zeros(x[0].shape(), kFloat64); },
+    .dtypes = tangent::testing::all_float_dtypes(),
+});
+
+// ---- rotary position embedding (nn/rotary.h), against the pairwise rotation written out ----
+namespace {
+
+Tensor rotary_ref(const Tensor& x, int64_t offset, double base) {
+  const int64_t D = x.size(-1), T = x.size(-2), half = D / 2;
+  const Vec xv = vals(x);
+  Vec out(xv.size());
+  for (int64_t r = 0; r < x.numel() / D; ++r) {
+    const double t = static_cast<double>(offset + r % T);
+    for (int64_t i = 0; i < half; ++i) {
+      const double a = t * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(D));
+      const double x1 = xv[z(r * D + i)], x2 = xv[z(r * D + half + i)];
+      out[z(r * D + i)] = x1 * std::cos(a) - x2 * std::sin(a);
+      out[z(r * D + half + i)] = x2 * std::cos(a) + x1 * std::sin(a);
+    }
+  }
+  return from(out, x.shape());
+}
+
+}  // namespace
+
+TANGENT_OP_CASE(rotary_default, {
+    .name = "rotary_embedding",
+    .inputs = [] { return Inputs{normal({1, 2, 5, 4})}; },
+    .fn = [](const Inputs& x) { return F::rotary_embedding(x[0]); },
+    .reference = [](const Inputs& x) { return rotary_ref(x[0], 0, 10000.0); },
+    .dtypes = tangent::testing::all_float_dtypes(),
+    .tol_scale = 4.0,  // the angles' sin and cos, then a two-term sum
+});
+TANGENT_OP_CASE(rotary_offset, {
+    .name = "rotary_embedding/offset3_base100",
+    .inputs = [] { return Inputs{normal({2, 3, 6})}; },
+    .fn = [](const Inputs& x) { return F::rotary_embedding(x[0], 3, 100.0); },
+    .reference = [](const Inputs& x) { return rotary_ref(x[0], 3, 100.0); },
+    .tol_scale = 4.0,
 });
