@@ -1,7 +1,12 @@
 // The per-thread caching host allocator (see allocator.h): size classes, intrusive freelists, a cap on idle bytes.
 #include "core/allocator.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "core/error.h"
@@ -43,10 +48,55 @@ inline int size_class(size_t n, size_t* size) {
   return kSmallClasses + (o - 10) * 4 + static_cast<int>(k) - 1;
 }
 
+// The block size of class c (the inverse of size_class).
+inline size_t class_size(int c) {
+  if (c < kSmallClasses) return static_cast<size_t>(c + 1) * kAlign;
+  const int o = 10 + (c - kSmallClasses) / 4;
+  const size_t base = size_t{1} << o;
+  return base + static_cast<size_t>((c - kSmallClasses) % 4 + 1) * (base >> 2);
+}
+
+// Bytes this process holds from the system through host_alloc (idle cached blocks included), and the most it may
+// hold: the machine's physical memory, or its cgroup's memory limit when that is lower. Linux overcommits, so
+// malloc itself rarely fails; without this bound a model too big for the machine would be killed by the kernel's
+// OOM killer while its weights are initialised, instead of raising an Error. (Memory taken outside host_alloc,
+// such as oneDNN's scratch buffers, is not counted.)
+std::atomic<size_t> g_system_bytes{0};
+
+size_t read_limit_file(const char* path) {
+  std::ifstream in(path);
+  unsigned long long v = 0;
+  return in >> v ? static_cast<size_t>(v) : SIZE_MAX;  // "max" (no limit) reads as no number
+}
+
+}  // namespace
+
+size_t host_memory_limit() {
+  static const size_t limit = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    size_t l = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : SIZE_MAX;
+    for (const char* f : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"})
+      l = std::min(l, read_limit_file(f));
+    return l;
+  }();
+  return limit;
+}
+
+namespace {
+
 void* system_alloc(size_t size, size_t requested) {
+  const size_t held = g_system_bytes.load(std::memory_order_relaxed), limit = host_memory_limit();
+  TANGENT_CHECK(size <= limit && held <= limit - size, "allocate: out of host memory: ", requested,
+                " bytes requested while ", held, " are in use, and this machine has ", limit, " bytes of memory");
   void* p = std::aligned_alloc(kAlign, size);
   TANGENT_CHECK(p != nullptr, "allocate: out of host memory allocating ", requested, " bytes");
+  g_system_bytes.fetch_add(size, std::memory_order_relaxed);
   return p;
+}
+
+void system_free(void* p, size_t size) noexcept {
+  std::free(p);
+  g_system_bytes.fetch_sub(size, std::memory_order_relaxed);
 }
 
 size_t read_cap_bytes() {
@@ -79,7 +129,7 @@ struct ThreadCache {
     for (int c = 0; c < kNumClasses; ++c) {
       while (FreeBlock* b = heads[c]) {
         heads[c] = b->next;
-        std::free(b);
+        system_free(b, class_size(c));
       }
     }
     cached = 0;
@@ -149,7 +199,7 @@ void host_free(void* p, size_t nbytes) noexcept {
       return;
     }
   }
-  std::free(p);
+  system_free(p, size);
 }
 
 void host_empty_cache() {

@@ -20,6 +20,11 @@ void* host_alloc(size_t nbytes);
 // Frees a block from host_alloc; nbytes must be the size it was asked for (it selects the freelist).
 void host_free(void* p, size_t nbytes) noexcept;
 
+// The most host memory this process may take through host_alloc: the machine's physical memory, or its cgroup's
+// limit when lower. A request beyond it (counting what is already held) raises an Error instead of letting the
+// kernel's OOM killer end the process later.
+size_t host_memory_limit();
+
 // Returns the calling thread's cached blocks to the system.
 void host_empty_cache();
 

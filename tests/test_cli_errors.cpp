@@ -208,6 +208,10 @@ TEST_F(CliErrors, Train) {
       t({"--model", tf, "--kv-heads", "-1"}, "--kv-heads"),
       t({"--model", tf, "--dim", "0"}, "--dim"),
       t({"--model", tf, "--dim", "-8"}, "--dim"),
+      // Valid sizes whose model cannot fit in memory: refused before anything is allocated, naming the flags.
+      t({"--model", tf, "--dim", "65536", "--heads", "1", "--layers", "64"}, "--dim 65536 --layers 64"),
+      t({"--model", "mlp", "--data", npy, "--hidden", "1048576,1048576"}, "--hidden 1048576,1048576"),
+      t({"--model", "mlp", "--data", npy, "--hidden", "60000,60000,60000"}, "more than this machine's"),
       t({"--model", tf, "--dense-last", "-1"}, "--dense-last"),
       t({"--model", tf, "--moba-block", "0"}, "--moba-block"),
       t({"--model", tf, "--moba-topk", "0"}, "--moba-topk"),

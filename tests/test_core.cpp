@@ -11,6 +11,8 @@
 
 #include <tangent/tangent.h>
 
+#include "core/allocator.h"
+
 #include "support/errors.h"
 #include "support/gradcheck.h"
 
@@ -116,6 +118,21 @@ TEST(CoreShape, NumelAndLayoutOverflowAreChecked) {
   EXPECT_EQ(layout_bytes(Shape({2, -1}), 4), -1);
   tangent::testing::expect_error([] { empty({1LL << 31, 1LL << 31}); }, {"empty", "too large", "[2147483648, 2147483648]"});
   EXPECT_THROW(zeros({0, 1LL << 62, 1LL << 62}), Error);
+}
+
+// A buffer larger than the machine's memory (or than what is left of it) is an Error, raised before the system is
+// asked: Linux would otherwise hand out the address space and kill the process when the pages are touched.
+TEST(CoreAllocator, MoreThanTheMachineHasIsAnError) {
+  const size_t limit = host_memory_limit();
+  ASSERT_GT(limit, size_t{1} << 26);
+  const int64_t too_many = static_cast<int64_t>(limit / 4) + (int64_t{1} << 20);  // float32 elements
+  const std::string msg = tangent::testing::error_message([&] { empty({too_many}, kFloat32); });
+  EXPECT_NE(msg.find("allocate: out of host memory: " + std::to_string(too_many * 4) + " bytes requested"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(std::to_string(limit) + " bytes of memory"), std::string::npos) << msg;
+  // Small buffers still work afterwards: nothing was counted for the refused one.
+  EXPECT_EQ(full({1000}, 2.0).sum().item<double>(), 2000.0);
 }
 
 TEST(CoreShape, StridesWrapAndBroadcast) {

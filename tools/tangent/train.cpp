@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/allocator.h"
 #include "core/generator.h"
 #include "core/parallel.h"
 #include "models/models.h"
@@ -242,6 +243,40 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
 
 void check_train_args(const TrainArgs& a);
 
+// Refuses a model whose training state (weights, gradients and two optimizer moments, float32) cannot fit in this
+// machine's memory, naming the flags that size it, before anything is allocated.
+void check_model_fits(double parameters, const std::string& flags) {
+  const double bytes = parameters * 4 * 4, limit = static_cast<double>(host_memory_limit());
+  TANGENT_CHECK(bytes <= limit, "train: ", flags, " gives a model of ", parameters, " parameters, about ",
+                bytes / 1e9, " GB to train (weights, gradients and optimizer state in float32), more than this "
+                "machine's ", limit / 1e9, " GB of memory");
+}
+
+// The classifier's parameter count from its flags and the data's shape (as models::MLP and models::ConvNet build it).
+double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64_t num_classes) {
+  double in = 1, n = 0;
+  for (int64_t d : input_shape) in *= static_cast<double>(d);
+  if (a.model == "mlp") {
+    for (int64_t h : parse_list(a.hidden, "hidden")) n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
+    return n + (in + 1) * static_cast<double>(num_classes);
+  }
+  const models::ConvNetOptions defaults;
+  double c = input_shape.empty() ? 1 : static_cast<double>(input_shape[0]), hw = in / c;
+  const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(defaults.hidden);
+  for (int64_t out : parse_list(a.channels, "channels")) {
+    n += c * static_cast<double>(out) * k * k + 2 * static_cast<double>(out);  // conv and batch norm
+    c = static_cast<double>(out), hw /= 4;
+  }
+  return n + (c * std::max(hw, 1.0) + 1) * hidden + (hidden + 1) * static_cast<double>(num_classes);
+}
+
+// The language model's parameter count, bounded above (at most 256 characters in the vocabulary).
+double lm_parameters(const models::GPTOptions& g) {
+  const double d = static_cast<double>(g.dim), vocab = 256;
+  const double block = (4 + 2 * static_cast<double>(g.mlp_ratio)) * d * d + (8 + 2 * static_cast<double>(g.mlp_ratio)) * d;
+  return 2 * vocab * d + static_cast<double>(g.context) * d + static_cast<double>(g.layers) * block;
+}
+
 int run_train(TrainArgs a) {
   const std::optional<nn::Checkpoint> resume_from = load_for_resume(a);
   check_train_args(a);
@@ -279,6 +314,8 @@ int run_train(TrainArgs a) {
   if (test_set && test_set->targets().defined() && test_set->size() > 0)
     num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
+  if (a.model == "mlp") check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + a.hidden);
+  else check_model_fits(classifier_parameters(a, input_shape, num_classes), "--channels " + a.channels);
   // A checkpoint written before flags were recorded rebuilds its own model.
   const bool resuming = resume_from.has_value();
   const std::shared_ptr<models::Model> model =
@@ -351,6 +388,8 @@ void check_train_args(const TrainArgs& a) {
   TANGENT_CHECK(g.dim % g.heads == 0, "train: --dim ", g.dim, " is not a multiple of --heads ", g.heads);
   TANGENT_CHECK(g.kv_heads == 0 || g.heads % g.kv_heads == 0, "train: --heads ", g.heads,
                 " is not a multiple of --kv-heads ", g.kv_heads);
+  check_model_fits(lm_parameters(g), "--dim " + std::to_string(g.dim) + " --layers " + std::to_string(g.layers) +
+                                         " --context " + std::to_string(g.context));
   TANGENT_CHECK(g.positions != "rotary" || (g.dim / g.heads) % 2 == 0, "train: rotary positions need an even head ",
                 "width, but --dim ", g.dim, " / --heads ", g.heads, " is ", g.dim / g.heads,
                 " (or use --positions learned)");
