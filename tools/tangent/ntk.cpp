@@ -236,7 +236,7 @@ Run add_ntk(CLI::App& app) {
       }
     }
     std::optional<ntk::AnalyticOptions> analytic;
-    if (a->analytic) analytic = ntk::analytic_options_for(*model);  // errors for non-MLPs
+    if (a->analytic) analytic = models::analytic_options_for(*model);  // errors for non-MLPs
 
     const data::TensorDataset ds1 = load_inputs(a->data, true);
     const Tensor x1 = model_inputs(*model, ds1.data(), a->data);
