@@ -73,7 +73,8 @@ std::string emit_gelu(GELU& g, OnnxContext& c, const std::string& x) {
 std::string emit_softplus(Softplus& sp, OnnxContext& c, const std::string& x) {
   // ONNX Softplus has no threshold; above it log(1 + exp(x)) equals x to float precision anyway.
   if (sp.beta == 1.0) return c.node("Softplus", {x}, "Softplus " + sp.extra_repr());
-  const std::string bx = c.node("Mul", {x, c.constant(sp.beta)}, "Softplus " + sp.extra_repr() + ": softplus(beta x) / beta");
+  const std::string bx =
+      c.node("Mul", {x, c.constant(sp.beta)}, "Softplus " + sp.extra_repr() + ": softplus(beta x) / beta");
   return c.node("Div", {c.node("Softplus", {bx}), c.constant(sp.beta)});
 }
 

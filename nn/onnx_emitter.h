@@ -1,7 +1,7 @@
 #pragma once
 // How a module maps itself to ONNX nodes. nn/onnx_export.cpp only walks the module tree: for each module it looks
-// up the emitter registered for the module's exact type and calls it. Each layer (and each ready-made model) registers
-// its emitter beside its own code, e.g. at the end of nn/linear.cpp:
+// up the emitter registered for the module's exact type and calls it. Each layer (and each ready-made model)
+// registers its emitter beside its own code, e.g. at the end of nn/linear.cpp:
 //
 //   [[maybe_unused]] const bool kOnnx = register_onnx_emitter<Linear>("Linear", [](Linear& l, OnnxContext& c,
 //                                                                                const std::string& x) { ... });
@@ -84,8 +84,9 @@ class OnnxContext {
 using OnnxEmitFn = std::function<std::string(Module& module, OnnxContext& context, const std::string& x)>;
 
 // Registers the emitter of modules of exactly `type` (a later registration replaces an earlier one). `name` is
-// listed in the error for a module with no emitter (an empty name is not listed). A layer's sample is advanced by the exporter (it runs the
-// module's forward after the emitter); a container (container = true) advances it itself through emit_child.
+// listed in the error for a module with no emitter (an empty name is not listed). A layer's sample is advanced by
+// the exporter (it runs the module's forward after the emitter); a container (container = true) advances it
+// itself through emit_child.
 void register_onnx_emitter(std::type_index type, const std::string& name, OnnxEmitFn emit, bool container = false);
 
 template <typename M, typename F>
