@@ -4,6 +4,7 @@
 #include "nn/conv.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
+#include "nn/onnx_emitter.h"
 
 namespace tangent::models {
 
@@ -69,5 +70,17 @@ Tensor ConvNet::forward(const Tensor& x) {
                 "ConvNet: expected input [N, ", s[0], ", ", s[1], ", ", s[2], "], got ", x.shape());
   return classifier->forward(features->forward(x));
 }
+
+// ---- ConvNet in ONNX export (nn/onnx_emitter.h): the features, then the classifier ----
+namespace {
+
+std::string emit_convnet(ConvNet& cnn, nn::OnnxContext& c, const std::string& x) {
+  const std::string f = c.emit_child(*cnn.features, "features", x);
+  return c.emit_child(*cnn.classifier, "classifier", f);
+}
+
+[[maybe_unused]] const bool kOnnx = nn::register_onnx_emitter<ConvNet>("ConvNet", emit_convnet, /*container=*/true);
+
+}  // namespace
 
 }  // namespace tangent::models

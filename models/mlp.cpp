@@ -2,6 +2,7 @@
 
 #include "nn/activation.h"
 #include "nn/linear.h"
+#include "nn/onnx_emitter.h"
 
 namespace tangent::models {
 
@@ -63,5 +64,21 @@ Tensor MLP::forward(const Tensor& x) {
                 options.input_shape, " (or flat rows of ", n, "), got ", x.shape());
   return layers->forward(x.reshape({x.size(0), n}));
 }
+
+// ---- MLP in ONNX export (nn/onnx_emitter.h): Reshape each example flat, then the layers ----
+namespace {
+
+std::string emit_mlp(MLP& mlp, nn::OnnxContext& c, const std::string& x) {
+  const int64_t n = mlp.options.input_shape.numel();
+  const std::string shape = c.int_initializer("reshape_shape", {-1, n}, "MLP: flatten each example");
+  const std::string y =
+      c.node("Reshape", {x, shape}, "MLP flattens each example to [batch, " + std::to_string(n) + "]");
+  c.set_sample(c.sample().reshape({-1, n}));
+  return c.emit_child(*mlp.layers, "layers", y);
+}
+
+[[maybe_unused]] const bool kOnnx = nn::register_onnx_emitter<MLP>("MLP", emit_mlp, /*container=*/true);
+
+}  // namespace
 
 }  // namespace tangent::models

@@ -1,23 +1,15 @@
 #pragma once
-// Model: a ready-made network that knows its kind and configuration, so that a checkpoint (kind + Config +
-// weights) alone rebuilds it: create_model(kind, config).
+// The ready-made models (nn::Model: a network that knows its kind and configuration) and create_model, which
+// rebuilds one from a checkpoint's kind and Config.
 #include <memory>
 #include <string>
 
 #include "nn/config.h"
-#include "nn/module.h"
+#include "nn/model.h"
 
 namespace tangent::models {
 
-class Model : public nn::Module {
- public:
-  virtual std::string kind() const = 0;
-  virtual nn::Config config() const = 0;
-  // The shape of one input example (without the batch dim), e.g. [1, 28, 28].
-  virtual Shape input_shape() const = 0;
-  // The dtype inputs must have (int64 token ids for language models).
-  virtual DType input_dtype() const { return kFloat32; }
-};
+using Model = nn::Model;
 
 // Builds a model of `kind` ("mlp", "cnn", "transformer") from its configuration; an unknown kind raises an Error listing the
 // known ones.

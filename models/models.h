@@ -1,5 +1,6 @@
 #pragma once
 // Ready-made models.
+#include "models/analytic_ntk.h"
 #include "models/convnet.h"
 #include "models/gpt.h"
 #include "models/mlp.h"

@@ -3,9 +3,12 @@
 #include <cmath>
 
 #include "nn/init.h"
+#include "nn/ntk/structured_rule.h"
+#include "nn/onnx_emitter.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/shape_ops.h"
+#include "ops/unfold.h"
 
 namespace tangent::nn {
 
@@ -75,5 +78,103 @@ std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + pair
 std::string Flatten::extra_repr() const {
   return "start_dim=" + std::to_string(start_dim) + ", end_dim=" + std::to_string(end_dim);
 }
+
+// ---- convolution, pooling and Flatten in ONNX export, Conv2d in the structured NTK (nn/onnx_emitter.h,
+// nn/ntk/structured_rule.h) ----
+namespace {
+
+using A = OnnxAttribute;
+
+std::string emit_conv2d(Conv2d& conv, OnnxContext& c, const std::string& x) {
+  if (c.sample().dim() != 4) c.unsupported("expects an NCHW input, got " + c.sample_shape());
+  const Conv2dOptions& o = conv.options;
+  const bool ntk = o.parametrization == Parametrization::NTK;
+  std::vector<std::string> in{x, c.initializer("weight", conv.weight, ntk ? "weight (NTK: scale folded in)" : "weight",
+                                               conv.weight_scale())};
+  if (conv.bias.defined()) in.push_back(c.initializer("bias", conv.bias, "bias", conv.bias_scale()));
+  return c.node("Conv", in, "Conv2d " + conv.extra_repr(),
+                {A::integers("kernel_shape", {conv.weight.size(2), conv.weight.size(3)}),
+                 A::integers("strides", {o.stride[0], o.stride[1]}),
+                 A::integers("pads", {o.padding[0], o.padding[1], o.padding[0], o.padding[1]}),
+                 A::integers("dilations", {o.dilation[0], o.dilation[1]}), A::integer("group", o.groups)});
+}
+
+std::string emit_pool(OnnxContext& c, const std::string& x, const char* op, Pair k, Pair st, Pair pad,
+                      const std::string& doc, std::vector<OnnxAttribute> extra = {}) {
+  if (c.sample().dim() != 4) c.unsupported("expects an NCHW input, got " + c.sample_shape());
+  if (st[0] == 0 && st[1] == 0) st = k;
+  std::vector<OnnxAttribute> attributes{A::integers("kernel_shape", {k[0], k[1]}),
+                                        A::integers("strides", {st[0], st[1]}),
+                                        A::integers("pads", {pad[0], pad[1], pad[0], pad[1]})};
+  attributes.insert(attributes.end(), extra.begin(), extra.end());
+  return c.node(op, {x}, doc, attributes);
+}
+
+std::string emit_max_pool(MaxPool2d& p, OnnxContext& c, const std::string& x) {
+  return emit_pool(c, x, "MaxPool", p.kernel, p.stride, p.padding, "MaxPool2d " + p.extra_repr());
+}
+
+std::string emit_avg_pool(AvgPool2d& p, OnnxContext& c, const std::string& x) {
+  // AvgPool2d averages over the padded window, as PyTorch's default.
+  return emit_pool(c, x, "AveragePool", p.kernel, p.stride, p.padding, "AvgPool2d " + p.extra_repr(),
+                   {A::integer("count_include_pad", 1)});
+}
+
+std::string emit_adaptive_avg_pool(AdaptiveAvgPool2d& p, OnnxContext& c, const std::string& x) {
+  const Tensor& s = c.sample();
+  if (s.dim() != 4) c.unsupported("expects an NCHW input, got " + c.sample_shape());
+  const int64_t h = s.size(2), w = s.size(3), oh = p.output_size[0], ow = p.output_size[1];
+  if (oh == 1 && ow == 1) return c.node("GlobalAveragePool", {x}, "AdaptiveAvgPool2d to 1x1");
+  if (oh <= 0 || ow <= 0 || h % oh != 0 || w % ow != 0)
+    c.unsupported("output size " + std::to_string(oh) + "x" + std::to_string(ow) + " does not divide the input size " +
+                  std::to_string(h) + "x" + std::to_string(w) +
+                  " (only 1x1 or evenly dividing sizes map to ONNX pooling)");
+  return emit_pool(c, x, "AveragePool", {h / oh, w / ow}, {h / oh, w / ow}, {0, 0},
+                   "AdaptiveAvgPool2d " + p.extra_repr() + " on " + std::to_string(h) + "x" + std::to_string(w));
+}
+
+std::string emit_flatten(Flatten& f, OnnxContext& c, const std::string& x) {
+  const Tensor& s = c.sample();
+  const int64_t r = s.dim();
+  const int64_t start = wrap_dim(f.start_dim, r, "Flatten"), end = wrap_dim(f.end_dim, r, "Flatten");
+  if (start == 1 && end == r - 1) return c.node("Flatten", {x}, "Flatten " + f.extra_repr(), {A::integer("axis", 1)});
+  if (start >= end) return x;  // nothing to merge
+  std::vector<int64_t> shape(static_cast<size_t>(start), 0);  // 0: copy the input's dim (the batch, ...)
+  shape.push_back(-1);
+  for (int64_t d = end + 1; d < r; ++d) shape.push_back(s.size(d));
+  return c.node("Reshape", {x, c.int_initializer("shape", shape, "Flatten target shape")}, "Flatten " + f.extra_repr());
+}
+
+// The weight is shared over the Ho*Wo output positions: a = the unfolded (im2col) patches [n, Ho*Wo, C_in*kH*kW].
+void conv2d_features(Conv2d& conv, ntk::LayerFeatures& f) {
+  const Tensor& g_full = f.cotangents();
+  const int64_t n = f.examples(), O = f.outputs();
+  const int64_t C = g_full.size(2), Ho = g_full.size(3), Wo = g_full.size(4);
+  UnfoldOptions u;
+  for (int i = 0; i < 2; ++i) {
+    u.kernel_size[i] = conv.options.kernel_size[i];
+    u.stride[i] = conv.options.stride[i];
+    u.padding[i] = conv.options.padding[i];
+    u.dilation[i] = conv.options.dilation[i];
+  }
+  const Tensor a = transpose(unfold(f.input(), u), 1, 2).contiguous();
+  const Tensor g = g_full.permute({0, 1, 3, 4, 2}).reshape({n, O, Ho * Wo, C});
+  f.dense(a, g, conv.weight_scale(), conv.bias_scale());
+}
+
+std::string conv2d_refuses(const Conv2d& conv) {
+  return conv.options.groups != 1 ? "grouped Conv2d has no structured rule" : "";
+}
+
+[[maybe_unused]] const bool kOnnx = register_onnx_emitter<Conv2d>("Conv2d", emit_conv2d) &&
+                                    register_onnx_emitter<MaxPool2d>("MaxPool2d", emit_max_pool) &&
+                                    register_onnx_emitter<AvgPool2d>("AvgPool2d", emit_avg_pool) &&
+                                    register_onnx_emitter<AdaptiveAvgPool2d>("AdaptiveAvgPool2d",
+                                                                             emit_adaptive_avg_pool) &&
+                                    register_onnx_emitter<Flatten>("Flatten", emit_flatten);
+[[maybe_unused]] const bool kNtkRule =
+    ntk::register_structured_rule<Conv2d>(conv2d_features, conv2d_refuses);
+
+}  // namespace
 
 }  // namespace tangent::nn

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "nn/init.h"
+#include "nn/ntk/structured_rule.h"
+#include "nn/onnx_emitter.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/linalg.h"
@@ -50,5 +52,40 @@ std::string Linear::extra_repr() const {
   if (options.parametrization == Parametrization::NTK) s += ", parametrization=ntk";
   return s;
 }
+
+// ---- Linear in ONNX export and in the structured NTK (nn/onnx_emitter.h, nn/ntk/structured_rule.h) ----
+namespace {
+
+// Gemm on [N, in]; MatMul (+ Add) on [N, ..., in]. An NTK parametrisation's scales are folded into the weights.
+std::string emit_linear(Linear& l, OnnxContext& c, const std::string& x) {
+  const Tensor& s = c.sample();
+  const bool ntk = l.options.parametrization == Parametrization::NTK;
+  const double ws = l.weight_scale(), bs = l.bias_scale();
+  const std::string fold = ntk ? " (NTK: scaled by " + OnnxContext::number(ws) + ")" : "";
+  if (s.dim() < 2) c.unsupported("expects an input of at least 2 dims, got " + c.sample_shape());
+  if (s.dim() == 2) {
+    std::vector<std::string> in{x, c.initializer("weight", l.weight, "weight [out, in]" + fold, ws)};
+    if (l.bias.defined())
+      in.push_back(c.initializer("bias", l.bias, ntk ? "bias (NTK: scaled by " + OnnxContext::number(bs) + ")" : "bias",
+                                 bs));
+    return c.node("Gemm", in, "Linear " + l.extra_repr() + ": y = x W^T + b", {OnnxAttribute::integer("transB", 1)});
+  }
+  const std::string wt = c.initializer("weight_t", l.weight.t(), "weight transposed to [in, out]" + fold, ws);
+  std::string y = c.node("MatMul", {x, wt}, "Linear " + l.extra_repr() + " on " + c.sample_shape());
+  if (l.bias.defined()) y = c.node("Add", {y, c.initializer("bias", l.bias, "bias", bs)});
+  return y;
+}
+
+// y = c_w x W^T + c_b b on [n, D, K]: D = 1, or the tokens of a [B, T, C] input sharing W.
+void linear_features(Linear& l, ntk::LayerFeatures& f) {
+  const int64_t n = f.examples(), O = f.outputs();
+  const int64_t K = l.options.in_features, C = l.options.out_features, D = f.input().numel() / (n * K);
+  f.dense(f.input().reshape({n, D, K}), f.cotangents().reshape({n, O, D, C}), l.weight_scale(), l.bias_scale());
+}
+
+[[maybe_unused]] const bool kOnnx = register_onnx_emitter<Linear>("Linear", emit_linear);
+[[maybe_unused]] const bool kNtkRule = ntk::register_structured_rule<Linear>(linear_features);
+
+}  // namespace
 
 }  // namespace tangent::nn

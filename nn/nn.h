@@ -10,6 +10,7 @@
 #include "nn/functional.h"
 #include "nn/init.h"
 #include "nn/linear.h"
+#include "nn/model.h"
 #include "nn/module.h"
 #include "nn/norm.h"
 #include "nn/ntk/analytic.h"

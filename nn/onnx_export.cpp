@@ -1,7 +1,8 @@
 // ONNX export (opset 17) with the official ONNX protobuf classes, checker and shape inference; see nn/onnx_export.h.
-// The exporter walks the module tree (Sequential children in order, MLP and ConvNet by their known structure) and
-// emits one or a few ONNX nodes per layer. A sample batch is run through each layer alongside, so every layer sees
-// the real shape of its input (Linear on [N, in] vs [N, ..., in], AdaptiveAvgPool2d's divisibility, Flatten).
+// The exporter walks the module tree and calls, for each module, the emitter registered for its type beside the
+// layer's own code (nn/onnx_emitter.h; containers such as Sequential, MLP and ConvNet walk their children through
+// OnnxContext::emit_child). A sample batch is run through each layer alongside, so every layer sees the real shape
+// of its input (Linear on [N, in] vs [N, ..., in], AdaptiveAvgPool2d's divisibility, Flatten).
 #include "nn/onnx_export.h"
 
 #include <onnx/checker.h>
@@ -9,23 +10,20 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <typeindex>
+#include <unordered_map>
 
 #include "autograd/grad_mode.h"
-#include "models/convnet.h"
-#include "models/mlp.h"
-#include "models/model.h"
-#include "nn/activation.h"
 #include "nn/checkpoint.h"
 #include "nn/data/file_io.h"
-#include "nn/container.h"
-#include "nn/conv.h"
 #include "nn/embedding.h"
-#include "nn/linear.h"
-#include "nn/norm.h"
+#include "nn/model.h"
+#include "nn/onnx_emitter.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 
@@ -35,33 +33,6 @@ namespace {
 
 constexpr const char* kProducerName = "tangent";
 constexpr const char* kProducerVersion = "0.1.0";
-constexpr double kPi = 3.14159265358979323846;
-
-// ---- attributes ----
-void attr_int(onnx::NodeProto* n, const char* name, int64_t v) {
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
-void attr_ints(onnx::NodeProto* n, const char* name, const std::vector<int64_t>& v) {
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
-}
-void attr_float(onnx::NodeProto* n, const char* name, double v) {
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(static_cast<float>(v));
-}
-
-std::string shape_str(const Tensor& t) {
-  std::ostringstream os;
-  os << t.shape();
-  return os.str();
-}
 
 std::string num_str(double v) {
   std::ostringstream os;
@@ -73,13 +44,6 @@ std::string num_str(double v) {
 // A tensor's values as float32 (or int64) on the CPU, contiguous, detached.
 Tensor host_values(const Tensor& t, DType dtype) {
   return t.detach().to(Device(DeviceType::CPU)).to(dtype).contiguous();
-}
-
-// Weight times a scale (computed in float64 so the folded NTK scale loses nothing), as float32.
-Tensor scaled(const Tensor& w, double scale) {
-  Tensor h = host_values(w, kFloat64);
-  if (scale != 1.0) h = mul(h, scale);
-  return h.to(kFloat32).contiguous();
 }
 
 // Sets the mode of every module of a tree for the duration of the export, then restores each one's mode.
@@ -99,48 +63,111 @@ class ModeGuard {
   std::vector<std::pair<std::shared_ptr<Module>, bool>> saved_;
 };
 
-// Emits the nodes and initializers of a module tree into a graph.
-class Exporter {
+struct Emitter {
+  std::string name;
+  OnnxEmitFn emit;
+  bool container = false;
+};
+
+// The emitters by module type. Registrations run from static initialisers in other object files, so the map is a
+// function-local static (made on first use) and never destroyed.
+struct Registry {
+  std::mutex mutex;
+  std::unordered_map<std::type_index, Emitter> emitters;
+};
+Registry& registry() {
+  static Registry* r = new Registry();
+  return *r;
+}
+
+bool find_emitter(const Module& m, Emitter* out) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.emitters.find(std::type_index(typeid(m)));
+  if (it == r.emitters.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+std::string known_emitters() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& kv : r.emitters)
+    if (!kv.second.name.empty()) names.push_back(kv.second.name);
+  std::sort(names.begin(), names.end());
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) s += (i ? ", " : "") + names[i];
+  return s;
+}
+
+std::string label(const std::string& path) { return path.empty() ? "<root>" : path; }
+
+}  // namespace
+
+OnnxAttribute OnnxAttribute::integer(std::string name, int64_t v) {
+  OnnxAttribute a;
+  a.name = std::move(name);
+  a.kind = Kind::Int;
+  a.i = v;
+  return a;
+}
+OnnxAttribute OnnxAttribute::integers(std::string name, std::vector<int64_t> v) {
+  OnnxAttribute a;
+  a.name = std::move(name);
+  a.kind = Kind::Ints;
+  a.ints = std::move(v);
+  return a;
+}
+OnnxAttribute OnnxAttribute::real(std::string name, double v) {
+  OnnxAttribute a;
+  a.name = std::move(name);
+  a.kind = Kind::Float;
+  a.f = v;
+  return a;
+}
+
+void register_onnx_emitter(std::type_index type, const std::string& name, OnnxEmitFn emit, bool container) {
+  TANGENT_CHECK(emit != nullptr, "register_onnx_emitter: no emitter given for ", name);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.emitters[type] = Emitter{name, std::move(emit), container};
+}
+
+namespace detail {
+
+// Emits the nodes and initializers of a module tree into a graph: the generic walk over the registered emitters.
+class OnnxExporter {
  public:
-  explicit Exporter(onnx::GraphProto* graph) : g_(graph) {}
+  explicit OnnxExporter(onnx::GraphProto* graph) : g_(graph) {}
 
   void reserve(const std::string& name) { used_.insert(name); }
 
   // Emits `m` (at dotted `path`) applied to the value `x`; `sample` holds a batch of the value's shape and is
-  // advanced through the layer. Returns the name of the output value.
+  // advanced through the module. Returns the name of the output value.
   std::string emit(Module& m, const std::string& path, const std::string& x, Tensor* sample) {
-    auto child = [&](const std::string& c) { return path.empty() ? c : path + "." + c; };
-    if (auto* mlp = dynamic_cast<models::MLP*>(&m)) {
-      const int64_t n = mlp->options.input_shape.numel();
-      const std::string shape = int_initializer(child("reshape_shape"), {-1, n}, "MLP: flatten each example");
-      onnx::NodeProto* node = nullptr;
-      const std::string y = add_node("Reshape", {x, shape}, path, "MLP flattens each example to [batch, " +
-                                     std::to_string(n) + "]", &node);
-      *sample = sample->reshape({-1, n});
-      return emit(*mlp->layers, child("layers"), y, sample);
+    Emitter e;
+    if (!find_emitter(m, &e)) {
+      if (auto* model = dynamic_cast<Model*>(&m))
+        unsupported(m, path, "the '" + model->kind() + "' model kind has no ONNX exporter yet (supported: " +
+                                 known_emitters() + ")");
+      unsupported(m, path, "no ONNX mapping for this layer type (supported: " + known_emitters() + ")");
     }
-    if (auto* cnn = dynamic_cast<models::ConvNet*>(&m)) {
-      const std::string f = emit(*cnn->features, child("features"), x, sample);
-      return emit(*cnn->classifier, child("classifier"), f, sample);
-    }
-    if (dynamic_cast<Sequential*>(&m)) {
-      std::string y = x;
-      for (auto& [name, c] : m.named_children()) y = emit(*c, child(name), y, sample);
-      return y;
-    }
-    const std::string y = emit_leaf(m, path, x, *sample);
+    OnnxContext context(*this, m, path, sample);
+    const std::string y = e.emit(m, context, x);
+    if (e.container) return y;
     try {
       *sample = m.forward(*sample);
-    } catch (const Error& e) {
+    } catch (const Error& err) {
       TANGENT_FAIL("export_onnx: layer '", label(path), "' (", m.type_name(), ") rejected an input of shape ",
-                   sample->shape(), ": ", e.what());
+                   sample->shape(), ": ", err.what());
     }
     return y;
   }
 
   // Adds a node with one output; returns the output's name (also the node's name).
   std::string add_node(const std::string& op, const std::vector<std::string>& inputs, const std::string& path,
-                       const std::string& doc = "", onnx::NodeProto** out = nullptr) {
+                       const std::string& doc = "", const std::vector<OnnxAttribute>& attributes = {}) {
     const std::string name = unique((path.empty() ? std::string() : path + "/") + op);
     onnx::NodeProto* n = g_->add_node();
     n->set_op_type(op);
@@ -148,7 +175,24 @@ class Exporter {
     for (const auto& i : inputs) n->add_input(i);
     n->add_output(name);
     if (!doc.empty()) n->set_doc_string(doc);
-    if (out) *out = n;
+    for (const OnnxAttribute& attr : attributes) {
+      onnx::AttributeProto* a = n->add_attribute();
+      a->set_name(attr.name);
+      switch (attr.kind) {
+        case OnnxAttribute::Kind::Int:
+          a->set_type(onnx::AttributeProto::INT);
+          a->set_i(attr.i);
+          break;
+        case OnnxAttribute::Kind::Ints:
+          a->set_type(onnx::AttributeProto::INTS);
+          for (int64_t v : attr.ints) a->add_ints(v);
+          break;
+        case OnnxAttribute::Kind::Float:
+          a->set_type(onnx::AttributeProto::FLOAT);
+          a->set_f(static_cast<float>(attr.f));
+          break;
+      }
+    }
     return name;
   }
 
@@ -172,16 +216,6 @@ class Exporter {
     n->set_name(unique("output/Identity"));
     n->add_input(value);
     n->add_output(name);
-  }
-
- private:
-  static std::string label(const std::string& path) { return path.empty() ? "<root>" : path; }
-
-  std::string unique(const std::string& base) {
-    std::string name = base;
-    for (int i = 1; used_.count(name); ++i) name = base + "_" + std::to_string(i);
-    used_.insert(name);
-    return name;
   }
 
   // A float32 initializer from a tensor (any dtype/device); returns its name.
@@ -220,185 +254,51 @@ class Exporter {
     return name;
   }
 
-  [[noreturn]] void unsupported(const Module& m, const std::string& path, const std::string& why) {
+  [[noreturn]] static void unsupported(const Module& m, const std::string& path, const std::string& why) {
     TANGENT_FAIL("export_onnx: cannot export layer '", label(path), "' (", m.type_name(), "): ", why);
   }
 
-  std::string emit_leaf(Module& m, const std::string& path, const std::string& x, const Tensor& s) {
-    auto pname = [&](const char* p) { return path.empty() ? std::string(p) : path + "." + p; };
-    onnx::NodeProto* n = nullptr;
-
-    if (auto* l = dynamic_cast<Linear*>(&m)) {
-      const bool ntk = l->options.parametrization == Parametrization::NTK;
-      const double ws = l->weight_scale(), bs = l->bias_scale();
-      const std::string fold = ntk ? " (NTK: scaled by " + num_str(ws) + ")" : "";
-      if (s.dim() < 2) unsupported(m, path, "expects an input of at least 2 dims, got " + shape_str(s));
-      if (s.dim() == 2) {
-        std::vector<std::string> in{x, initializer(pname("weight"), scaled(l->weight, ws), "weight [out, in]" + fold)};
-        if (l->bias.defined())
-          in.push_back(initializer(pname("bias"), scaled(l->bias, bs),
-                                   ntk ? "bias (NTK: scaled by " + num_str(bs) + ")" : "bias"));
-        const std::string y = add_node("Gemm", in, path, "Linear " + l->extra_repr() + ": y = x W^T + b", &n);
-        attr_int(n, "transB", 1);
-        return y;
-      }
-      const std::string wt = initializer(pname("weight_t"), scaled(l->weight, ws).t().contiguous(),
-                                         "weight transposed to [in, out]" + fold);
-      std::string y = add_node("MatMul", {x, wt}, path, "Linear " + l->extra_repr() + " on " + shape_str(s));
-      if (l->bias.defined())
-        y = add_node("Add", {y, initializer(pname("bias"), scaled(l->bias, bs), "bias")}, path);
-      return y;
-    }
-
-    if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-      if (s.dim() != 4) unsupported(m, path, "expects an NCHW input, got " + shape_str(s));
-      const Conv2dOptions& o = c->options;
-      const bool ntk = o.parametrization == Parametrization::NTK;
-      std::vector<std::string> in{x, initializer(pname("weight"), scaled(c->weight, c->weight_scale()),
-                                                 ntk ? "weight (NTK: scale folded in)" : "weight")};
-      if (c->bias.defined()) in.push_back(initializer(pname("bias"), scaled(c->bias, c->bias_scale()), "bias"));
-      const std::string y = add_node("Conv", in, path, "Conv2d " + c->extra_repr(), &n);
-      attr_ints(n, "kernel_shape", {c->weight.size(2), c->weight.size(3)});
-      attr_ints(n, "strides", {o.stride[0], o.stride[1]});
-      attr_ints(n, "pads", {o.padding[0], o.padding[1], o.padding[0], o.padding[1]});
-      attr_ints(n, "dilations", {o.dilation[0], o.dilation[1]});
-      attr_int(n, "group", o.groups);
-      return y;
-    }
-
-    auto pool = [&](const char* op, Pair k, Pair st, Pair pad, const std::string& doc) {
-      if (s.dim() != 4) unsupported(m, path, "expects an NCHW input, got " + shape_str(s));
-      if (st[0] == 0 && st[1] == 0) st = k;
-      const std::string y = add_node(op, {x}, path, doc, &n);
-      attr_ints(n, "kernel_shape", {k[0], k[1]});
-      attr_ints(n, "strides", {st[0], st[1]});
-      attr_ints(n, "pads", {pad[0], pad[1], pad[0], pad[1]});
-      return y;
-    };
-    if (auto* p = dynamic_cast<MaxPool2d*>(&m))
-      return pool("MaxPool", p->kernel, p->stride, p->padding, "MaxPool2d " + p->extra_repr());
-    if (auto* p = dynamic_cast<AvgPool2d*>(&m)) {
-      const std::string y = pool("AveragePool", p->kernel, p->stride, p->padding, "AvgPool2d " + p->extra_repr());
-      attr_int(n, "count_include_pad", 1);  // AvgPool2d averages over the padded window, as PyTorch's default
-      return y;
-    }
-    if (auto* p = dynamic_cast<AdaptiveAvgPool2d*>(&m)) {
-      if (s.dim() != 4) unsupported(m, path, "expects an NCHW input, got " + shape_str(s));
-      const int64_t h = s.size(2), w = s.size(3), oh = p->output_size[0], ow = p->output_size[1];
-      if (oh == 1 && ow == 1) return add_node("GlobalAveragePool", {x}, path, "AdaptiveAvgPool2d to 1x1");
-      if (oh <= 0 || ow <= 0 || h % oh != 0 || w % ow != 0)
-        unsupported(m, path, "output size " + std::to_string(oh) + "x" + std::to_string(ow) +
-                                  " does not divide the input size " + std::to_string(h) + "x" + std::to_string(w) +
-                                  " (only 1x1 or evenly dividing sizes map to ONNX pooling)");
-      return pool("AveragePool", {h / oh, w / ow}, {h / oh, w / ow}, {0, 0},
-                  "AdaptiveAvgPool2d " + p->extra_repr() + " on " + std::to_string(h) + "x" + std::to_string(w));
-    }
-
-    if (auto* b = dynamic_cast<BatchNorm*>(&m)) {
-      const int64_t c = b->num_features;
-      const std::string scale = b->weight.defined() ? initializer(pname("weight"), b->weight, "scale (gamma)")
-                                                     : initializer(pname("weight"), ones({c}), "scale (not affine: 1)");
-      const std::string bias = b->bias.defined() ? initializer(pname("bias"), b->bias, "shift (beta)")
-                                                 : initializer(pname("bias"), zeros({c}), "shift (not affine: 0)");
-      const std::string mean = initializer(pname("running_mean"), b->running_mean, "running mean");
-      const std::string var = initializer(pname("running_var"), b->running_var, "running variance");
-      const std::string y = add_node("BatchNormalization", {x, scale, bias, mean, var}, path,
-                                     b->type_name() + " " + b->extra_repr() + " (inference: running statistics)", &n);
-      attr_float(n, "epsilon", b->eps);
-      attr_float(n, "momentum", 1.0 - b->momentum);  // ONNX weighs the running value, PyTorch the batch value
-      return y;
-    }
-    if (auto* ln = dynamic_cast<LayerNorm*>(&m)) {
-      const int64_t k = static_cast<int64_t>(ln->normalized_shape.size());
-      const std::string scale = ln->weight.defined() ? initializer(pname("weight"), ln->weight, "scale")
-                                                     : initializer(pname("weight"), ones(ln->normalized_shape), "scale 1");
-      std::vector<std::string> in{x, scale};
-      if (ln->bias.defined()) in.push_back(initializer(pname("bias"), ln->bias, "shift"));
-      const std::string y = add_node("LayerNormalization", in, path, "LayerNorm " + ln->extra_repr(), &n);
-      attr_int(n, "axis", -k);
-      attr_float(n, "epsilon", ln->eps);
-      return y;
-    }
-    if (auto* r = dynamic_cast<RMSNorm*>(&m)) {
-      const int64_t k = static_cast<int64_t>(r->normalized_shape.size());
-      std::vector<int64_t> axes;
-      for (int64_t i = -k; i < 0; ++i) axes.push_back(i);
-      const std::string doc = "RMSNorm " + r->extra_repr() + ": x / sqrt(mean(x^2) + eps) * weight";
-      const std::string sq = add_node("Mul", {x, x}, path, doc);
-      const std::string ms = add_node("ReduceMean", {sq}, path, "", &n);
-      attr_ints(n, "axes", axes);
-      attr_int(n, "keepdims", 1);
-      const std::string rms = add_node("Sqrt", {add_node("Add", {ms, constant(r->eps)}, path)}, path);
-      std::string y = add_node("Div", {x, rms}, path);
-      if (r->weight.defined()) y = add_node("Mul", {y, initializer(pname("weight"), r->weight, "scale")}, path);
-      return y;
-    }
-
-    if (dynamic_cast<ReLU*>(&m)) return add_node("Relu", {x}, path);
-    if (dynamic_cast<Sigmoid*>(&m)) return add_node("Sigmoid", {x}, path);
-    if (dynamic_cast<Tanh*>(&m)) return add_node("Tanh", {x}, path);
-    if (dynamic_cast<Erf*>(&m)) return add_node("Erf", {x}, path);
-    if (dynamic_cast<SiLU*>(&m)) return add_node("Mul", {x, add_node("Sigmoid", {x}, path)}, path, "SiLU: x * sigmoid(x)");
-    if (auto* gl = dynamic_cast<GELU*>(&m)) {
-      if (gl->approximate == "tanh") {
-        // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-        const std::string doc = "GELU (tanh approximation): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))";
-        const std::string cube = add_node("Pow", {x, constant(3.0)}, path, doc);
-        const std::string inner = add_node("Add", {x, add_node("Mul", {cube, constant(0.044715)}, path)}, path);
-        const std::string t = add_node("Tanh", {add_node("Mul", {inner, constant(std::sqrt(2.0 / kPi))}, path)}, path);
-        const std::string half_x = add_node("Mul", {x, constant(0.5)}, path);
-        return add_node("Mul", {half_x, add_node("Add", {t, constant(1.0)}, path)}, path);
-      }
-      if (gl->approximate != "none") unsupported(m, path, "unknown approximation '" + gl->approximate + "'");
-      const std::string doc = "GELU (exact): 0.5 x (1 + erf(x / sqrt(2)))";
-      const std::string e = add_node("Erf", {add_node("Div", {x, constant(std::sqrt(2.0))}, path, doc)}, path);
-      const std::string half_x = add_node("Mul", {x, constant(0.5)}, path);
-      return add_node("Mul", {half_x, add_node("Add", {e, constant(1.0)}, path)}, path);
-    }
-    if (auto* sp = dynamic_cast<Softplus*>(&m)) {
-      // ONNX Softplus has no threshold; above it log(1 + exp(x)) equals x to float precision anyway.
-      if (sp->beta == 1.0) return add_node("Softplus", {x}, path, "Softplus " + sp->extra_repr());
-      const std::string bx = add_node("Mul", {x, constant(sp->beta)}, path, "Softplus " + sp->extra_repr() +
-                                      ": softplus(beta x) / beta");
-      return add_node("Div", {add_node("Softplus", {bx}, path), constant(sp->beta)}, path);
-    }
-    if (dynamic_cast<Dropout*>(&m)) return x;  // identity at inference
-
-    if (auto* f = dynamic_cast<Flatten*>(&m)) {
-      const int64_t r = s.dim();
-      const int64_t start = wrap_dim(f->start_dim, r, "Flatten"), end = wrap_dim(f->end_dim, r, "Flatten");
-      if (start == 1 && end == r - 1) {
-        const std::string y = add_node("Flatten", {x}, path, "Flatten " + f->extra_repr(), &n);
-        attr_int(n, "axis", 1);
-        return y;
-      }
-      if (start >= end) return x;  // nothing to merge
-      std::vector<int64_t> shape(static_cast<size_t>(start), 0);  // 0: copy the input's dim (the batch, ...)
-      shape.push_back(-1);
-      for (int64_t d = end + 1; d < r; ++d) shape.push_back(s.size(d));
-      return add_node("Reshape", {x, int_initializer(pname("shape"), shape, "Flatten target shape")}, path,
-                      "Flatten " + f->extra_repr());
-    }
-    if (auto* e = dynamic_cast<Embedding*>(&m)) {
-      if (s.dtype() != kInt64) unsupported(m, path, "expects int64 indices, got " + std::string(dtype_name(s.dtype())));
-      const std::string w = initializer(pname("weight"), e->weight, "embedding table [num, dim]");
-      const std::string y = add_node("Gather", {w, x}, path, "Embedding " + e->extra_repr(), &n);
-      attr_int(n, "axis", 0);
-      return y;
-    }
-
-    if (dynamic_cast<ModuleList*>(&m)) unsupported(m, path, "a ModuleList has no forward order to export");
-    if (dynamic_cast<models::Model*>(&m))
-      unsupported(m, path, "this model kind has no ONNX exporter yet (supported: mlp, cnn, Sequential)");
-    unsupported(m, path, "no ONNX mapping for this layer type (supported: Sequential, Linear, Conv2d, MaxPool2d, "
-                         "AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d/2d, LayerNorm, RMSNorm, ReLU, GELU, SiLU, Tanh, Erf, "
-                         "Sigmoid, Softplus, Dropout, Flatten, Embedding)");
+ private:
+  std::string unique(const std::string& base) {
+    std::string name = base;
+    for (int i = 1; used_.count(name); ++i) name = base + "_" + std::to_string(i);
+    used_.insert(name);
+    return name;
   }
 
   onnx::GraphProto* g_;
   std::set<std::string> used_;
   std::map<std::string, std::string> constants_;
 };
+
+}  // namespace detail
+
+std::string OnnxContext::node(const std::string& op, const std::vector<std::string>& inputs, const std::string& doc,
+                              const std::vector<OnnxAttribute>& attributes) {
+  return exporter_.add_node(op, inputs, path_, doc, attributes);
+}
+std::string OnnxContext::initializer(const std::string& local, const Tensor& t, const std::string& doc, double scale) {
+  if (scale == 1.0) return exporter_.initializer(name(local), t, doc);
+  // Scaled in float64, so a folded NTK scale loses nothing before the float32 rounding.
+  return exporter_.initializer(name(local), mul(host_values(t, kFloat64), scale).to(kFloat32).contiguous(), doc);
+}
+std::string OnnxContext::number(double v) { return num_str(v); }
+std::string OnnxContext::sample_shape() const {
+  std::ostringstream os;
+  os << sample_->shape();
+  return os.str();
+}
+std::string OnnxContext::int_initializer(const std::string& local, const std::vector<int64_t>& values,
+                                         const std::string& doc) {
+  return exporter_.int_initializer(name(local), values, doc);
+}
+std::string OnnxContext::constant(double v) { return exporter_.constant(v); }
+void OnnxContext::unsupported(const std::string& why) const { detail::OnnxExporter::unsupported(module_, path_, why); }
+std::string OnnxContext::emit_child(Module& child, const std::string& local, const std::string& x) {
+  return exporter_.emit(child, name(local), x, sample_);
+}
+
+namespace {
 
 // The first leaf module of a tree (to guess the input dtype of a plain Sequential).
 Module* first_leaf(Module& m) {
@@ -525,12 +425,12 @@ std::string OnnxSummary::str() const {
 void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::ModelProto* model) {
   TANGENT_CHECK(model != nullptr, "export_onnx: null ModelProto");
   TANGENT_CHECK(options.batch >= 0, "export_onnx: batch must be 0 (dynamic) or positive, got ", options.batch);
-  auto* as_model = dynamic_cast<models::Model*>(&module);
+  auto* as_model = dynamic_cast<Model*>(&module);
   const Shape per = !options.input_shape.empty() ? options.input_shape
                     : as_model                   ? as_model->input_shape()
                                                  : Shape();
   TANGENT_CHECK(!per.empty(), "export_onnx: an input_shape (one example, without the batch dim) is required to "
-                "export a ", module.type_name(), ", which is not a models::Model");
+                "export a ", module.type_name(), ", which is not an nn::Model (a ready-made model)");
   DType in_dtype = options.input_dtype;
   if (in_dtype == DType::Bool)
     in_dtype = as_model ? as_model->input_dtype() : dynamic_cast<Embedding*>(first_leaf(module)) ? kInt64 : kFloat32;
@@ -568,7 +468,7 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   graph->set_name(options.graph_name.empty() ? module.type_name() : options.graph_name);
 
   const int32_t in_elem = in_dtype == kInt64 ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT;
-  Exporter ex(graph);
+  detail::OnnxExporter ex(graph);
   ex.reserve(options.input_name);
   ex.reserve(options.output_name);
   std::string y;
@@ -577,9 +477,8 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
     NoGradGuard no_grad;
     y = ex.emit(module, "", options.input_name, &sample);
     if (options.softmax) {
-      onnx::NodeProto* n = nullptr;
-      y = ex.add_node("Softmax", {y}, "softmax", "probabilities over the last axis", &n);
-      attr_int(n, "axis", -1);
+      y = ex.add_node("Softmax", {y}, "softmax", "probabilities over the last axis",
+                      {OnnxAttribute::integer("axis", -1)});
     }
   }
   ex.finish(y, options.output_name);

@@ -1,5 +1,6 @@
 #pragma once
-// ONNX export: turns a Module (a Sequential of known layers, an MLP or a ConvNet) into an ONNX model (opset 17)
+// ONNX export: turns a Module tree whose every module has a registered emitter (nn/onnx_emitter.h: Sequential,
+// the layers of nn/, the MLP and the ConvNet) into an ONNX model (opset 17)
 // built with the official ONNX protobuf classes, checked by onnx::checker and ONNX shape inference before any
 // byte is written. Initializers hold the trained weights as float32; the batch dimension is dynamic ("batch")
 // unless a fixed batch size is asked for. Also inspects an existing .onnx file (inputs, outputs, operator counts,
@@ -24,9 +25,9 @@ namespace tangent::nn {
 constexpr int64_t kOnnxOpset = 17;
 
 struct OnnxExportOptions {
-  // Shape of one example, without the batch dim; empty: the model's input_shape() (models::Model only).
+  // Shape of one example, without the batch dim; empty: the model's input_shape() (nn::Model only).
   Shape input_shape;
-  // Dtype of the input; Float32 unless the model asks for int64 ids (Embedding first, or Model::input_dtype()).
+  // Dtype of the input; Float32 unless the model asks for int64 ids (Embedding first, or nn::Model::input_dtype()).
   // Leave unset (Bool is not a valid input dtype) to take the model's.
   DType input_dtype = DType::Bool;
   // 0: dynamic batch (dim_param "batch"); N > 0: a fixed batch of N.
@@ -62,7 +63,7 @@ struct OnnxSummary {
 
 // Builds the ONNX model into `model` (callers that link ONNX). The module is exported in eval mode (its mode is
 // restored afterwards). Raises tangent::Error naming the layer path ("features.3") of a layer that has no ONNX
-// mapping, or the checker's complaint.
+// emitter, or the checker's complaint.
 void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::ModelProto* model);
 // The serialized, checked model.
 std::string export_onnx(Module& module, const OnnxExportOptions& options = {});

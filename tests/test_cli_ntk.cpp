@@ -18,6 +18,7 @@
 #include <tangent/tangent.h>
 
 #include "models/convnet.h"
+#include "models/analytic_ntk.h"
 #include "models/mlp.h"
 #include "nn/ntk/analytic.h"
 #include "ops/decomposition.h"
@@ -85,7 +86,7 @@ TEST_F(CliNtk, AnalyticKernelEigenvaluesAndPlot) {
   const Tensor x = randn({7, 2, 3});
   data::write_npy(path("x.npy"), x);
   data::write_npy(path("flat.npy"), randn({3, 6}));  // flat rows are accepted
-  const Tensor k = ntk::analytic_ntk(x, Tensor(), ntk::analytic_options_for(mlp));
+  const Tensor k = ntk::analytic_ntk(x, Tensor(), models::analytic_options_for(mlp));
 
   CliResult r = run_ok({ckpt, "--data", path("x.npy"), "--analytic", "--out", path("t.npy"), "--eig", "3", "--plot",
                         path("t.svg")});

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <tangent/tangent.h>
 
+#include "nn/onnx_emitter.h"
 #include "nn/onnx_export.h"
 #include "nn/safetensors.h"
 #include "support/errors.h"
@@ -457,6 +458,33 @@ TEST_F(ExportTest, UnsupportedLayerNamesItAndWritesNoFile) {
   EXPECT_NE(error_message([&] { nn::export_onnx(s); }).find("input_shape"), std::string::npos);
   o.input_shape = {5};
   EXPECT_NE(error_message([&] { nn::export_onnx(s, o); }).find("'0' (Linear)"), std::string::npos);
+}
+
+// A layer defined outside the library that registers its own emitter: the exporter needs no edit to export it.
+class Tripler : public nn::Module {
+ public:
+  Tensor forward(const Tensor& x) override { return mul(x, 3.0); }
+  std::string type_name() const override { return "Tripler"; }
+};
+
+TEST_F(ExportTest, EmitterRegisteredBesideALayerExportsIt) {
+  nn::Sequential s{std::make_shared<nn::Linear>(3, 4), std::make_shared<Tripler>()};
+  nn::OnnxExportOptions o;
+  o.input_shape = {3};
+  nn::register_onnx_emitter<Tripler>("Tripler", [](Tripler&, nn::OnnxContext& c, const std::string& x) {
+    EXPECT_EQ(c.path(), "1");
+    EXPECT_EQ(c.sample().shape(), (Shape{2, 4}));  // the Linear's output, batch 2
+    return c.node("Mul", {x, c.constant(3.0)}, "Tripler: 3 x");
+  });
+  const std::string file = path("tripler.onnx");
+  const nn::OnnxSummary back = nn::save_onnx(file, s, o);
+  EXPECT_EQ(back.nodes, (std::vector<std::string>{"Gemm", "Mul"}));
+  ASSERT_EQ(back.outputs.size(), 1u);
+  EXPECT_EQ(back.outputs[0].dims, (std::vector<std::string>{"batch", "4"}));
+  SKIP_WITHOUT_ORT();
+  const double d = parity(s, o, [](int64_t b) { return randn({b, 3}); });
+  measured()["registered emitter"] = d;
+  EXPECT_LE(d, 1e-4);
 }
 
 TEST_F(ExportTest, CheckRejectsInvalidFiles) {

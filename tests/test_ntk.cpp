@@ -14,6 +14,7 @@
 
 #include "nn/ntk/ntk.h"
 #include "nn/ntk/ntk_internal.h"
+#include "nn/ntk/structured_rule.h"
 
 using namespace tangent;
 using ntk::Method;
@@ -476,6 +477,50 @@ TEST(Ntk, AutoFallsBackForLayersWithoutARule) {
   }
   expect_error([&] { run(model, x, Tensor(), Mode::Full, Method::Structured); },
                {"empirical_ntk", "structured", "1.scale", "Scale"});
+}
+
+// A layer defined outside the library with a structured rule of its own: y = x * weight (elementwise), which is
+// the scale part of the scale_shift form. `refused` makes its rule decline the instance.
+class RuledScale : public nn::Module {
+ public:
+  explicit RuledScale(int64_t n) { weight = register_parameter("weight", randn({n})); }
+  Tensor forward(const Tensor& x) override { return mul(x, weight); }
+  std::string type_name() const override { return "RuledScale"; }
+  Tensor weight;
+  bool refused = false;
+};
+
+TEST(Ntk, RuleRegisteredBesideALayerCoversIt) {
+  ntk::register_structured_rule<RuledScale>(
+      [](RuledScale& m, ntk::LayerFeatures& f) {
+        const int64_t n = f.examples(), S = m.weight.numel();
+        EXPECT_EQ(f.input().shape(), (Shape{n, S}));
+        EXPECT_EQ(f.cotangents().shape(), (Shape{n, f.outputs(), S}));
+        f.scale_shift(f.input().reshape({n, 1, 1, S}), f.cotangents().reshape({n, f.outputs(), 1, S}));
+      },
+      [](const RuledScale& m) { return m.refused ? std::string("RuledScale refused by the test") : std::string(); });
+  manual_seed(12);
+  auto scale = std::make_shared<RuledScale>(5);
+  nn::Sequential model{std::make_shared<nn::Linear>(4, 5), scale, std::make_shared<nn::Tanh>(),
+                       std::make_shared<nn::Linear>(5, 2)};
+  model.to(kFloat64);
+  const Tensor x = randn({4, 4}, kFloat64);
+  const auto st = run(model, x, Tensor(), Mode::Full, Method::Structured, 0, true);
+  const auto jac = run(model, x, Tensor(), Mode::Full, Method::Jacobian, 0, true);
+  EXPECT_EQ(st.method, Method::Structured);
+  EXPECT_TRUE(st.fallback.empty());
+  EXPECT_LT(rel_diff(st.kernel, jac.kernel), 1e-10);
+  ASSERT_EQ(st.per_layer.size(), jac.per_layer.size());
+  for (size_t i = 0; i < st.per_layer.size(); ++i) {
+    EXPECT_EQ(st.per_layer[i].first, jac.per_layer[i].first);
+    EXPECT_LT(rel_diff(st.per_layer[i].second, jac.per_layer[i].second), 1e-10) << st.per_layer[i].first;
+  }
+  scale->refused = true;
+  const auto au = run(model, x, Tensor(), Mode::Full, Method::Auto);
+  EXPECT_EQ(au.fallback, std::vector<std::string>{"1.weight"});
+  EXPECT_LT(rel_diff(au.kernel, jac.kernel), 1e-10);
+  expect_error([&] { run(model, x, Tensor(), Mode::Full, Method::Structured); },
+               {"1.weight", "RuledScale refused by the test"});
 }
 
 TEST(Ntk, Errors) {

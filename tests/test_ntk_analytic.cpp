@@ -12,6 +12,7 @@
 
 #include <tangent/tangent.h>
 
+#include "models/analytic_ntk.h"
 #include "models/mlp.h"
 #include "nn/ntk/analytic.h"
 #include "nn/ntk/ntk.h"
@@ -153,21 +154,21 @@ TEST(AnalyticNtk, OptionsFromModelsAndErrors) {
   mo.sigma_w = 1.5;
   mo.sigma_b = 0.1;
   models::MLP ntk_mlp(mo);
-  const ntk::AnalyticOptions a = ntk::analytic_options_for(ntk_mlp);
+  const ntk::AnalyticOptions a = models::analytic_options_for(ntk_mlp);
   EXPECT_EQ(a.depth, 2);
   EXPECT_EQ(a.parametrization, nn::Parametrization::NTK);
   EXPECT_DOUBLE_EQ(a.sigma_w, 1.5);
   EXPECT_DOUBLE_EQ(a.sigma_b, 0.1);
   mo.ntk = false;
-  const ntk::AnalyticOptions s = ntk::analytic_options_for(models::MLP(mo));
+  const ntk::AnalyticOptions s = models::analytic_options_for(models::MLP(mo));
   EXPECT_EQ(s.parametrization, nn::Parametrization::Standard);
   EXPECT_EQ(s.widths, (std::vector<int64_t>{16, 8}));
   ASSERT_EQ(s.sigma_b_layers.size(), 3u);
   EXPECT_NEAR(s.sigma_b_layers[1], std::sqrt(1.0 / 48), 1e-15);
   mo.activation = "tanh";
-  expect_error([&] { ntk::analytic_options_for(models::MLP(mo)); }, "activation 'tanh' has no closed-form");
+  expect_error([&] { models::analytic_options_for(models::MLP(mo)); }, "activation 'tanh' has no closed-form");
   nn::Linear lin(3, 2);
-  expect_error([&] { ntk::analytic_options_for(lin); }, "models::MLP");
+  expect_error([&] { models::analytic_options_for(lin); }, "models::MLP");
   expect_error([&] { ntk::analytic_ntk(randn({2, 3}), randn({2, 4})); }, "different feature sizes");
   ntk::AnalyticOptions bad;
   bad.parametrization = nn::Parametrization::Standard;
@@ -197,8 +198,8 @@ double width_error(int64_t width, int seeds, const std::string& activation = "re
     mo.sigma_b = 0.1;
     mo.activation = activation;
     models::MLP mlp(mo);
-    EXPECT_EQ(ntk::analytic_options_for(mlp).depth, 2);
-    EXPECT_EQ(ntk::analytic_options_for(mlp).activation, activation);
+    EXPECT_EQ(models::analytic_options_for(mlp).depth, 2);
+    EXPECT_EQ(models::analytic_options_for(mlp).activation, activation);
     total += rel_frobenius(empirical(mlp, x), limit);
   }
   return total / seeds;
@@ -241,7 +242,7 @@ TEST(AnalyticNtk, StandardParametrisationMatchesWideMlp) {
   for (int s = 0; s < 2; ++s) {
     manual_seed(200 + s);
     models::MLP mlp(mo);
-    err += rel_frobenius(empirical(mlp, x), ntk::analytic_ntk(x, Tensor(), ntk::analytic_options_for(mlp))) / 2;
+    err += rel_frobenius(empirical(mlp, x), ntk::analytic_ntk(x, Tensor(), models::analytic_options_for(mlp))) / 2;
   }
   EXPECT_LT(err, 0.15);
 }

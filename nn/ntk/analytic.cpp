@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "models/mlp.h"
 #include "ops/factory.h"
 #include "ops/linalg.h"
 
@@ -19,11 +18,6 @@ constexpr double kPi = 3.14159265358979323846;
 
 bool is_relu(const std::string& a) { return a == "relu"; }
 bool is_erf(const std::string& a) { return a == "erf"; }
-
-void check_activation(const std::string& a, const char* op) {
-  TANGENT_CHECK(is_relu(a) || is_erf(a), op, ": activation '", a,
-                "' has no closed-form kernel here (expected relu or erf)");
-}
 
 // cos of the angle between u and v under the covariance, clamped against round-off; 1 for a degenerate input.
 double cosine(double q11, double q12, double q22, double& s) {
@@ -50,6 +44,11 @@ Flat flatten(const Tensor& x, const char* op) {
 }
 
 }  // namespace
+
+void check_activation(const std::string& a, const char* op) {
+  TANGENT_CHECK(is_relu(a) || is_erf(a), op, ": activation '", a,
+                "' has no closed-form kernel here (expected relu or erf)");
+}
 
 double expected_product(const std::string& activation, double q11, double q12, double q22) {
   check_activation(activation, "analytic_ntk");
@@ -148,34 +147,6 @@ Tensor analytic_ntk(const Tensor& x1, const Tensor& x2, const AnalyticOptions& o
 
 Tensor analytic_nngp(const Tensor& x1, const Tensor& x2, const AnalyticOptions& options) {
   return analytic_kernels(x1, x2, options).nngp;
-}
-
-AnalyticOptions analytic_options_for(const nn::Module& model) {
-  const auto* mlp = dynamic_cast<const models::MLP*>(&model);
-  TANGENT_CHECK(mlp != nullptr, "analytic_ntk: the analytic kernel covers fully connected networks (models::MLP) only, "
-                "got a ", model.type_name());
-  const models::MLPOptions& m = mlp->options;
-  check_activation(m.activation, "analytic_ntk");
-  AnalyticOptions o;
-  o.activation = m.activation;
-  o.depth = static_cast<int64_t>(m.hidden.size());
-  o.bias = true;
-  if (m.ntk) {
-    o.parametrization = nn::Parametrization::NTK;
-    o.sigma_w = m.sigma_w;
-    o.sigma_b = m.sigma_b;
-  } else {
-    // PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
-    o.parametrization = nn::Parametrization::Standard;
-    o.widths = m.hidden;
-    o.sigma_w = std::sqrt(1.0 / 3.0);
-    int64_t fan_in = m.input_shape.numel();
-    for (int64_t l = 0; l <= o.depth; ++l) {
-      o.sigma_b_layers.push_back(std::sqrt(1.0 / (3.0 * static_cast<double>(fan_in))));
-      if (l < o.depth) fan_in = m.hidden[l];
-    }
-  }
-  return o;
 }
 
 }  // namespace tangent::ntk

@@ -4,7 +4,7 @@
 // activation, then a Linear readout; every output is i.i.d., so the kernels are [N1, N2] and the full kernel is
 // kernel (x) I_O.
 //
-// NTK parametrisation (Jacot et al.; models::MLPOptions ntk = true): z' = sigma_w / sqrt(n) W phi(z) + sigma_b b,
+// NTK parametrisation (Jacot et al.; nn::Parametrization::NTK): z' = sigma_w / sqrt(n) W phi(z) + sigma_b b,
 // W, b ~ N(0, 1), with the recursion
 //   Sigma^1 = sigma_w^2 x.x'/d + sigma_b^2,              Theta^1 = Sigma^1
 //   Sigma^{l+1} = sigma_w^2 E[phi(u) phi(v)] + sigma_b^2,  (u, v) ~ N(0, [[S(x,x), S(x,x')], [., S(x',x')]])
@@ -13,13 +13,13 @@
 // the weights' derivative is the activation itself, so with the actual widths n_l
 //   Theta^1 = x.x' + 1,   Theta^{l+1} = n_l E[phi phi] + 1 + sigma_w^2 E[phi' phi'] Theta^l   (+1: bias present)
 // and the kernel grows in proportion to the width. PyTorch's default U(-1/sqrt(n), 1/sqrt(n)) init has
-// sigma_w^2 = 1/3 and bias variance 1/(3 n) per layer (analytic_options_for fills these in).
+// sigma_w^2 = 1/3 and bias variance 1/(3 n) per layer (models::analytic_options_for, models/analytic_ntk.h, fills
+// these in for a models::MLP).
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "nn/linear.h"
-#include "nn/module.h"
 
 namespace tangent::ntk {
 
@@ -44,9 +44,8 @@ AnalyticKernels analytic_kernels(const Tensor& x1, const Tensor& x2 = Tensor(), 
 Tensor analytic_ntk(const Tensor& x1, const Tensor& x2 = Tensor(), const AnalyticOptions& options = {});
 Tensor analytic_nngp(const Tensor& x1, const Tensor& x2 = Tensor(), const AnalyticOptions& options = {});
 
-// The options describing a models::MLP (its hidden widths, activation, parametrisation and scales). Raises an
-// Error for any other model, or an activation without a closed form.
-AnalyticOptions analytic_options_for(const nn::Module& model);
+// Raises an Error naming `op` unless `activation` has a closed-form kernel here (relu or erf).
+void check_activation(const std::string& activation, const char* op);
 
 // The Gaussian expectations behind the recursion, for (u, v) ~ N(0, [[q11, q12], [q12, q22]]): E[phi(u) phi(v)]
 // and E[phi'(u) phi'(v)] (exposed for tests).

@@ -7,7 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "core/error.h"
-#include "models/model.h"
+#include "nn/model.h"
 #include "nn/ntk/ntk_internal.h"
 #include "ops/elementwise.h"
 
@@ -59,7 +59,7 @@ void check_inputs(nn::Module& model, const Tensor& x1, const Tensor& x2, const N
     TANGENT_CHECK(per1 == per2 && x1.dtype() == x2.dtype(), "empirical_ntk: x1 ", x1.shape(), " ", x1.dtype(),
                   " and x2 ", x2.shape(), " ", x2.dtype(), " must have the same example shape and dtype");
   }
-  if (auto* m = dynamic_cast<models::Model*>(&model)) {
+  if (auto* m = dynamic_cast<nn::Model*>(&model)) {
     const Shape want = m->input_shape();
     TANGENT_CHECK(per1 == want || (per1.size() == 1 && per1[0] == want.numel()), "empirical_ntk: the ", m->kind(),
                   " model takes examples of shape ", want, " but x1 has shape ", x1.shape());

@@ -5,78 +5,100 @@
 // so no weight gradient is computed; each hooked layer's output is turned into a graph leaf when nothing before it
 // requires grad, so the backward passes stop at the first layer.
 //
-// Each parameter tensor's term is then contracted per tile pair (nn/ntk/contract.cpp):
-//   Linear  y = c_w x W^T + c_b b on [n, D, K] (D = 1, or the tokens of a [B, T, C] input sharing W):
-//           weight c_w^2 sum_{d,d'} (a_id . a_jd')(g_iod . g_jpd'), bias c_b^2 (sum_d g_iod) . (sum_d' g_jpd')
-//   Conv2d  the same with a = im2col patches [n, Ho*Wo, C_in*kH*kW] (stride, padding, dilation; groups == 1)
-//   LayerNorm / RMSNorm / BatchNorm (eval): per-channel scale gamma: G_io = sum_d g_iod * xhat_id, shift beta:
-//           G_io = sum_d g_iod, then G G^T (a GEMM with K = channels)
-//   Embedding  sum_{t,t'} [tok_it == tok_jt'] (g_iot . g_jpt')
-// A weight shared over D > 1 positions is contracted either in position space (patch Gram A [n, D, n, D] times
-// cotangent Gram, cost n^2 D^2 (K + Oc C)) or in weight space (per-example weight gradients G = g^T a, cost
-// n O D K C to form, n^2 Oc K C to contract), whichever of the two costs is smaller for the layer (Oc = O^2 for
-// the full kernel, O for trace and diagonal; n = min(N, 128)); with D = 1 position space always wins.
+// The rules live beside the layers (nn/ntk/structured_rule.h: Linear in nn/linear.cpp, Conv2d in nn/conv.cpp, the
+// norms in nn/norm.cpp, Embedding in nn/embedding.cpp); each states its parameters' features in one of three forms
+// (dense, scale_shift, lookup), and each parameter tensor's term is contracted per tile pair here and in
+// nn/ntk/contract.cpp. A weight shared over D > 1 positions (dense) is contracted either in position space (input
+// Gram A [n, D, n, D] times cotangent Gram, cost n^2 D^2 (K + Oc C)) or in weight space (per-example weight
+// gradients G = g^T a, cost n O D K C to form, n^2 Oc K C to contract), whichever of the two costs is smaller for
+// the layer (Oc = O^2 for the full kernel, O for trace and diagonal; n = min(N, 128)); with D = 1 position space
+// always wins.
 //
-// A parameter is covered when its module is one of the classes above (exactly, not a subclass), the module is
-// called once per forward through Module::operator() (containers do), no other module shares the tensor, and
-// nothing outside the module's forward uses it. The last is checked on the autograd graph of one forward on one
-// example, with every covered module's output cut into a fresh leaf: a covered parameter whose gradient
-// accumulator the graph from the model output still reaches is used elsewhere too (e.g. a tied LM head reading
-// an embedding table directly), and its term (J_a + J_b)(J_a + J_b)^T has cross terms no per-module rule gives;
-// it is left to the jacobian method (Method::Auto) or named in an Error (Method::Structured).
+// A parameter is covered when its module's exact type has a registered rule (that does not refuse the instance),
+// the module is called once per forward through Module::operator() (containers do), no other module shares the
+// tensor, and nothing outside the module's forward uses it. The last is checked on the autograd graph of one
+// forward on one example, with every covered module's output cut into a fresh leaf: a covered parameter whose
+// gradient accumulator the graph from the model output still reaches is used elsewhere too (e.g. a tied LM head
+// reading an embedding table directly), and its term (J_a + J_b)(J_a + J_b)^T has cross terms no per-module rule
+// gives; it is left to the jacobian method (Method::Auto) or named in an Error (Method::Structured).
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <set>
-#include <typeinfo>
+#include <unordered_map>
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/error.h"
 #include "nn/conv.h"
-#include "nn/embedding.h"
-#include "nn/functional.h"
-#include "nn/norm.h"
 #include "nn/ntk/ntk_internal.h"
+#include "nn/ntk/structured_rule.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
-#include "ops/unfold.h"
 
-namespace tangent::ntk::detail {
+namespace tangent::ntk {
 
 namespace {
 
-enum class Rule { Linear, Conv2d, LayerNorm, RMSNorm, BatchNorm, Embedding };
+// The rules by module type. Registrations run from static initialisers in other object files, so the map is a
+// function-local static (made on first use) and never destroyed.
+struct RuleRegistry {
+  std::mutex mutex;
+  std::unordered_map<std::type_index, StructuredRule> rules;
+};
+RuleRegistry& rule_registry() {
+  static RuleRegistry* r = new RuleRegistry();
+  return *r;
+}
 
-// The rule for a module of exactly one of the supported classes; returns false otherwise (with the reason).
-bool rule_for(nn::Module& m, Rule* rule, std::string* why) {
-  const std::type_info& t = typeid(m);
-  if (t == typeid(nn::Linear)) *rule = Rule::Linear;
-  else if (t == typeid(nn::Conv2d)) {
-    if (static_cast<nn::Conv2d&>(m).options.groups != 1) {
-      *why = "grouped Conv2d has no structured rule";
-      return false;
-    }
-    *rule = Rule::Conv2d;
-  } else if (t == typeid(nn::LayerNorm)) *rule = Rule::LayerNorm;
-  else if (t == typeid(nn::RMSNorm)) *rule = Rule::RMSNorm;
-  else if (t == typeid(nn::BatchNorm) || t == typeid(nn::BatchNorm1d) || t == typeid(nn::BatchNorm2d))
-    *rule = Rule::BatchNorm;
-  else if (t == typeid(nn::Embedding)) *rule = Rule::Embedding;
-  else {
+}  // namespace
+
+void register_structured_rule(std::type_index type, StructuredRule rule) {
+  TANGENT_CHECK(rule.features != nullptr, "register_structured_rule: no features function given for ", type.name());
+  RuleRegistry& r = rule_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.rules[type] = std::move(rule);
+}
+
+std::optional<StructuredRule> find_structured_rule(std::type_index type) {
+  RuleRegistry& r = rule_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.rules.find(type);
+  if (it == r.rules.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+
+// The rule for a module of exactly a registered type; returns false otherwise (with the reason).
+bool rule_for(const nn::Module& m, StructuredRule* rule, std::string* why) {
+  std::optional<StructuredRule> r = find_structured_rule(std::type_index(typeid(m)));
+  if (!r) {
     *why = m.type_name() + " has no structured rule";
     return false;
   }
+  if (r->refuse) {
+    *why = r->refuse(m);
+    if (!why->empty()) return false;
+  }
+  *rule = std::move(*r);
   return true;
 }
+
+}  // namespace
+
+namespace detail {
+
+namespace {
 
 struct Layer {
   std::string prefix;  // dotted module name ("" for the root)
   nn::Module* module = nullptr;
-  Rule rule = Rule::Linear;
+  StructuredRule rule;
   std::vector<std::string> params;  // covered parameter names, as in named_parameters()
   bool use_weight_space = false;    // for shared weights (D > 1), see the header comment
   // per forward
@@ -153,6 +175,86 @@ class PassGuard {
   std::vector<Tensor> params;
 };
 
+// The LayerFeatures a rule fills for one layer and one tile: turns its statement into Terms.
+class TileFeatures : public LayerFeatures {
+ public:
+  TileFeatures(const Layer& layer, const Tensor& g_full, int64_t n, int64_t outputs, int64_t plan_n, Mode mode,
+               Features* out)
+      : layer_(layer), g_full_(g_full), n_(n), outputs_(outputs), plan_n_(plan_n), mode_(mode), out_(out) {}
+
+  int64_t examples() const override { return n_; }
+  int64_t outputs() const override { return outputs_; }
+  const Tensor& input() const override { return layer_.input; }
+  const Tensor& cotangents() const override { return g_full_; }
+
+  void dense(const Tensor& a, const Tensor& g, double cw, double cb) override {  // a [n, D, K], g [n, O, D, C]
+    const int64_t n = n_, O = outputs_;
+    const int64_t D = a.size(1), K = a.size(2), C = g.size(3);
+    const std::string w = covered("weight"), b = covered("bias");
+    if (!w.empty()) {
+      Term t;
+      t.name = w;
+      t.scale2 = cw * cw;
+      if (prefer_weight_space(plan_n_, O, D, K, C, mode_)) {
+        t.kind = Term::Weight;
+        t.G = per_example_weight_grad(a, g);
+      } else {
+        t.kind = Term::Position;
+        t.a = a;
+        t.g = g;
+      }
+      out_->push_back(t);
+    }
+    if (!b.empty()) {
+      Term t;
+      t.name = b;
+      t.scale2 = cb * cb;
+      t.G = D == 1 ? g.reshape({n, O, C}) : sum(g, {2});
+      out_->push_back(t);
+    }
+  }
+
+  void scale_shift(const Tensor& xhat, const Tensor& g) override {  // xhat [n, 1, D, S], g [n, O, D, S]
+    const std::string w = covered("weight"), b = covered("bias");
+    if (!w.empty()) {
+      Term t;
+      t.name = w;
+      t.G = sum(mul(g, xhat), {2});
+      out_->push_back(t);
+    }
+    if (!b.empty()) {
+      Term t;
+      t.name = b;
+      t.G = sum(g, {2});
+      out_->push_back(t);
+    }
+  }
+
+  void lookup(const Tensor& ids, const Tensor& g) override {  // ids int64 [n, D], g [n, O, D, C]
+    const std::string w = covered("weight");
+    if (w.empty()) return;
+    Term t;
+    t.name = w;
+    t.kind = Term::OneHot;
+    t.a = ids;
+    t.g = g;
+    out_->push_back(t);
+  }
+
+ private:
+  // The full name of the layer's parameter `local` when the method covers it, else "".
+  std::string covered(const std::string& local) const {
+    const std::string full = join(layer_.prefix, local);
+    return std::find(layer_.params.begin(), layer_.params.end(), full) != layer_.params.end() ? full : std::string();
+  }
+
+  const Layer& layer_;
+  const Tensor& g_full_;
+  int64_t n_, outputs_, plan_n_;
+  Mode mode_;
+  Features* out_;
+};
+
 class Structured {
  public:
   Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
@@ -170,13 +272,11 @@ class Structured {
     for (auto& [prefix, m] : model_.named_modules()) {
       const auto local = m->named_parameters(false);
       if (local.empty()) continue;
-      Rule rule = Rule::Linear;
-      std::string why;
-      const bool ok = rule_for(*m, &rule, &why);
       Layer layer;
+      std::string why;
+      const bool ok = rule_for(*m, &layer.rule, &why);
       layer.prefix = prefix;
       layer.module = m.get();
-      layer.rule = rule;
       for (auto& [lname, p] : local) {
         const std::string full = join(prefix, lname);
         if (!ok) owner_reason[full] = why;
@@ -386,110 +486,8 @@ class Structured {
 
  private:
   void layer_terms(Layer& layer, const Tensor& g_full, int64_t n, Features* out) {
-    const int64_t O = outputs_;
-    const Tensor& in = layer.input;
-    auto covered = [&](const std::string& local) {
-      const std::string full = join(layer.prefix, local);
-      return std::find(layer.params.begin(), layer.params.end(), full) != layer.params.end() ? full : std::string();
-    };
-    auto dense = [&](const Tensor& a, const Tensor& g, double cw, double cb) {  // a [n, D, K], g [n, O, D, C]
-      const int64_t D = a.size(1), K = a.size(2), C = g.size(3);
-      const std::string w = covered("weight"), b = covered("bias");
-      if (!w.empty()) {
-        Term t;
-        t.name = w;
-        t.scale2 = cw * cw;
-        if (prefer_weight_space(plan_n_, O, D, K, C, options_.mode)) {
-          t.kind = Term::Weight;
-          t.G = per_example_weight_grad(a, g);
-        } else {
-          t.kind = Term::Position;
-          t.a = a;
-          t.g = g;
-        }
-        out->push_back(t);
-      }
-      if (!b.empty()) {
-        Term t;
-        t.name = b;
-        t.scale2 = cb * cb;
-        t.G = D == 1 ? g.reshape({n, O, C}) : sum(g, {2});
-        out->push_back(t);
-      }
-    };
-    switch (layer.rule) {
-      case Rule::Linear: {
-        auto& m = static_cast<nn::Linear&>(*layer.module);
-        const int64_t K = m.options.in_features, C = m.options.out_features, D = in.numel() / (n * K);
-        dense(in.reshape({n, D, K}), g_full.reshape({n, O, D, C}), m.weight_scale(), m.bias_scale());
-        break;
-      }
-      case Rule::Conv2d: {
-        auto& m = static_cast<nn::Conv2d&>(*layer.module);
-        const int64_t C = g_full.size(2), Ho = g_full.size(3), Wo = g_full.size(4);
-        UnfoldOptions u;
-        for (int i = 0; i < 2; ++i) {
-          u.kernel_size[i] = m.options.kernel_size[i];
-          u.stride[i] = m.options.stride[i];
-          u.padding[i] = m.options.padding[i];
-          u.dilation[i] = m.options.dilation[i];
-        }
-        const Tensor a = transpose(unfold(in, u), 1, 2).contiguous();  // [n, Ho*Wo, C*kH*kW]
-        const Tensor g = g_full.permute({0, 1, 3, 4, 2}).reshape({n, O, Ho * Wo, C});
-        dense(a, g, m.weight_scale(), m.bias_scale());
-        break;
-      }
-      case Rule::LayerNorm:
-      case Rule::RMSNorm:
-      case Rule::BatchNorm: {
-        Tensor xhat, g;  // [n, 1, D, S] and [n, O, D, S]: S channels scaled, D positions sharing them
-        if (layer.rule == Rule::BatchNorm) {
-          auto& m = static_cast<nn::BatchNorm&>(*layer.module);
-          const int64_t C = m.num_features, D = in.numel() / (n * C);
-          xhat = nn::functional::batch_norm(in, m.running_mean, m.running_var, Tensor(), Tensor(), false, m.momentum,
-                                            m.eps)
-                     .reshape({n, 1, C, D})
-                     .transpose(2, 3);
-          g = g_full.reshape({n, O, C, D}).transpose(2, 3);
-        } else {
-          const Shape& ns = layer.rule == Rule::LayerNorm ? static_cast<nn::LayerNorm&>(*layer.module).normalized_shape
-                                                          : static_cast<nn::RMSNorm&>(*layer.module).normalized_shape;
-          const int64_t nd = static_cast<int64_t>(ns.size()), S = ns.numel(), D = in.numel() / (n * S);
-          xhat = layer.rule == Rule::LayerNorm
-                     ? nn::functional::layer_norm(in, nd, Tensor(), Tensor(), static_cast<nn::LayerNorm&>(*layer.module).eps)
-                     : nn::functional::rms_norm(in, nd, Tensor(), static_cast<nn::RMSNorm&>(*layer.module).eps);
-          xhat = xhat.reshape({n, 1, D, S});
-          g = g_full.reshape({n, O, D, S});
-        }
-        const std::string w = covered("weight"), b = covered("bias");
-        if (!w.empty()) {
-          Term t;
-          t.name = w;
-          t.G = sum(mul(g, xhat), {2});
-          out->push_back(t);
-        }
-        if (!b.empty()) {
-          Term t;
-          t.name = b;
-          t.G = sum(g, {2});
-          out->push_back(t);
-        }
-        break;
-      }
-      case Rule::Embedding: {
-        const std::string w = covered("weight");
-        if (w.empty()) break;
-        auto& m = static_cast<nn::Embedding&>(*layer.module);
-        const int64_t D = in.numel() / n;
-        Term t;
-        t.name = w;
-        t.kind = Term::OneHot;
-        t.a = in.reshape({n, D}).contiguous();
-        t.g = g_full.reshape({n, O, D, m.embedding_dim});
-        out->push_back(t);
-        break;
-      }
-    }
+    TileFeatures f(layer, g_full, n, outputs_, plan_n_, options_.mode, out);
+    layer.rule.features(*layer.module, f);
   }
 
   // The tensor behind a parameter name (null when it is not among params_).
@@ -565,4 +563,6 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
   return peak + s.transient_bytes();
 }
 
-}  // namespace tangent::ntk::detail
+}  // namespace detail
+
+}  // namespace tangent::ntk

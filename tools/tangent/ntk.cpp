@@ -242,7 +242,7 @@ Run add_ntk(CLI::App& app) {
     if (!a->init) model->load_state_dict(c.model_state);
     model->eval();
     std::optional<ntk::AnalyticOptions> analytic;
-    if (a->analytic) analytic = for_flag("--analytic", [&] { return ntk::analytic_options_for(*model); });  // MLPs only
+    if (a->analytic) analytic = for_flag("--analytic", [&] { return models::analytic_options_for(*model); });  // MLPs only
 
     const data::TensorDataset ds1 = for_flag("--data", [&] { return load_inputs(a->data, true); });
     const Tensor x1 = for_flag("--data", [&] { return model_inputs(*model, ds1.data(), a->data); });
