@@ -173,7 +173,11 @@ def run(root, map_path, out=sys.stdout):
 def self_test():
     """Small trees with one broken rule each: the check must name the file:line and the rule, and pass clean ones."""
     here = os.path.dirname(os.path.abspath(__file__))
-    map_path = os.path.join(here, "layers.txt")
+    # The real map plus one known exception, so that allow lines (used and stale) are tested too.
+    map_dir = tempfile.TemporaryDirectory()
+    map_path = os.path.join(map_dir.name, "layers.txt")
+    with open(os.path.join(here, "layers.txt"), encoding="utf-8") as f, open(map_path, "w", encoding="utf-8") as g:
+        g.write(f.read() + "\nallow ops/moba.cpp ops/cpu/moba_attention.h\n")
     cases = [
         # (files {path: text}, expected substrings of the output, expected exit code)
         ({"core/a.h": "", "ops/b.cpp": '#include "core/a.h"\n'}, ["check_layers: ok"], 0),
