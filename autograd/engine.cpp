@@ -72,9 +72,8 @@ class NodeIndex {
 // Runs the backward graph from `roots` seeded with `root_grads`. When `targets` is non-empty only the nodes that
 // lead to a target run, and the gradient arriving at target i is stored in (*captured)[i] instead of being
 // accumulated. Per-node bookkeeping lives in vectors indexed by the node's discovery index.
-void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<Tensor>& root_grads,
-             bool keep_graph, bool create_graph, const std::vector<std::shared_ptr<Node>>& targets,
-             std::vector<Tensor>* captured) {
+void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<Tensor>& root_grads, bool keep_graph,
+             bool create_graph, const std::vector<std::shared_ptr<Node>>& targets, std::vector<Tensor>* captured) {
   const bool capture = !targets.empty();
 
   // Discover the graph (iterative DFS), then keep the nodes that lead to a target (all nodes without targets).
@@ -162,8 +161,8 @@ void execute(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<
     std::vector<Tensor> input_grads;
     if (grad.defined() && !(capture && dynamic_cast<AccumulateGrad*>(node) != nullptr)) {
       input_grads = node->apply(grad);
-      TANGENT_CHECK(input_grads.size() == node->next.size() || node->next.empty(), node->name(),
-                    ": backward returned ", input_grads.size(), " gradients for ", node->next.size(), " inputs");
+      TANGENT_CHECK(input_grads.size() == node->next.size() || node->next.empty(), node->name(), ": backward returned ",
+                    input_grads.size(), " gradients for ", node->next.size(), " inputs");
     }
     if (!keep_graph) node->release_saved();
     for (size_t i = 0; i < node->next.size(); ++i) {
@@ -190,8 +189,8 @@ std::vector<Tensor> seed_grads(const std::vector<Tensor>& outputs, const std::ve
       const Tensor& g = grad_outputs[i];
       TANGENT_CHECK(g.shape() == out.shape(), op, ": gradient ", i, " has shape ", g.shape(),
                     " but the output has shape ", out.shape());
-      TANGENT_CHECK(g.device() == out.device(), op, ": gradient ", i, " is on ", g.device(),
-                    " but the output is on ", out.device());
+      TANGENT_CHECK(g.device() == out.device(), op, ": gradient ", i, " is on ", g.device(), " but the output is on ",
+                    out.device());
       seeds.push_back(g);
     } else {
       TANGENT_CHECK(out.numel() == 1, op,
@@ -214,14 +213,14 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
-                         bool create_graph, bool allow_unused) {
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
+                         bool allow_unused) {
   std::vector<Tensor> seeds = seed_grads(outputs, grad_outputs, "grad");
   std::vector<std::shared_ptr<Node>> roots, targets;
   for (const auto& t : outputs) roots.push_back(gradient_edge(t));
   for (size_t i = 0; i < inputs.size(); ++i) {
-    TANGENT_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad: input ", i,
-                  " does not require grad (shape ", inputs[i].defined() ? inputs[i].shape() : Shape{}, ")");
+    TANGENT_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad: input ", i, " does not require grad (shape ",
+                  inputs[i].defined() ? inputs[i].shape() : Shape{}, ")");
     targets.push_back(gradient_edge(inputs[i]));
   }
   std::vector<Tensor> result(inputs.size());

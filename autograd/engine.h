@@ -16,8 +16,7 @@ void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& gra
 // With create_graph the results carry history (higher-order gradients). An input the outputs do not depend
 // on raises an Error unless allow_unused (then its gradient is undefined).
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
-                         const std::vector<Tensor>& grad_outputs = {},
-                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
-                         bool allow_unused = false);
+                         const std::vector<Tensor>& grad_outputs = {}, std::optional<bool> retain_graph = std::nullopt,
+                         bool create_graph = false, bool allow_unused = false);
 
 }  // namespace tangent::autograd

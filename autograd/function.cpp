@@ -2,7 +2,8 @@
 
 namespace tangent::autograd {
 
-SavedTensor::SavedTensor(const Tensor& t, bool is_output) : version_(t.defined() ? t.version() : 0), is_output_(is_output) {
+SavedTensor::SavedTensor(const Tensor& t, bool is_output)
+    : version_(t.defined() ? t.version() : 0), is_output_(is_output) {
   if (!t.defined()) return;
   // A saved output must not own its grad_fn (that node owns this SavedTensor): keep a history-free alias.
   data_ = is_output ? alias_with(t, t.shape(), t.strides(), t.storage_offset()) : t;
@@ -11,9 +12,9 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output) : version_(t.defined()
 Tensor SavedTensor::unpack(const Node& owner, const char* op) const {
   if (!data_.defined()) return data_;
   TANGENT_CHECK(data_.version() == version_, op,
-                ": a tensor saved for backward was modified by an in-place operation (saved at version ",
-                version_, ", now at version ", data_.version(), "; shape ", data_.shape(), ", dtype ",
-                data_.dtype(), "). Use an out-of-place op or clone() before modifying it.");
+                ": a tensor saved for backward was modified by an in-place operation (saved at version ", version_,
+                ", now at version ", data_.version(), "; shape ", data_.shape(), ", dtype ", data_.dtype(),
+                "). Use an out-of-place op or clone() before modifying it.");
   if (!is_output_) return data_;
   // Give the output its history back, so that create_graph differentiates through it.
   Tensor t = alias_with(data_, data_.shape(), data_.strides(), data_.storage_offset());

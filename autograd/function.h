@@ -41,7 +41,7 @@ class Context {
  public:
   explicit Context(FunctionNode& node) : node_(node) {}
   Tensor saved(size_t i) const;
-  Tensor output() const;  // the op's output, when recorded with save_output
+  Tensor output() const;                // the op's output, when recorded with save_output
   bool needs_grad(size_t input) const;  // whether input `input` wants a gradient
 
  private:

@@ -72,10 +72,10 @@ void accumulate_grad(const Tensor& t, const Tensor& g) {
   }
   // Keep g itself only when no other tensor can see its storage: an expanded or shared gradient must not become
   // .grad, which optimizers update in place. Under create_graph g keeps its history, as in PyTorch.
-  const bool exclusive = g.storage().use_count() == 1 && g.is_contiguous() && g.storage_offset() == 0 &&
-                         g.numel() * static_cast<int64_t>(element_size(g.dtype())) ==
-                             static_cast<int64_t>(g.storage()->nbytes()) &&
-                         !g.impl()->is_view;
+  const bool exclusive =
+      g.storage().use_count() == 1 && g.is_contiguous() && g.storage_offset() == 0 &&
+      g.numel() * static_cast<int64_t>(element_size(g.dtype())) == static_cast<int64_t>(g.storage()->nbytes()) &&
+      !g.impl()->is_view;
   m.grad = exclusive ? g : clone(g);
 }
 

@@ -9,9 +9,12 @@ namespace tangent {
 using autograd::meta_of;
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
-  TANGENT_CHECK(!requires_grad || is_floating_point(), "requires_grad_: only floating-point tensors can require "
-                "gradients, got dtype ", dtype(), " (shape ", shape(), ")");
-  TANGENT_CHECK(requires_grad || !impl_->grad_fn, "requires_grad_(false): the tensor is not a leaf (it has a "
+  TANGENT_CHECK(!requires_grad || is_floating_point(),
+                "requires_grad_: only floating-point tensors can require "
+                "gradients, got dtype ",
+                dtype(), " (shape ", shape(), ")");
+  TANGENT_CHECK(requires_grad || !impl_->grad_fn,
+                "requires_grad_(false): the tensor is not a leaf (it has a "
                 "grad_fn); use detach() instead");
   impl_->requires_grad = requires_grad;
   return *this;
@@ -26,8 +29,8 @@ Tensor Tensor::grad() const {
 
 void Tensor::set_grad(const Tensor& g) const {
   if (g.defined())
-    TANGENT_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient of shape ", g.shape(), " and dtype ",
-                  g.dtype(), " does not match the tensor's shape ", shape(), " and dtype ", dtype());
+    TANGENT_CHECK(g.shape() == shape() && g.dtype() == dtype(), "set_grad: gradient of shape ", g.shape(),
+                  " and dtype ", g.dtype(), " does not match the tensor's shape ", shape(), " and dtype ", dtype());
   meta_of(*this).grad = g;
 }
 
@@ -61,8 +64,10 @@ void Tensor::retain_grad() const {
 }
 
 void Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
-  TANGENT_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that does not require grad "
-                "(shape ", shape(), ")");
+  TANGENT_CHECK(requires_grad(),
+                "register_hook: cannot register a hook on a tensor that does not require grad "
+                "(shape ",
+                shape(), ")");
   if (is_leaf()) {
     meta_of(*this).hooks.push_back(std::move(hook));
   } else {

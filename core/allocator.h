@@ -47,9 +47,13 @@ struct HostAllocator {
   T* allocate(size_t n) { return static_cast<T*>(host_alloc(n * sizeof(T))); }
   void deallocate(T* p, size_t n) noexcept { host_free(p, n * sizeof(T)); }
   template <typename U>
-  bool operator==(const HostAllocator<U>&) const noexcept { return true; }
+  bool operator==(const HostAllocator<U>&) const noexcept {
+    return true;
+  }
   template <typename U>
-  bool operator!=(const HostAllocator<U>&) const noexcept { return false; }
+  bool operator!=(const HostAllocator<U>&) const noexcept {
+    return false;
+  }
 };
 
 }  // namespace tangent

@@ -56,13 +56,20 @@ const char* binary_op_name(BinaryOp op) { return kBinaryNames[static_cast<int>(o
 
 const char* primitive_name(Primitive p) {
   switch (p) {
-    case Primitive::Attention: return "attention";
-    case Primitive::Moba: return "moba";
-    case Primitive::CrossEntropy: return "cross_entropy";
-    case Primitive::Norm: return "norm";
-    case Primitive::OptimizerStep: return "optimizer_step";
-    case Primitive::PowerSum: return "power_sum";
-    case Primitive::Unfold: return "unfold";
+    case Primitive::Attention:
+      return "attention";
+    case Primitive::Moba:
+      return "moba";
+    case Primitive::CrossEntropy:
+      return "cross_entropy";
+    case Primitive::Norm:
+      return "norm";
+    case Primitive::OptimizerStep:
+      return "optimizer_step";
+    case Primitive::PowerSum:
+      return "power_sum";
+    case Primitive::Unfold:
+      return "unfold";
   }
   return "?";
 }

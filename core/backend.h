@@ -32,7 +32,7 @@ constexpr int kNumUnaryOps = 0 TANGENT_UNARY_OPS(TANGENT_COUNT_ENTRY);
 constexpr int kNumBinaryOps = 0 TANGENT_BINARY_OPS(TANGENT_COUNT_ENTRY);
 #undef TANGENT_COUNT_ENTRY
 
-const char* unary_op_name(UnaryOp op);   // "exp", as errors and autograd print it
+const char* unary_op_name(UnaryOp op);  // "exp", as errors and autograd print it
 const char* binary_op_name(BinaryOp op);
 // Eq, Ne, Lt, Le, Gt, Ge: out is bool, the inputs share a dtype.
 inline bool is_comparison(BinaryOp op) {
@@ -158,8 +158,7 @@ class Backend {
   // Reduces x over the sorted, unique `dims`; out has x's shape with those dims set to 1 (keepdim layout).
   virtual void reduce(ReduceOp op, const Tensor& x, const Shape& dims, const Tensor& out) = 0;
   // Max or Min along one dim: values (x's dtype) and int64 indices, both in keepdim layout.
-  virtual void arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values,
-                          const Tensor& indices) = 0;
+  virtual void arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices) = 0;
   // Numerically stable (log_)softmax along `dim`; x and out have the same shape and floating dtype.
   virtual void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) = 0;
 
@@ -252,8 +251,7 @@ class Backend {
   // 1 / max(1, kept rows) when `mean`, else 1) and loss: [N] (-log_probs[i, target[i]], 0 when ignored) when
   // !reduce, else 0-dim (the sum of -log_probs[i, target[i]] over kept rows, in double, times the weight).
   virtual void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t ignore_index, bool mean,
-                                     bool reduce, const Tensor& log_probs, const Tensor& weight,
-                                     const Tensor& loss) {
+                                     bool reduce, const Tensor& log_probs, const Tensor& weight, const Tensor& loss) {
     (void)logits, (void)target, (void)ignore_index, (void)mean, (void)reduce, (void)log_probs, (void)weight;
     (void)loss;
     TANGENT_FAIL("cross_entropy_forward: not implemented on ", name());
@@ -296,8 +294,8 @@ class Backend {
     (void)p, (void)g, (void)exp_avg, (void)exp_avg_sq, (void)max_exp_avg_sq, (void)s;
     TANGENT_FAIL("adam_step: not implemented on ", name());
   }
-  virtual void rmsprop_step(const Tensor& p, const Tensor& g, const Tensor& square_avg,
-                            const Tensor* momentum_buffer, const Tensor* grad_avg, const RmspropStep& s) {
+  virtual void rmsprop_step(const Tensor& p, const Tensor& g, const Tensor& square_avg, const Tensor* momentum_buffer,
+                            const Tensor* grad_avg, const RmspropStep& s) {
     (void)p, (void)g, (void)square_avg, (void)momentum_buffer, (void)grad_avg, (void)s;
     TANGENT_FAIL("rmsprop_step: not implemented on ", name());
   }

@@ -26,44 +26,83 @@ std::ostream& operator<<(std::ostream& os, DType t);
 
 template <typename T>
 struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
-template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
-template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
-template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
-template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::Float32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::Float64;
+};
+template <>
+struct dtype_of<Half> {
+  static constexpr DType value = DType::Float16;
+};
+template <>
+struct dtype_of<BFloat16> {
+  static constexpr DType value = DType::BFloat16;
+};
+template <>
+struct dtype_of<int64_t> {
+  static constexpr DType value = DType::Int64;
+};
+template <>
+struct dtype_of<bool> {
+  static constexpr DType value = DType::Bool;
+};
 
 // TANGENT_DISPATCH(dtype, "op", [&](auto tag) { using T = decltype(tag); ... }) calls the lambda with a value of
 // the C++ type that stores `dtype`.
-#define TANGENT_DISPATCH_ALL(DT, NAME, ...)                                      \
-  [&] {                                                                          \
-    switch (DT) {                                                                \
-      case ::tangent::DType::Float32: return (__VA_ARGS__)(float{});             \
-      case ::tangent::DType::Float64: return (__VA_ARGS__)(double{});            \
-      case ::tangent::DType::Float16: return (__VA_ARGS__)(::tangent::Half{});   \
-      case ::tangent::DType::BFloat16: return (__VA_ARGS__)(::tangent::BFloat16{}); \
-      case ::tangent::DType::Int64: return (__VA_ARGS__)(int64_t{});             \
-      case ::tangent::DType::Bool: return (__VA_ARGS__)(bool{});                 \
-    }                                                                            \
-    ::tangent::detail::fail(NAME, ": unsupported dtype ", DT);                   \
+#define TANGENT_DISPATCH_ALL(DT, NAME, ...)                    \
+  [&] {                                                        \
+    switch (DT) {                                              \
+      case ::tangent::DType::Float32:                          \
+        return (__VA_ARGS__)(float{});                         \
+      case ::tangent::DType::Float64:                          \
+        return (__VA_ARGS__)(double{});                        \
+      case ::tangent::DType::Float16:                          \
+        return (__VA_ARGS__)(::tangent::Half{});               \
+      case ::tangent::DType::BFloat16:                         \
+        return (__VA_ARGS__)(::tangent::BFloat16{});           \
+      case ::tangent::DType::Int64:                            \
+        return (__VA_ARGS__)(int64_t{});                       \
+      case ::tangent::DType::Bool:                             \
+        return (__VA_ARGS__)(bool{});                          \
+    }                                                          \
+    ::tangent::detail::fail(NAME, ": unsupported dtype ", DT); \
   }()
 
-#define TANGENT_DISPATCH_FLOATING(DT, NAME, ...)                                 \
-  [&] {                                                                          \
-    switch (DT) {                                                                \
-      case ::tangent::DType::Float32: return (__VA_ARGS__)(float{});             \
-      case ::tangent::DType::Float64: return (__VA_ARGS__)(double{});            \
-      case ::tangent::DType::Float16: return (__VA_ARGS__)(::tangent::Half{});   \
-      case ::tangent::DType::BFloat16: return (__VA_ARGS__)(::tangent::BFloat16{}); \
-      default: break;                                                            \
-    }                                                                            \
+#define TANGENT_DISPATCH_FLOATING(DT, NAME, ...)                                  \
+  [&] {                                                                           \
+    switch (DT) {                                                                 \
+      case ::tangent::DType::Float32:                                             \
+        return (__VA_ARGS__)(float{});                                            \
+      case ::tangent::DType::Float64:                                             \
+        return (__VA_ARGS__)(double{});                                           \
+      case ::tangent::DType::Float16:                                             \
+        return (__VA_ARGS__)(::tangent::Half{});                                  \
+      case ::tangent::DType::BFloat16:                                            \
+        return (__VA_ARGS__)(::tangent::BFloat16{});                              \
+      default:                                                                    \
+        break;                                                                    \
+    }                                                                             \
     ::tangent::detail::fail(NAME, ": expected a floating-point dtype, got ", DT); \
   }()
 
 // The type arithmetic is done in for a storage type: float for the 16-bit types, itself otherwise.
-template <typename T> struct acc_type { using type = T; };
-template <> struct acc_type<Half> { using type = float; };
-template <> struct acc_type<BFloat16> { using type = float; };
-template <typename T> using acc_t = typename acc_type<T>::type;
+template <typename T>
+struct acc_type {
+  using type = T;
+};
+template <>
+struct acc_type<Half> {
+  using type = float;
+};
+template <>
+struct acc_type<BFloat16> {
+  using type = float;
+};
+template <typename T>
+using acc_t = typename acc_type<T>::type;
 
 }  // namespace tangent

@@ -30,8 +30,8 @@ template <typename... Args>
 }  // namespace tangent
 
 // TANGENT_CHECK(cond, "op: ", x.shape(), " ...") throws tangent::Error with the concatenated message.
-#define TANGENT_CHECK(cond, ...)                                      \
-  do {                                                                \
+#define TANGENT_CHECK(cond, ...)                                            \
+  do {                                                                      \
     if (__builtin_expect(!(cond), 0)) ::tangent::detail::fail(__VA_ARGS__); \
   } while (0)
 

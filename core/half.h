@@ -29,7 +29,7 @@ struct BFloat16 {
 struct Half {
   uint16_t bits = 0;
   Half() = default;
-  Half(float f) : bits(from_float(f)) {}  // NOLINT
+  Half(float f) : bits(from_float(f)) {}             // NOLINT
   operator float() const { return to_float(bits); }  // NOLINT
 
   static uint16_t from_float(float f) {
@@ -41,7 +41,7 @@ struct Half {
     if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
     exp = exp - 127 + 15;
     if (exp >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow to inf
-    if (exp <= 0) {                                                  // subnormal or zero
+    if (exp <= 0) {                                                 // subnormal or zero
       if (exp < -10) return static_cast<uint16_t>(sign);
       mant |= 0x00800000u;
       const uint32_t shift = static_cast<uint32_t>(14 - exp);

@@ -10,12 +10,12 @@ namespace tangent {
 class Scalar {
  public:
   Scalar() = default;
-  Scalar(double v) : kind_(Kind::Float), d_(v) {}  // NOLINT: implicit, as numbers are
-  Scalar(float v) : kind_(Kind::Float), d_(v) {}   // NOLINT
-  Scalar(int v) : kind_(Kind::Int), i_(v) {}       // NOLINT
-  Scalar(int64_t v) : kind_(Kind::Int), i_(v) {}   // NOLINT
+  Scalar(double v) : kind_(Kind::Float), d_(v) {}                         // NOLINT: implicit, as numbers are
+  Scalar(float v) : kind_(Kind::Float), d_(v) {}                          // NOLINT
+  Scalar(int v) : kind_(Kind::Int), i_(v) {}                              // NOLINT
+  Scalar(int64_t v) : kind_(Kind::Int), i_(v) {}                          // NOLINT
   Scalar(long long v) : kind_(Kind::Int), i_(static_cast<int64_t>(v)) {}  // NOLINT
-  Scalar(bool v) : kind_(Kind::Bool), i_(v) {}     // NOLINT
+  Scalar(bool v) : kind_(Kind::Bool), i_(v) {}                            // NOLINT
 
   bool is_floating_point() const { return kind_ == Kind::Float; }
   bool is_integral() const { return kind_ == Kind::Int; }
@@ -25,9 +25,12 @@ class Scalar {
   bool to_bool() const { return kind_ == Kind::Float ? d_ != 0.0 : i_ != 0; }
   template <typename T>
   T to() const {
-    if constexpr (std::is_same_v<T, bool>) return to_bool();
-    else if constexpr (std::is_same_v<T, int64_t>) return to_int();
-    else return static_cast<T>(static_cast<acc_t<T>>(to_double()));
+    if constexpr (std::is_same_v<T, bool>)
+      return to_bool();
+    else if constexpr (std::is_same_v<T, int64_t>)
+      return to_int();
+    else
+      return static_cast<T>(static_cast<acc_t<T>>(to_double()));
   }
   // The dtype a tensor made from this scalar gets: float32, int64 or bool.
   DType default_dtype() const {

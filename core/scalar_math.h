@@ -46,15 +46,15 @@ struct Params {
 // Unary ops: f(v, params).
 
 // TANGENT_UNARY_FORMULA(enum name, "name", domain, body of f(A v, const Params<A>& p)).
-#define TANGENT_UNARY_FORMULA(Name, str, dom, ...)                        \
-  struct Name {                                                           \
-    static constexpr const char* name = str;                              \
-    static constexpr Domain domain = Domain::dom;                         \
-    template <typename A>                                                 \
-    TANGENT_HOST_DEVICE static auto f(A v, const Params<A>& p) {          \
-      (void)p;                                                            \
-      __VA_ARGS__                                                         \
-    }                                                                     \
+#define TANGENT_UNARY_FORMULA(Name, str, dom, ...)               \
+  struct Name {                                                  \
+    static constexpr const char* name = str;                     \
+    static constexpr Domain domain = Domain::dom;                \
+    template <typename A>                                        \
+    TANGENT_HOST_DEVICE static auto f(A v, const Params<A>& p) { \
+      (void)p;                                                   \
+      __VA_ARGS__                                                \
+    }                                                            \
   }
 
 TANGENT_UNARY_FORMULA(Neg, "neg", Numeric, return static_cast<A>(-v););
@@ -72,85 +72,90 @@ TANGENT_UNARY_FORMULA(Sigmoid, "sigmoid", Floating, return A(1) / (A(1) + std::e
 // NaN stays NaN.
 TANGENT_UNARY_FORMULA(Relu, "relu", Floating, return v > A(0) ? v : (v != v ? v : A(0)););
 // Exact: x * Phi(x).
-TANGENT_UNARY_FORMULA(Gelu, "gelu", Floating,
-  return A(0.5) * v * (A(1) + std::erf(v * A(0.70710678118654752440))););
+TANGENT_UNARY_FORMULA(Gelu, "gelu", Floating, return A(0.5) * v * (A(1) + std::erf(v * A(0.70710678118654752440))););
 // The tanh approximation.
 TANGENT_UNARY_FORMULA(GeluTanh, "gelu_tanh", Floating,
-  return A(0.5) * v * (A(1) + std::tanh(A(0.79788456080286535588) * (v + A(0.044715) * v * v * v))););
+                      return A(0.5) * v *
+                             (A(1) + std::tanh(A(0.79788456080286535588) * (v + A(0.044715) * v * v * v))););
 TANGENT_UNARY_FORMULA(Silu, "silu", Floating, return v / (A(1) + std::exp(-v)););
 // p0 = beta, p1 = threshold (linear above it).
 TANGENT_UNARY_FORMULA(Softplus, "softplus", Floating,
-  return v * p.a0 > p.a1 ? v : std::log1p(std::exp(v * p.a0)) / p.a0;);
+                      return v * p.a0 > p.a1 ? v : std::log1p(std::exp(v * p.a0)) / p.a0;);
 TANGENT_UNARY_FORMULA(Erf, "erf", Floating, return std::erf(v););
 TANGENT_UNARY_FORMULA(Reciprocal, "reciprocal", Floating, return A(1) / v;);
 TANGENT_UNARY_FORMULA(Square, "square", Numeric, return static_cast<A>(v * v););
 // x ^ p0 (the CPU backend runs p0 = 2 and 0.5 as Square and Sqrt, which give the same values).
 TANGENT_UNARY_FORMULA(PowScalar, "pow", Floating,
-  return p.d0 == 2.0 ? v * v : p.d0 == 1.0 ? v : p.d0 == 0.5 ? std::sqrt(v) : std::pow(v, p.a0););
+                      return p.d0 == 2.0   ? v * v
+                             : p.d0 == 1.0 ? v
+                             : p.d0 == 0.5 ? std::sqrt(v)
+                                           : std::pow(v, p.a0););
 // Clamp to [p0, p1] (either may be +-inf); NaN stays NaN. Integers compare in double.
-TANGENT_UNARY_FORMULA(Clamp, "clamp", Numeric,
-  if constexpr (std::is_integral_v<A>) {
-    double d = static_cast<double>(v);
-    d = d < p.d0 ? p.d0 : d;
-    d = d > p.d1 ? p.d1 : d;
-    return static_cast<A>(d);
-  } else {
-    const A low = v < p.a0 ? p.a0 : v;  // NaN compares false: it passes through both
-    return low > p.a1 ? p.a1 : low;
-  });
+TANGENT_UNARY_FORMULA(
+    Clamp, "clamp", Numeric,
+    if constexpr (std::is_integral_v<A>) {
+      double d = static_cast<double>(v);
+      d = d < p.d0 ? p.d0 : d;
+      d = d > p.d1 ? p.d1 : d;
+      return static_cast<A>(d);
+    } else {
+      const A low = v < p.a0 ? p.a0 : v;  // NaN compares false: it passes through both
+      return low > p.a1 ? p.a1 : low;
+    });
 TANGENT_UNARY_FORMULA(LogicalNot, "logical_not", Logical, return v == A(0););
-TANGENT_UNARY_FORMULA(Floor, "floor", Numeric,
-  if constexpr (std::is_integral_v<A>) return v;
-  else return std::floor(v););
+TANGENT_UNARY_FORMULA(Floor, "floor", Numeric, if constexpr (std::is_integral_v<A>) return v;
+                      else return std::floor(v););
 // Half to even (torch.round): nearbyint in the default rounding mode.
-TANGENT_UNARY_FORMULA(Round, "round", Numeric,
-  if constexpr (std::is_integral_v<A>) return v;
-  else return std::nearbyint(v););
+TANGENT_UNARY_FORMULA(Round, "round", Numeric, if constexpr (std::is_integral_v<A>) return v;
+                      else return std::nearbyint(v););
 #undef TANGENT_UNARY_FORMULA
 
 // ---------------------------------------------------------------------------------------------------------------
 // Binary ops: f(x, y).
 
 // TANGENT_BINARY_FORMULA(enum name, "name", domain, body of f(A x, A y)).
-#define TANGENT_BINARY_FORMULA(Name, str, dom, ...)                       \
-  struct Name {                                                           \
-    static constexpr const char* name = str;                              \
-    static constexpr Domain domain = Domain::dom;                         \
-    template <typename A>                                                 \
-    TANGENT_HOST_DEVICE static auto f(A x, A y) {                         \
-      __VA_ARGS__                                                         \
-    }                                                                     \
+#define TANGENT_BINARY_FORMULA(Name, str, dom, ...) \
+  struct Name {                                     \
+    static constexpr const char* name = str;        \
+    static constexpr Domain domain = Domain::dom;   \
+    template <typename A>                           \
+    TANGENT_HOST_DEVICE static auto f(A x, A y) {   \
+      __VA_ARGS__                                   \
+    }                                               \
   }
 
 TANGENT_BINARY_FORMULA(Add, "add", Any, return static_cast<A>(x + y););
 TANGENT_BINARY_FORMULA(Sub, "sub", Numeric, return static_cast<A>(x - y););
 TANGENT_BINARY_FORMULA(Mul, "mul", Any, return static_cast<A>(x * y););
 // Integers: floor division as in Python; dividing by zero gives 0.
-TANGENT_BINARY_FORMULA(Div, "div", Numeric,
-  if constexpr (std::is_integral_v<A>) {
-    if (y == 0) return A(0);
-    A q = x / y;
-    if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
-    return q;
-  } else {
-    return x / y;
-  });
+TANGENT_BINARY_FORMULA(
+    Div, "div", Numeric,
+    if constexpr (std::is_integral_v<A>) {
+      if (y == 0) return A(0);
+      A q = x / y;
+      if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
+      return q;
+    } else { return x / y; });
 // Computed in double for every dtype.
 TANGENT_BINARY_FORMULA(Pow, "pow", Numeric,
-  return static_cast<A>(std::pow(static_cast<double>(x), static_cast<double>(y))););
+                       return static_cast<A>(std::pow(static_cast<double>(x), static_cast<double>(y))););
 // NaN in either operand gives NaN.
-TANGENT_BINARY_FORMULA(Maximum, "maximum", Any,
-  if constexpr (std::is_floating_point_v<A>) {
-    if (x != x) return x;
-    if (y != y) return y;
-  }
-  return x > y ? x : y;);
-TANGENT_BINARY_FORMULA(Minimum, "minimum", Any,
-  if constexpr (std::is_floating_point_v<A>) {
-    if (x != x) return x;
-    if (y != y) return y;
-  }
-  return x < y ? x : y;);
+TANGENT_BINARY_FORMULA(
+    Maximum, "maximum", Any,
+    if constexpr (std::is_floating_point_v<A>) {
+      if (x != x) return x;
+      if (y != y) return y;
+    } return x > y
+        ? x
+        : y;);
+TANGENT_BINARY_FORMULA(
+    Minimum, "minimum", Any,
+    if constexpr (std::is_floating_point_v<A>) {
+      if (x != x) return x;
+      if (y != y) return y;
+    } return x < y
+        ? x
+        : y;);
 TANGENT_BINARY_FORMULA(Eq, "eq", Compare, return x == y;);
 TANGENT_BINARY_FORMULA(Ne, "ne", Compare, return x != y;);
 TANGENT_BINARY_FORMULA(Lt, "lt", Compare, return x < y;);
@@ -165,6 +170,7 @@ TANGENT_BINARY_FORMULA(Atan2, "atan2", Floating, return std::atan2(x, y););
 
 // ---------------------------------------------------------------------------------------------------------------
 // The lists. A new op goes at the end of its list (the enums follow this order).
+// clang-format off
 #define TANGENT_UNARY_OPS(X)                                                                                    \
   X(Neg) X(Exp) X(Log) X(Log1p) X(Sqrt) X(Rsqrt) X(Abs) X(Sign) X(Sin) X(Cos) X(Tanh) X(Sigmoid) X(Relu) X(Gelu) \
   X(GeluTanh) X(Silu) X(Softplus) X(Erf) X(Reciprocal) X(Square) X(PowScalar) X(Clamp) X(LogicalNot) X(Floor)  \
@@ -173,6 +179,7 @@ TANGENT_BINARY_FORMULA(Atan2, "atan2", Floating, return std::atan2(x, y););
 #define TANGENT_BINARY_OPS(X)                                                                                    \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Eq) X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(LogicalAnd)     \
   X(LogicalOr) X(Atan2)
+// clang-format on
 
 // Whether dtype T (a storage type: float, double, Half, BFloat16, int64_t, bool) is in `domain`.
 template <typename T>
@@ -180,9 +187,12 @@ constexpr bool accepts(Domain domain) {
   constexpr bool is_bool = std::is_same_v<T, bool>;
   constexpr bool is_int = std::is_integral_v<T> && !is_bool;
   switch (domain) {
-    case Domain::Floating: return !is_bool && !is_int;
-    case Domain::Numeric: return !is_bool;
-    default: return true;
+    case Domain::Floating:
+      return !is_bool && !is_int;
+    case Domain::Numeric:
+      return !is_bool;
+    default:
+      return true;
   }
 }
 

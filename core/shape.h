@@ -77,9 +77,7 @@ class Shape {
   }
   std::vector<int64_t> vec() const { return std::vector<int64_t>(d_, d_ + n_); }
 
-  friend bool operator==(const Shape& a, const Shape& b) {
-    return a.n_ == b.n_ && std::equal(a.d_, a.d_ + a.n_, b.d_);
-  }
+  friend bool operator==(const Shape& a, const Shape& b) { return a.n_ == b.n_ && std::equal(a.d_, a.d_ + a.n_, b.d_); }
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
 
  private:
@@ -133,8 +131,7 @@ inline Shape contiguous_strides(const Shape& shape) {
 // Wraps a possibly negative dim into [0, ndim); `op` names the caller in the error.
 inline int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   const int64_t n = std::max<int64_t>(ndim, 1);
-  TANGENT_CHECK(dim >= -n && dim < n, op, ": dim ", dim, " is out of range for a tensor of ", ndim,
-                " dimension(s)");
+  TANGENT_CHECK(dim >= -n && dim < n, op, ": dim ", dim, " is out of range for a tensor of ", ndim, " dimension(s)");
   return dim < 0 ? dim + n : dim;
 }
 

@@ -26,9 +26,11 @@ namespace {
 // The order of the initialisers follows the fields of TensorImpl (core/tensor.h).
 struct FilledImpl final : TensorImpl {
   FilledImpl(Storage s, const Shape& shape_, const Shape& strides_, int64_t offset_, DType dtype_)
-      : TensorImpl{std::move(s), shape_, strides_, offset_, shape_.numel(), dtype_, false, false, false, nullptr, nullptr} {}
+      : TensorImpl{std::move(s), shape_, strides_, offset_, shape_.numel(), dtype_,
+                   false,        false,  false,    nullptr, nullptr} {}
   // Contiguous: the strides start as a copy of the shape and are overwritten in place.
-  FilledImpl(Storage s, const Shape& shape_, DType dtype_) : TensorImpl{std::move(s), shape_, shape_, 0, 0, dtype_, false, false, false, nullptr, nullptr} {
+  FilledImpl(Storage s, const Shape& shape_, DType dtype_)
+      : TensorImpl{std::move(s), shape_, shape_, 0, 0, dtype_, false, false, false, nullptr, nullptr} {
     int64_t acc = 1;
     for (size_t i = shape_.size(); i-- > 0;) {
       strides[i] = acc;
@@ -41,8 +43,8 @@ struct FilledImpl final : TensorImpl {
 }  // namespace
 
 Tensor make_tensor(Storage storage, const Shape& shape, const Shape& strides, int64_t offset, DType dtype) {
-  return Tensor(std::allocate_shared<FilledImpl>(HostAllocator<FilledImpl>(), std::move(storage), shape, strides,
-                                                 offset, dtype));
+  return Tensor(
+      std::allocate_shared<FilledImpl>(HostAllocator<FilledImpl>(), std::move(storage), shape, strides, offset, dtype));
 }
 
 Tensor alias_with(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {

@@ -34,22 +34,34 @@ struct TensorOptions {
   TensorOptions(DType d) : dtype_(d) {}        // NOLINT
   TensorOptions(Device d) : device_(d) {}      // NOLINT
   TensorOptions(DeviceType d) : device_(d) {}  // NOLINT
-  TensorOptions dtype(DType d) const { auto o = *this; o.dtype_ = d; return o; }
-  TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
-  TensorOptions requires_grad(bool r = true) const { auto o = *this; o.requires_grad_ = r; return o; }
+  TensorOptions dtype(DType d) const {
+    auto o = *this;
+    o.dtype_ = d;
+    return o;
+  }
+  TensorOptions device(Device d) const {
+    auto o = *this;
+    o.device_ = d;
+    return o;
+  }
+  TensorOptions requires_grad(bool r = true) const {
+    auto o = *this;
+    o.requires_grad_ = r;
+    return o;
+  }
 };
 
 struct TensorImpl {
   Storage storage;
   Shape shape;
-  Shape strides;  // in elements
+  Shape strides;       // in elements
   int64_t offset = 0;  // in elements
   int64_t numel = 0;
   DType dtype = DType::Float32;
-  bool requires_grad = false;      // true on leaves that want .grad, and on outputs of recorded ops
-  bool is_wrapped_number = false;  // a Scalar turned into a 0-dim tensor: does not drive type promotion
-  bool is_view = false;            // made by a view op: shares storage with the tensor it was made from
-  std::shared_ptr<autograd::Node> grad_fn;           // the node that produced this tensor (non-leaves)
+  bool requires_grad = false;               // true on leaves that want .grad, and on outputs of recorded ops
+  bool is_wrapped_number = false;           // a Scalar turned into a 0-dim tensor: does not drive type promotion
+  bool is_view = false;                     // made by a view op: shares storage with the tensor it was made from
+  std::shared_ptr<autograd::Node> grad_fn;  // the node that produced this tensor (non-leaves)
   std::shared_ptr<autograd::AutogradMeta> autograd;  // .grad, hooks, retain_grad; null for most tensors
 
   Device device() const { return storage->device(); }
@@ -112,7 +124,9 @@ class Tensor {
   // ---- values (ops/) ----
   Scalar item() const;
   template <typename T>
-  T item() const { return item().to<T>(); }
+  T item() const {
+    return item().to<T>();
+  }
   std::string str() const;  // readable printing, as operator<<
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;

@@ -18,9 +18,9 @@ namespace tangent::cuda {
 
 namespace {
 
-#define TANGENT_CUDA_CHECK(expr, what)                                                                   \
-  do {                                                                                                  \
-    const cudaError_t err_ = (expr);                                                                     \
+#define TANGENT_CUDA_CHECK(expr, what)                                                                      \
+  do {                                                                                                      \
+    const cudaError_t err_ = (expr);                                                                        \
     TANGENT_CHECK(err_ == cudaSuccess, what, ": CUDA error: ", cudaGetErrorString(err_), " (", #expr, ")"); \
   } while (0)
 
@@ -72,8 +72,8 @@ class CachingAllocator {
       cudaGetLastError();  // clear the error, give the cached blocks back and try once more
       release_cached(device);
       const cudaError_t err = cudaMalloc(&p, rounded);
-      TANGENT_CHECK(err == cudaSuccess, "allocate: out of memory on cuda:", device, " allocating ", rounded,
-                    " bytes (", cudaGetErrorString(err), ")");
+      TANGENT_CHECK(err == cudaSuccess, "allocate: out of memory on cuda:", device, " allocating ", rounded, " bytes (",
+                    cudaGetErrorString(err), ")");
     }
     return p;
   }
@@ -108,13 +108,11 @@ void release_block(void* data, void* ctx) {
   allocator().release(data, packed & ~uintptr_t{511}, static_cast<int>(packed & 511));
 }
 
-[[noreturn]] void not_implemented(const char* primitive) {
-  TANGENT_FAIL(primitive, ": not implemented on cuda yet");
-}
+[[noreturn]] void not_implemented(const char* primitive) { TANGENT_FAIL(primitive, ": not implemented on cuda yet"); }
 
 void check_on_cuda(const Tensor& t, const char* op) {
-  TANGENT_CHECK(t.device().is_cuda(), op, ": expected a cuda tensor, got one on ", t.device(), " (shape ",
-                t.shape(), ")");
+  TANGENT_CHECK(t.device().is_cuda(), op, ": expected a cuda tensor, got one on ", t.device(), " (shape ", t.shape(),
+                ")");
 }
 
 // The iteration space over `shape` for the given operands (size-1 dims dropped; at most kMaxDims remain).
@@ -290,13 +288,14 @@ void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   const char* name = binary_op_name(op);
   check_on_cuda(a, name);
-  TANGENT_CHECK(a.device() == b.device() && a.device() == out.device(), name, ": expected all tensors on one device, got ",
-                a.device(), ", ", b.device(), " and output on ", out.device());
+  TANGENT_CHECK(a.device() == b.device() && a.device() == out.device(), name,
+                ": expected all tensors on one device, got ", a.device(), ", ", b.device(), " and output on ",
+                out.device());
   const DType want = is_comparison(op) ? kBool : kFloat32;
-  TANGENT_CHECK(a.dtype() == kFloat32 && b.dtype() == kFloat32 && out.dtype() == want &&
-                    kernels::binary_f32_supported(op),
-                name, ": not implemented on cuda yet for dtypes ", a.dtype(), ", ", b.dtype(), " -> ", out.dtype(),
-                " (float32 only so far)");
+  TANGENT_CHECK(
+      a.dtype() == kFloat32 && b.dtype() == kFloat32 && out.dtype() == want && kernels::binary_f32_supported(op), name,
+      ": not implemented on cuda yet for dtypes ", a.dtype(), ", ", b.dtype(), " -> ", out.dtype(),
+      " (float32 only so far)");
   DeviceGuard guard(out.device().index);
   kernels::Operand o, x, y;
   const auto g = geometry(out.shape(), {&out, &a, &b}, {&o, &x, &y}, name);
@@ -333,9 +332,7 @@ void CudaBackend::index_select(const Tensor&, int64_t, const Tensor&, const Tens
 }
 void CudaBackend::index_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { not_implemented("index_add"); }
 void CudaBackend::gather(const Tensor&, int64_t, const Tensor&, const Tensor&) { not_implemented("gather"); }
-void CudaBackend::scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) {
-  not_implemented("scatter_add");
-}
+void CudaBackend::scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) { not_implemented("scatter_add"); }
 void CudaBackend::random(RandomKind, const Tensor&, PhiloxState, double, double) { not_implemented("random"); }
 
 }  // namespace tangent::cuda

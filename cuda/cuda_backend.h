@@ -32,10 +32,9 @@ class CudaBackend final : public Backend {
               const Tensor& out) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Conv2dParams& p,
                              const Tensor& grad_in) override;
-  void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Conv2dParams& p,
-                              const Tensor& grad_weight, const Tensor* grad_bias) override;
-  void pool2d(PoolKind kind, const Tensor& x, const Pool2dParams& p, const Tensor& out,
-              const Tensor* indices) override;
+  void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Conv2dParams& p, const Tensor& grad_weight,
+                              const Tensor* grad_bias) override;
+  void pool2d(PoolKind kind, const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor* indices) override;
   void avg_pool2d_backward(const Tensor& grad_out, const Pool2dParams& p, const Tensor& grad_in) override;
 
   void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;

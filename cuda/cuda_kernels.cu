@@ -41,7 +41,7 @@ __device__ __forceinline__ void locate(const Geometry& g, const Operands<N>& ops
   }
 }
 
-#define TANGENT_GRID_STRIDE_LOOP(i, n)                                                       \
+#define TANGENT_GRID_STRIDE_LOOP(i, n)                                                   \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
@@ -84,8 +84,8 @@ template <typename R, typename F>
 __global__ void binary_kernel(Geometry g, Operands<3> ops, F f) {
   TANGENT_GRID_STRIDE_LOOP(i, g.numel) {
     if (g.contiguous) {
-      reinterpret_cast<R*>(ops.v[0].data)[i] = f(reinterpret_cast<const float*>(ops.v[1].data)[i],
-                                                 reinterpret_cast<const float*>(ops.v[2].data)[i]);
+      reinterpret_cast<R*>(ops.v[0].data)[i] =
+          f(reinterpret_cast<const float*>(ops.v[1].data)[i], reinterpret_cast<const float*>(ops.v[2].data)[i]);
     } else {
       char* p[3];
       locate(g, ops, i, p);
@@ -140,11 +140,20 @@ void fill(const Geometry& g, const Operand& dst, const void* value, size_t eleme
   const Operands<1> ops{{dst}};
   const auto blocks = num_blocks(g.numel);
   switch (element_size) {
-    case 1: fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint8_t*>(value)); break;
-    case 2: fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint16_t*>(value)); break;
-    case 4: fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint32_t*>(value)); break;
-    case 8: fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint64_t*>(value)); break;
-    default: TANGENT_FAIL("cuda fill: unsupported element size ", element_size);
+    case 1:
+      fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint8_t*>(value));
+      break;
+    case 2:
+      fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint16_t*>(value));
+      break;
+    case 4:
+      fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint32_t*>(value));
+      break;
+    case 8:
+      fill_kernel<<<blocks, kThreads>>>(g, ops, *static_cast<const uint64_t*>(value));
+      break;
+    default:
+      TANGENT_FAIL("cuda fill: unsupported element size ", element_size);
   }
   check_launch("fill");
 }
@@ -154,11 +163,20 @@ void copy(const Geometry& g, const Operand& dst, const Operand& src, size_t elem
   const Operands<2> ops{{dst, src}};
   const auto blocks = num_blocks(g.numel);
   switch (element_size) {
-    case 1: copy_kernel<uint8_t><<<blocks, kThreads>>>(g, ops); break;
-    case 2: copy_kernel<uint16_t><<<blocks, kThreads>>>(g, ops); break;
-    case 4: copy_kernel<uint32_t><<<blocks, kThreads>>>(g, ops); break;
-    case 8: copy_kernel<uint64_t><<<blocks, kThreads>>>(g, ops); break;
-    default: TANGENT_FAIL("cuda copy: unsupported element size ", element_size);
+    case 1:
+      copy_kernel<uint8_t><<<blocks, kThreads>>>(g, ops);
+      break;
+    case 2:
+      copy_kernel<uint16_t><<<blocks, kThreads>>>(g, ops);
+      break;
+    case 4:
+      copy_kernel<uint32_t><<<blocks, kThreads>>>(g, ops);
+      break;
+    case 8:
+      copy_kernel<uint64_t><<<blocks, kThreads>>>(g, ops);
+      break;
+    default:
+      TANGENT_FAIL("cuda copy: unsupported element size ", element_size);
   }
   check_launch("copy");
 }
@@ -175,7 +193,8 @@ void unary_f32(UnaryOp op, const Geometry& g, const Operand& out, const Operand&
   const Operands<2> ops{{out, x}};
   switch (op) {
 #define TANGENT_UNARY_CASE(Name) \
-  case UnaryOp::Name: return run_unary<scalar_math::Name>(g, ops, p0, p1);
+  case UnaryOp::Name:            \
+    return run_unary<scalar_math::Name>(g, ops, p0, p1);
     TANGENT_UNARY_OPS(TANGENT_UNARY_CASE)
 #undef TANGENT_UNARY_CASE
   }
@@ -194,7 +213,8 @@ void binary_f32(BinaryOp op, const Geometry& g, const Operand& out, const Operan
   const Operands<3> ops{{out, a, b}};
   switch (op) {
 #define TANGENT_BINARY_CASE(Name) \
-  case BinaryOp::Name: return run_binary<scalar_math::Name>(g, ops);
+  case BinaryOp::Name:            \
+    return run_binary<scalar_math::Name>(g, ops);
     TANGENT_BINARY_OPS(TANGENT_BINARY_CASE)
 #undef TANGENT_BINARY_CASE
   }

@@ -10,8 +10,10 @@ namespace tangent::models {
 
 ntk::AnalyticOptions analytic_options_for(const nn::Module& model) {
   const auto* mlp = dynamic_cast<const MLP*>(&model);
-  TANGENT_CHECK(mlp != nullptr, "analytic_ntk: the analytic kernel covers fully connected networks (models::MLP) only, "
-                "got a ", model.type_name());
+  TANGENT_CHECK(mlp != nullptr,
+                "analytic_ntk: the analytic kernel covers fully connected networks (models::MLP) only, "
+                "got a ",
+                model.type_name());
   const MLPOptions& m = mlp->options;
   ntk::check_activation(m.activation, "analytic_ntk");
   ntk::AnalyticOptions o;

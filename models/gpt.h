@@ -33,7 +33,7 @@ struct GPTOptions {
   int64_t dense_last = 0;             // the last N layers use softmax attention
   std::string qk_norm = "auto";       // auto (rmsnorm for sigmoid layers), none, rmsnorm, layernorm
   double sigmoid_bias = std::numeric_limits<double>::quiet_NaN();  // NaN: -ln(context), fixed for all lengths
-  double layer_scale = -1.0;          // < 0: 1e-4 on sigmoid layers, off elsewhere; 0: off; > 0: init value
+  double layer_scale = -1.0;  // < 0: 1e-4 on sigmoid layers, off elsewhere; 0: off; > 0: init value
   int64_t moba_block = 32;
   int64_t moba_top_k = 3;
   int64_t moba_key_conv = 0;  // 0 (off), 3 or 5: causal conv on keys in MoBA layers

@@ -60,8 +60,9 @@ Tensor MLP::forward(const Tensor& x) {
   // A batch [N, input_shape...], or already-flattened rows [N, prod(input_shape)].
   const int64_t n = options.input_shape.numel();
   const Shape per(x.shape().begin() + (x.dim() > 0 ? 1 : 0), x.shape().end());
-  TANGENT_CHECK(x.dim() >= 1 && (per == options.input_shape || per == Shape{n}), "MLP: expected a batch of inputs of shape ",
-                options.input_shape, " (or flat rows of ", n, "), got ", x.shape());
+  TANGENT_CHECK(x.dim() >= 1 && (per == options.input_shape || per == Shape{n}),
+                "MLP: expected a batch of inputs of shape ", options.input_shape, " (or flat rows of ", n, "), got ",
+                x.shape());
   return layers->forward(x.reshape({x.size(0), n}));
 }
 

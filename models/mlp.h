@@ -9,12 +9,12 @@
 namespace tangent::models {
 
 struct MLPOptions {
-  Shape input_shape;             // per-example input shape, flattened to its product
-  std::vector<int64_t> hidden;   // hidden widths
+  Shape input_shape;            // per-example input shape, flattened to its product
+  std::vector<int64_t> hidden;  // hidden widths
   int64_t out_features = 10;
   std::string activation = "relu";
   double dropout = 0.0;
-  bool ntk = false;              // NTK parametrisation (see nn/linear.h)
+  bool ntk = false;  // NTK parametrisation (see nn/linear.h)
   double sigma_w = 1.0;
   double sigma_b = 0.0;
 

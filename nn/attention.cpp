@@ -84,9 +84,8 @@ MultiheadAttentionOptions MultiheadAttentionOptions::from_config(const Config& c
 // ---- MultiheadAttention ----
 
 MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : options(o) {
-  TANGENT_CHECK(o.embed_dim > 0 && o.num_heads > 0 && o.embed_dim % o.num_heads == 0,
-                "MultiheadAttention: embed_dim (", o.embed_dim, ") must be a positive multiple of num_heads (",
-                o.num_heads, ")");
+  TANGENT_CHECK(o.embed_dim > 0 && o.num_heads > 0 && o.embed_dim % o.num_heads == 0, "MultiheadAttention: embed_dim (",
+                o.embed_dim, ") must be a positive multiple of num_heads (", o.num_heads, ")");
   const int64_t hkv = o.kv_heads();
   TANGENT_CHECK(o.num_kv_heads >= 0 && o.num_heads % hkv == 0, "MultiheadAttention: num_kv_heads (", o.num_kv_heads,
                 ") must divide num_heads (", o.num_heads, ")");
@@ -108,7 +107,8 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : opt
     q_norm = register_module("q_norm", make_norm(options.qk_norm, d));
     k_norm = register_module("k_norm", make_norm(options.qk_norm, d));
   }
-  if (o.moba_key_conv > 0) key_conv = register_module("key_conv", std::make_shared<CausalConv1d>(hkv * d, o.moba_key_conv));
+  if (o.moba_key_conv > 0)
+    key_conv = register_module("key_conv", std::make_shared<CausalConv1d>(hkv * d, o.moba_key_conv));
 }
 
 AttentionOptions MultiheadAttention::attention_options() const {
@@ -124,8 +124,7 @@ AttentionOptions MultiheadAttention::attention_options() const {
 
 Tensor MultiheadAttention::forward(const Tensor& x) {
   const int64_t e = options.embed_dim;
-  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ",
-                x.shape());
+  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ", x.shape());
   const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
   Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
   if (key_conv) k = (*key_conv)(k);

@@ -22,25 +22,38 @@ constexpr size_t kHeaderSize = 8 + 4 + 8 + 4;  // magic, version, payload length
 
 proto::DType to_proto(DType t) {
   switch (t) {
-    case DType::Float32: return proto::FLOAT32;
-    case DType::Float64: return proto::FLOAT64;
-    case DType::Float16: return proto::FLOAT16;
-    case DType::BFloat16: return proto::BFLOAT16;
-    case DType::Int64: return proto::INT64;
-    case DType::Bool: return proto::BOOL;
+    case DType::Float32:
+      return proto::FLOAT32;
+    case DType::Float64:
+      return proto::FLOAT64;
+    case DType::Float16:
+      return proto::FLOAT16;
+    case DType::BFloat16:
+      return proto::BFLOAT16;
+    case DType::Int64:
+      return proto::INT64;
+    case DType::Bool:
+      return proto::BOOL;
   }
   return proto::FLOAT32;
 }
 
 DType from_proto(int t, const std::string& path, const std::string& name) {
   switch (t) {
-    case proto::FLOAT32: return DType::Float32;
-    case proto::FLOAT64: return DType::Float64;
-    case proto::FLOAT16: return DType::Float16;
-    case proto::BFLOAT16: return DType::BFloat16;
-    case proto::INT64: return DType::Int64;
-    case proto::BOOL: return DType::Bool;
-    default: break;
+    case proto::FLOAT32:
+      return DType::Float32;
+    case proto::FLOAT64:
+      return DType::Float64;
+    case proto::FLOAT16:
+      return DType::Float16;
+    case proto::BFLOAT16:
+      return DType::BFloat16;
+    case proto::INT64:
+      return DType::Int64;
+    case proto::BOOL:
+      return DType::Bool;
+    default:
+      break;
   }
   TANGENT_FAIL("load_checkpoint: ", path, ": tensor '", name, "' has unknown dtype code ", t);
 }
@@ -79,7 +92,8 @@ void put_u64(std::string* s, uint64_t v) {
 }
 uint64_t get_le(const std::string& s, size_t pos, int bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(s[pos + static_cast<size_t>(i)])) << (8 * i);
+  for (int i = 0; i < bytes; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(s[pos + static_cast<size_t>(i)])) << (8 * i);
   return v;
 }
 
@@ -156,8 +170,8 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   std::string frame(kMagic, sizeof(kMagic));
   put_u32(&frame, kCheckpointFormatVersion);
   put_u64(&frame, payload.size());
-  put_u32(&frame, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()),
-                                              static_cast<uInt>(payload.size()))));
+  put_u32(&frame, static_cast<uint32_t>(
+                      crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()))));
   frame += payload;
   data::write_atomically(path, "save_checkpoint", frame);
 }

@@ -27,10 +27,10 @@ struct Checkpoint {
   std::vector<std::pair<std::string, double>> optimizer_scalars;
   StateDict optimizer_tensors;
   std::vector<std::pair<std::string, double>> scheduler;  // LR scheduler state
-  int64_t epoch = 0;  // completed epochs
-  int64_t step = 0;   // completed optimisation steps
-  PhiloxState rng;    // the global generator's state
-  std::map<std::string, std::string> metadata;  // data set, metrics, command line, ...
+  int64_t epoch = 0;                                      // completed epochs
+  int64_t step = 0;                                       // completed optimisation steps
+  PhiloxState rng;                                        // the global generator's state
+  std::map<std::string, std::string> metadata;            // data set, metrics, command line, ...
   uint32_t format_version = kCheckpointFormatVersion;
   std::string producer;
 };

@@ -36,8 +36,7 @@ int64_t parse_int(const std::string& key, const std::string& v) {
     size_t pos = 0;
     const int64_t r = std::stoll(v, &pos);
     if (pos == v.size()) return r;
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   TANGENT_FAIL("config: key '", key, "' has value '", v, "', which is not an integer");
 }
 double parse_double(const std::string& key, const std::string& v) {
@@ -45,16 +44,13 @@ double parse_double(const std::string& key, const std::string& v) {
     size_t pos = 0;
     const double r = std::stod(v, &pos);
     if (pos == v.size()) return r;
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   TANGENT_FAIL("config: key '", key, "' has value '", v, "', which is not a number");
 }
 }  // namespace
 
 int64_t Config::get_int(const std::string& key) const { return parse_int(key, get_string(key)); }
-int64_t Config::get_int(const std::string& key, int64_t fallback) const {
-  return has(key) ? get_int(key) : fallback;
-}
+int64_t Config::get_int(const std::string& key, int64_t fallback) const { return has(key) ? get_int(key) : fallback; }
 double Config::get_double(const std::string& key) const { return parse_double(key, get_string(key)); }
 double Config::get_double(const std::string& key, double fallback) const {
   return has(key) ? get_double(key) : fallback;

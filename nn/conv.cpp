@@ -17,13 +17,14 @@ std::string pair_str(Pair p) { return "(" + std::to_string(p[0]) + ", " + std::t
 }  // namespace
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding)
-    : Conv2d(Conv2dOptions{in_channels, out_channels, {kernel_size, kernel_size}, {stride, stride}, {padding, padding}}) {}
+    : Conv2d(
+          Conv2dOptions{in_channels, out_channels, {kernel_size, kernel_size}, {stride, stride}, {padding, padding}}) {}
 
 Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
   TANGENT_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
                     o.out_channels % o.groups == 0,
-                "Conv2d: channels (in=", o.in_channels, ", out=", o.out_channels, ") must be positive and divisible by groups=",
-                o.groups);
+                "Conv2d: channels (in=", o.in_channels, ", out=", o.out_channels,
+                ") must be positive and divisible by groups=", o.groups);
   Tensor w = empty({o.out_channels, o.in_channels / o.groups, o.kernel_size[0], o.kernel_size[1]});
   Tensor b = o.bias ? empty({o.out_channels}) : Tensor();
   if (o.parametrization == Parametrization::NTK) {
@@ -40,8 +41,8 @@ Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
 
 double Conv2d::weight_scale() const {
   if (options.parametrization != Parametrization::NTK) return 1.0;
-  const double fan_in = static_cast<double>(options.in_channels / options.groups * options.kernel_size[0] *
-                                            options.kernel_size[1]);
+  const double fan_in =
+      static_cast<double>(options.in_channels / options.groups * options.kernel_size[0] * options.kernel_size[1]);
   return options.sigma_w / std::sqrt(fan_in);
 }
 double Conv2d::bias_scale() const { return options.parametrization == Parametrization::NTK ? options.sigma_b : 1.0; }
@@ -89,8 +90,8 @@ std::string emit_conv2d(Conv2d& conv, OnnxContext& c, const std::string& x) {
   if (c.sample().dim() != 4) c.unsupported("expects an NCHW input, got " + c.sample_shape());
   const Conv2dOptions& o = conv.options;
   const bool ntk = o.parametrization == Parametrization::NTK;
-  std::vector<std::string> in{x, c.initializer("weight", conv.weight, ntk ? "weight (NTK: scale folded in)" : "weight",
-                                               conv.weight_scale())};
+  std::vector<std::string> in{
+      x, c.initializer("weight", conv.weight, ntk ? "weight (NTK: scale folded in)" : "weight", conv.weight_scale())};
   if (conv.bias.defined()) in.push_back(c.initializer("bias", conv.bias, "bias", conv.bias_scale()));
   return c.node("Conv", in, "Conv2d " + conv.extra_repr(),
                 {A::integers("kernel_shape", {conv.weight.size(2), conv.weight.size(3)}),
@@ -138,7 +139,7 @@ std::string emit_flatten(Flatten& f, OnnxContext& c, const std::string& x) {
   const int64_t r = s.dim();
   const int64_t start = wrap_dim(f.start_dim, r, "Flatten"), end = wrap_dim(f.end_dim, r, "Flatten");
   if (start == 1 && end == r - 1) return c.node("Flatten", {x}, "Flatten " + f.extra_repr(), {A::integer("axis", 1)});
-  if (start >= end) return x;  // nothing to merge
+  if (start >= end) return x;                                 // nothing to merge
   std::vector<int64_t> shape(static_cast<size_t>(start), 0);  // 0: copy the input's dim (the batch, ...)
   shape.push_back(-1);
   for (int64_t d = end + 1; d < r; ++d) shape.push_back(s.size(d));
@@ -166,14 +167,13 @@ std::string conv2d_refuses(const Conv2d& conv) {
   return conv.options.groups != 1 ? "grouped Conv2d has no structured rule" : "";
 }
 
-[[maybe_unused]] const bool kOnnx = register_onnx_emitter<Conv2d>("Conv2d", emit_conv2d) &&
-                                    register_onnx_emitter<MaxPool2d>("MaxPool2d", emit_max_pool) &&
-                                    register_onnx_emitter<AvgPool2d>("AvgPool2d", emit_avg_pool) &&
-                                    register_onnx_emitter<AdaptiveAvgPool2d>("AdaptiveAvgPool2d",
-                                                                             emit_adaptive_avg_pool) &&
-                                    register_onnx_emitter<Flatten>("Flatten", emit_flatten);
-[[maybe_unused]] const bool kNtkRule =
-    ntk::register_structured_rule<Conv2d>(conv2d_features, conv2d_refuses);
+[[maybe_unused]] const bool kOnnx =
+    register_onnx_emitter<Conv2d>("Conv2d", emit_conv2d) &&
+    register_onnx_emitter<MaxPool2d>("MaxPool2d", emit_max_pool) &&
+    register_onnx_emitter<AvgPool2d>("AvgPool2d", emit_avg_pool) &&
+    register_onnx_emitter<AdaptiveAvgPool2d>("AdaptiveAvgPool2d", emit_adaptive_avg_pool) &&
+    register_onnx_emitter<Flatten>("Flatten", emit_flatten);
+[[maybe_unused]] const bool kNtkRule = ntk::register_structured_rule<Conv2d>(conv2d_features, conv2d_refuses);
 
 }  // namespace
 

@@ -22,7 +22,9 @@ Tensor Embedding::forward(const Tensor& indices) {
   return functional::embedding(indices, weight);
 }
 
-std::string Embedding::extra_repr() const { return std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim); }
+std::string Embedding::extra_repr() const {
+  return std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim);
+}
 
 // ---- Embedding in ONNX export and in the structured NTK (nn/onnx_emitter.h, nn/ntk/structured_rule.h) ----
 namespace {

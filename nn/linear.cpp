@@ -15,8 +15,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool bias)
     : Linear(LinearOptions{in_features, out_features, bias}) {}
 
 Linear::Linear(const LinearOptions& o) : options(o) {
-  TANGENT_CHECK(o.in_features > 0 && o.out_features > 0, "Linear: features must be positive, got in=",
-                o.in_features, " out=", o.out_features);
+  TANGENT_CHECK(o.in_features > 0 && o.out_features > 0, "Linear: features must be positive, got in=", o.in_features,
+                " out=", o.out_features);
   Tensor w = empty({o.out_features, o.in_features});
   Tensor b = o.bias ? empty({o.out_features}) : Tensor();
   if (o.parametrization == Parametrization::NTK) {
@@ -39,8 +39,8 @@ double Linear::weight_scale() const {
 double Linear::bias_scale() const { return options.parametrization == Parametrization::NTK ? options.sigma_b : 1.0; }
 
 Tensor Linear::forward(const Tensor& x) {
-  TANGENT_CHECK(x.dim() >= 1 && x.size(-1) == options.in_features, "Linear: expected input [..., ",
-                options.in_features, "], got ", x.shape());
+  TANGENT_CHECK(x.dim() >= 1 && x.size(-1) == options.in_features, "Linear: expected input [..., ", options.in_features,
+                "], got ", x.shape());
   if (options.parametrization == Parametrization::Standard) return linear(x, weight, bias);
   Tensor y = mul(linear(x, weight), weight_scale());
   return bias.defined() ? add(y, mul(bias, bias_scale())) : y;
@@ -48,7 +48,8 @@ Tensor Linear::forward(const Tensor& x) {
 
 std::string Linear::extra_repr() const {
   std::string s = "in_features=" + std::to_string(options.in_features) +
-                  ", out_features=" + std::to_string(options.out_features) + ", bias=" + (options.bias ? "true" : "false");
+                  ", out_features=" + std::to_string(options.out_features) +
+                  ", bias=" + (options.bias ? "true" : "false");
   if (options.parametrization == Parametrization::NTK) s += ", parametrization=ntk";
   return s;
 }
@@ -66,8 +67,8 @@ std::string emit_linear(Linear& l, OnnxContext& c, const std::string& x) {
   if (s.dim() == 2) {
     std::vector<std::string> in{x, c.initializer("weight", l.weight, "weight [out, in]" + fold, ws)};
     if (l.bias.defined())
-      in.push_back(c.initializer("bias", l.bias, ntk ? "bias (NTK: scaled by " + OnnxContext::number(bs) + ")" : "bias",
-                                 bs));
+      in.push_back(
+          c.initializer("bias", l.bias, ntk ? "bias (NTK: scaled by " + OnnxContext::number(bs) + ")" : "bias", bs));
     return c.node("Gemm", in, "Linear " + l.extra_repr() + ": y = x W^T + b", {OnnxAttribute::integer("transB", 1)});
   }
   const std::string wt = c.initializer("weight_t", l.weight.t(), "weight transposed to [in, out]" + fold, ws);

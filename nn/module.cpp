@@ -43,8 +43,8 @@ void Module::remove_forward_hook(int64_t handle) {
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
-  TANGENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(),
-                ": invalid parameter name '", name, "'");
+  TANGENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": invalid parameter name '", name,
+                "'");
   TANGENT_CHECK(!find(params_, name) && !find(buffers_, name), type_name(), ": '", name, "' is already registered");
   TANGENT_CHECK(tensor.defined(), type_name(), ": parameter '", name, "' is undefined");
   Tensor p = tensor.requires_grad() && tensor.is_leaf() ? tensor : tensor.detach();
@@ -54,7 +54,8 @@ Tensor Module::register_parameter(const std::string& name, Tensor tensor, bool r
 }
 
 Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
-  TANGENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": invalid buffer name '", name, "'");
+  TANGENT_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name(), ": invalid buffer name '", name,
+                "'");
   TANGENT_CHECK(!find(params_, name) && !find(buffers_, name), type_name(), ": '", name, "' is already registered");
   buffers_.emplace_back(name, tensor.detach());
   return buffers_.back().second;
@@ -177,16 +178,16 @@ void Module::load_state_dict(const StateDict& dict, bool strict) {
     return s;
   };
   if (strict) {
-    TANGENT_CHECK(missing.empty() && unexpected.empty(), "load_state_dict (", type_name(), "): ",
-                  missing.empty() ? "" : "missing keys: " + join(missing),
+    TANGENT_CHECK(missing.empty() && unexpected.empty(), "load_state_dict (", type_name(),
+                  "): ", missing.empty() ? "" : "missing keys: " + join(missing),
                   (!missing.empty() && !unexpected.empty()) ? "; " : "",
                   unexpected.empty() ? "" : "unexpected keys: " + join(unexpected));
   }
   // Every shape is checked before anything is copied, so a failed load leaves the module unchanged.
   for (const auto& [k, target] : own) {
     const Tensor* src = find(dict, k);
-    TANGENT_CHECK(!src || src->shape() == target.shape(), "load_state_dict (", type_name(), "): '", k,
-                  "' has shape ", src->shape(), " in the checkpoint but ", target.shape(), " in the model");
+    TANGENT_CHECK(!src || src->shape() == target.shape(), "load_state_dict (", type_name(), "): '", k, "' has shape ",
+                  src->shape(), " in the checkpoint but ", target.shape(), " in the model");
   }
   NoGradGuard guard;
   for (const auto& [k, target] : own) {

@@ -27,8 +27,8 @@ BatchNorm::BatchNorm(int64_t n, int64_t lo, int64_t hi, const char* name, double
 
 Tensor BatchNorm::forward(const Tensor& x) {
   TANGENT_CHECK(x.dim() >= lo_ && x.dim() <= hi_ && x.size(1) == num_features, name_, ": expected input with ",
-                lo_ == hi_ ? std::to_string(lo_) : std::to_string(lo_) + " or " + std::to_string(hi_),
-                " dims and ", num_features, " channels at dim 1, got ", x.shape());
+                lo_ == hi_ ? std::to_string(lo_) : std::to_string(lo_) + " or " + std::to_string(hi_), " dims and ",
+                num_features, " channels at dim 1, got ", x.shape());
   Tensor y = F::batch_norm(x, running_mean, running_var, weight, bias, is_training(), momentum, eps);
   if (is_training()) {  // counted only once the batch was accepted
     NoGradGuard guard;

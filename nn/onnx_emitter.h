@@ -49,7 +49,7 @@ class OnnxContext {
 
   const std::string& path() const { return path_; }  // "features.3"; empty for the root
   const Tensor& sample() const { return *sample_; }
-  std::string sample_shape() const;  // "[2, 3, 28, 28]", for messages
+  std::string sample_shape() const;     // "[2, 3, 28, 28]", for messages
   static std::string number(double v);  // as the exporter writes numbers in names and docs (9 digits)
   // The dotted name of `local` inside this module ("features.3.weight"; `local` alone at the root).
   std::string name(const std::string& local) const { return path_.empty() ? local : path_ + "." + local; }

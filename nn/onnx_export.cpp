@@ -149,8 +149,9 @@ class OnnxExporter {
     Emitter e;
     if (!find_emitter(m, &e)) {
       if (auto* model = dynamic_cast<Model*>(&m))
-        unsupported(m, path, "the '" + model->kind() + "' model kind has no ONNX exporter yet (supported: " +
-                                 known_emitters() + ")");
+        unsupported(
+            m, path,
+            "the '" + model->kind() + "' model kind has no ONNX exporter yet (supported: " + known_emitters() + ")");
       unsupported(m, path, "no ONNX mapping for this layer type (supported: " + known_emitters() + ")");
     }
     OnnxContext context(*this, m, path, sample);
@@ -329,14 +330,22 @@ std::string dims_str(const std::vector<std::string>& dims) {
 
 std::string elem_name(int32_t t) {
   switch (t) {
-    case onnx::TensorProto::FLOAT: return "float32";
-    case onnx::TensorProto::DOUBLE: return "float64";
-    case onnx::TensorProto::FLOAT16: return "float16";
-    case onnx::TensorProto::BFLOAT16: return "bfloat16";
-    case onnx::TensorProto::INT64: return "int64";
-    case onnx::TensorProto::INT32: return "int32";
-    case onnx::TensorProto::BOOL: return "bool";
-    default: return onnx::TensorProto_DataType_IsValid(t) ? onnx::TensorProto_DataType_Name(t) : "?";
+    case onnx::TensorProto::FLOAT:
+      return "float32";
+    case onnx::TensorProto::DOUBLE:
+      return "float64";
+    case onnx::TensorProto::FLOAT16:
+      return "float16";
+    case onnx::TensorProto::BFLOAT16:
+      return "bfloat16";
+    case onnx::TensorProto::INT64:
+      return "int64";
+    case onnx::TensorProto::INT32:
+      return "int32";
+    case onnx::TensorProto::BOOL:
+      return "bool";
+    default:
+      return onnx::TensorProto_DataType_IsValid(t) ? onnx::TensorProto_DataType_Name(t) : "?";
   }
 }
 
@@ -348,8 +357,9 @@ OnnxValueInfo describe(const onnx::ValueInfoProto& v) {
     info.elem_type = elem_name(tt.elem_type());
     if (tt.has_shape())
       for (const auto& d : tt.shape().dim())
-        info.dims.push_back(d.has_dim_value() ? std::to_string(d.dim_value())
-                                              : d.has_dim_param() ? d.dim_param() : std::string("?"));
+        info.dims.push_back(d.has_dim_value()   ? std::to_string(d.dim_value())
+                            : d.has_dim_param() ? d.dim_param()
+                                                : std::string("?"));
   } else {
     info.elem_type = "non-tensor";
   }
@@ -405,8 +415,8 @@ OnnxSummary summarize(const onnx::ModelProto& model, const std::string& what) {
 
 std::string OnnxSummary::str() const {
   std::ostringstream os;
-  os << "ONNX model: producer " << (producer.empty() ? "?" : producer) << ", IR version " << ir_version
-     << ", opset " << opset << "\n";
+  os << "ONNX model: producer " << (producer.empty() ? "?" : producer) << ", IR version " << ir_version << ", opset "
+     << opset << "\n";
   os << "inputs:\n";
   for (const auto& v : inputs) os << "  " << v.name << ": " << v.elem_type << " " << dims_str(v.dims) << "\n";
   os << "outputs:\n";
@@ -426,20 +436,22 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   TANGENT_CHECK(model != nullptr, "export_onnx: null ModelProto");
   TANGENT_CHECK(options.batch >= 0, "export_onnx: batch must be 0 (dynamic) or positive, got ", options.batch);
   auto* as_model = dynamic_cast<Model*>(&module);
-  const Shape per = !options.input_shape.empty() ? options.input_shape
-                    : as_model                   ? as_model->input_shape()
-                                                 : Shape();
-  TANGENT_CHECK(!per.empty(), "export_onnx: an input_shape (one example, without the batch dim) is required to "
-                "export a ", module.type_name(), ", which is not an nn::Model (a ready-made model)");
+  const Shape per = !options.input_shape.empty() ? options.input_shape : as_model ? as_model->input_shape() : Shape();
+  TANGENT_CHECK(!per.empty(),
+                "export_onnx: an input_shape (one example, without the batch dim) is required to "
+                "export a ",
+                module.type_name(), ", which is not an nn::Model (a ready-made model)");
   DType in_dtype = options.input_dtype;
   if (in_dtype == DType::Bool)
     in_dtype = as_model ? as_model->input_dtype() : dynamic_cast<Embedding*>(first_leaf(module)) ? kInt64 : kFloat32;
-  TANGENT_CHECK(!options.input_name.empty() && !options.output_name.empty() &&
-                options.input_name != options.output_name,
-                "export_onnx: the input and output names must be distinct and non-empty, got '", options.input_name,
-                "' and '", options.output_name, "'");
-  TANGENT_CHECK(in_dtype == kFloat32 || in_dtype == kInt64, "export_onnx: the input dtype must be float32 or int64, "
-                "got ", in_dtype);
+  TANGENT_CHECK(
+      !options.input_name.empty() && !options.output_name.empty() && options.input_name != options.output_name,
+      "export_onnx: the input and output names must be distinct and non-empty, got '", options.input_name, "' and '",
+      options.output_name, "'");
+  TANGENT_CHECK(in_dtype == kFloat32 || in_dtype == kInt64,
+                "export_onnx: the input dtype must be float32 or int64, "
+                "got ",
+                in_dtype);
 
   // The sample batch: float inputs in the parameters' dtype and device (computation only, the graph is float32).
   DType sample_dtype = in_dtype;
@@ -500,8 +512,8 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   in->set_doc_string(std::string(dtype_name(in_dtype)) + " " + in_desc.str() +
                      (in_dtype == kInt64 ? " (token / index ids)" : ""));
   out->set_doc_string(std::string("float32 ") + out_desc.str() + (options.softmax ? " probabilities" : " outputs"));
-  graph->set_doc_string(module.type_name() + " exported by Tangent (eval mode): input '" + options.input_name +
-                        "' " + in->doc_string() + " -> output '" + options.output_name + "' " + out->doc_string() +
+  graph->set_doc_string(module.type_name() + " exported by Tangent (eval mode): input '" + options.input_name + "' " +
+                        in->doc_string() + " -> output '" + options.output_name + "' " + out->doc_string() +
                         ". Initializers hold the trained weights (float32).");
   model->set_doc_string("Tangent " + module.type_name() + (as_model ? " (kind " + as_model->kind() + ")" : "") +
                         ", ONNX opset " + std::to_string(kOnnxOpset));

@@ -51,14 +51,14 @@ struct OnnxValueInfo {
 struct OnnxSummary {
   std::string producer;  // "tangent 0.1.0"
   int64_t ir_version = 0;
-  int64_t opset = 0;     // of the default domain
+  int64_t opset = 0;  // of the default domain
   std::vector<OnnxValueInfo> inputs, outputs;
-  std::vector<std::string> nodes;                 // op types in graph order
-  std::map<std::string, int64_t> op_counts;       // op_type -> number of nodes
+  std::vector<std::string> nodes;            // op types in graph order
+  std::map<std::string, int64_t> op_counts;  // op_type -> number of nodes
   int64_t num_initializers = 0;
-  int64_t num_parameters = 0;                     // sum of the initializers' element counts
+  int64_t num_parameters = 0;                                 // sum of the initializers' element counts
   std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props in file order
-  std::string str() const;                        // multi-line report
+  std::string str() const;                                    // multi-line report
 };
 
 // Builds the ONNX model into `model` (callers that link ONNX). The module is exported in eval mode (its mode is

@@ -20,20 +20,26 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
 const char* dtype_code(DType t) {
   switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Float16: return "F16";
-    case DType::BFloat16: return "BF16";
-    case DType::Int64: return "I64";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Float16:
+      return "F16";
+    case DType::BFloat16:
+      return "BF16";
+    case DType::Int64:
+      return "I64";
+    case DType::Bool:
+      return "BOOL";
   }
   return "?";
 }
 
 bool dtype_from_code(const std::string& code, DType* out) {
-  static const std::pair<const char*, DType> table[] = {{"F32", DType::Float32},  {"F64", DType::Float64},
-                                                        {"F16", DType::Float16},  {"BF16", DType::BFloat16},
-                                                        {"I64", DType::Int64},    {"BOOL", DType::Bool}};
+  static const std::pair<const char*, DType> table[] = {{"F32", DType::Float32}, {"F64", DType::Float64},
+                                                        {"F16", DType::Float16}, {"BF16", DType::BFloat16},
+                                                        {"I64", DType::Int64},   {"BOOL", DType::Bool}};
   for (const auto& [c, t] : table)
     if (code == c) {
       *out = t;
@@ -58,7 +64,8 @@ std::string serialize_safetensors(const StateDict& tensors, const std::map<std::
     data.append(static_cast<const char*>(h.raw_data()), bytes);
     if (h.dtype() == DType::Bool)  // canonical 0/1 bytes
       for (size_t i = begin; i < data.size(); ++i) data[i] = data[i] ? 1 : 0;
-    header[name] = {{"dtype", dtype_code(h.dtype())}, {"shape", h.shape().vec()}, {"data_offsets", {begin, data.size()}}};
+    header[name] = {
+        {"dtype", dtype_code(h.dtype())}, {"shape", h.shape().vec()}, {"data_offsets", {begin, data.size()}}};
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string text = header.dump();
@@ -80,7 +87,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
   TANGENT_CHECK(bytes.size() >= 8, "read_safetensors: ", what, " is truncated: ", bytes.size(),
                 " bytes, too short for the 8-byte header length");
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
   TANGENT_CHECK(n <= kMaxHeaderBytes, "read_safetensors: ", what, " has a header length of ", n,
                 " bytes (more than the ", kMaxHeaderBytes, " allowed): not a safetensors file or corrupted");
   TANGENT_CHECK(n <= bytes.size() - 8, "read_safetensors: ", what, " is truncated: the header needs ", n,
@@ -115,9 +123,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
       }
       continue;
     }
-    auto bad = [&](const std::string& why) {
-      TANGENT_FAIL("read_safetensors: ", what, ": tensor '", name, "' ", why);
-    };
+    auto bad = [&](const std::string& why) { TANGENT_FAIL("read_safetensors: ", what, ": tensor '", name, "' ", why); };
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       bad("needs an object with dtype, shape and data_offsets");
     Entry e{0, 0, name, DType::Float32, Shape()};
@@ -126,7 +132,8 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
     const nlohmann::json& shape = v["shape"];
     if (!shape.is_array() || shape.size() > Shape::kMaxDims) bad("has an invalid shape " + shape.dump());
     for (const auto& d : shape) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40)) bad("has an invalid shape " + shape.dump());
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 40))
+        bad("has an invalid shape " + shape.dump());
       e.shape.push_back(d.get<int64_t>());
     }
     // Zero dims count as 1 here (as strides do): [0, 2^40, 2^40, ...] must not overflow either.
@@ -143,20 +150,20 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
           "-byte data section (truncated file?)");
     if (e.end - e.begin != numel * element_size(e.dtype))
       bad("has data_offsets " + off.dump() + " spanning " + std::to_string(e.end - e.begin) + " bytes, but " +
-          v["dtype"].get<std::string>() + " " + shape.dump() + " needs " + std::to_string(numel * element_size(e.dtype)));
+          v["dtype"].get<std::string>() + " " + shape.dump() + " needs " +
+          std::to_string(numel * element_size(e.dtype)));
     entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   uint64_t at = 0;
   for (const Entry& e : entries) {
     TANGENT_CHECK(e.begin == at, "read_safetensors: ", what, ": tensor '", e.name, "' starts at byte ", e.begin,
                   " but the previous tensor ends at ", at, " (overlapping or non-contiguous data)");
     at = e.end;
   }
-  TANGENT_CHECK(at == data_size, "read_safetensors: ", what, ": the tensors cover ", at, " bytes but the data section has ",
-                data_size, " (trailing bytes)");
+  TANGENT_CHECK(at == data_size, "read_safetensors: ", what, ": the tensors cover ", at,
+                " bytes but the data section has ", data_size, " (trailing bytes)");
   for (const Entry& e : entries) {
     Tensor t = empty(e.shape, e.dtype);
     if (e.end > e.begin) std::memcpy(t.raw_data(), data + e.begin, e.end - e.begin);

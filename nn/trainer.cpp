@@ -9,8 +9,8 @@
 #include "nn/functional.h"
 #include "nn/optim/optim.h"
 #include "ops/elementwise.h"
-#include "ops/reduce.h"
 #include "ops/factory.h"
+#include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
 namespace tangent::nn {
@@ -185,27 +185,29 @@ EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
   functional::CrossEntropyOptions ce;
   ce.label_smoothing = options_.label_smoothing;
   int64_t index = 0;
-  if (batches > 0) for (const data::Example& batch : loader_) {
-    const auto [logits, target] = flatten_tokens(model_->forward(batch.data), batch.target);
-    const Tensor loss = functional::cross_entropy(logits, target, ce);
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
-    if (scheduler_) scheduler_->step();
-    ++step_;
-    const int64_t units = target.size(0);  // examples, or tokens
-    {
-      NoGradGuard no_grad;
-      loss_sum += loss.item<double>() * static_cast<double>(units);
-      correct += sum(eq(argmax(logits, 1), target)).item<int64_t>();
+  if (batches > 0)
+    for (const data::Example& batch : loader_) {
+      const auto [logits, target] = flatten_tokens(model_->forward(batch.data), batch.target);
+      const Tensor loss = functional::cross_entropy(logits, target, ce);
+      optimizer_->zero_grad();
+      loss.backward();
+      optimizer_->step();
+      if (scheduler_) scheduler_->step();
+      ++step_;
+      const int64_t units = target.size(0);  // examples, or tokens
+      {
+        NoGradGuard no_grad;
+        loss_sum += loss.item<double>() * static_cast<double>(units);
+        correct += sum(eq(argmax(logits, 1), target)).item<int64_t>();
+      }
+      seen += units;
+      examples += batch.data.size(0);
+      ++index;
+      if (progress)
+        progress(index, batches, loss_sum / static_cast<double>(seen),
+                 static_cast<double>(correct) / static_cast<double>(seen));
+      if (index >= batches) break;
     }
-    seen += units;
-    examples += batch.data.size(0);
-    ++index;
-    if (progress) progress(index, batches, loss_sum / static_cast<double>(seen),
-                           static_cast<double>(correct) / static_cast<double>(seen));
-    if (index >= batches) break;
-  }
   ++epoch_;
   EpochMetrics m;
   m.epoch = epoch_;

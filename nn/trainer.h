@@ -27,9 +27,9 @@ struct TrainOptions {
   double lr = 1e-3;
   std::string optimizer = "adam";  // sgd (momentum 0.9), adam, adamw
   double weight_decay = 0.0;
-  double momentum = 0.9;           // sgd
+  double momentum = 0.9;            // sgd
   std::string schedule = "cosine";  // cosine (linear warmup, then cosine to 0) or constant
-  double warmup_fraction = 0.02;   // of all steps
+  double warmup_fraction = 0.02;    // of all steps
   double label_smoothing = 0.0;
   uint64_t seed = 0;
   // Stop after this many optimisation steps in all (0: no limit); the LR schedule then spans them.
@@ -48,7 +48,7 @@ struct EpochMetrics {
   double test_loss = 0, test_accuracy = 0;  // NaN without a test set
   double seconds = 0;
   double examples_per_second = 0;
-  double lr = 0;  // at the end of the epoch
+  double lr = 0;     // at the end of the epoch
   int64_t step = 0;  // optimisation steps completed by the end of the epoch
 };
 

@@ -1,7 +1,7 @@
 // Attention: input checks, the unfused reference (ordinary differentiable ops), and the fused path, which runs
 // the backend's attention_forward/attention_backward primitives (ops/cpu/flash_attention.cpp on CPU) when the
-// backend supports them for the dtype, and records one autograd node producing dq, dk and dv. Under create_graph that node's backward is composed from ordinary
-// ops (attention_reference_backward below) so that double backward works.
+// backend supports them for the dtype, and records one autograd node producing dq, dk and dv. Under create_graph that
+// node's backward is composed from ordinary ops (attention_reference_backward below) so that double backward works.
 #include "ops/attention.h"
 
 #include <cmath>
@@ -24,9 +24,12 @@ namespace tangent {
 
 const char* attention_kind_name(AttentionKind kind) {
   switch (kind) {
-    case AttentionKind::Softmax: return "softmax";
-    case AttentionKind::Sigmoid: return "sigmoid";
-    case AttentionKind::MoBA: return "moba";
+    case AttentionKind::Softmax:
+      return "softmax";
+    case AttentionKind::Sigmoid:
+      return "sigmoid";
+    case AttentionKind::MoBA:
+      return "moba";
   }
   return "?";
 }
@@ -55,8 +58,7 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Atten
                 ": expected float32 or float64 inputs, got dtype ", q.dtype());
   detail::check_same_device(q, k, op);
   detail::check_same_device(q, v, op);
-  TANGENT_CHECK(k.shape() == v.shape(), op, ": k and v must have the same shape, got ", k.shape(), " and ",
-                v.shape());
+  TANGENT_CHECK(k.shape() == v.shape(), op, ": k and v must have the same shape, got ", k.shape(), " and ", v.shape());
   TANGENT_CHECK(q.size(0) == k.size(0), op, ": q of shape ", q.shape(), " and k of shape ", k.shape(),
                 " differ in batch size");
   TANGENT_CHECK(q.size(3) == k.size(3), op, ": q of shape ", q.shape(), " and k of shape ", k.shape(),

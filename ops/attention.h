@@ -33,7 +33,7 @@ AttentionKind parse_attention_kind(const std::string& name);  // "softmax", "sig
 
 struct AttentionOptions {
   AttentionKind kind = AttentionKind::Softmax;
-  bool causal = false;        // MoBA is always causal
+  bool causal = false;                                      // MoBA is always causal
   double scale = std::numeric_limits<double>::quiet_NaN();  // NaN: 1/sqrt(D)
   // [B, Lk] bool, true where the key is padding (ignored), as PyTorch's key_padding_mask. Undefined: none.
   Tensor key_padding_mask;
@@ -60,8 +60,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options = {});
 
 // Softmax attention's output [B, H, Lq, D] and row log-sum-exp [B, H, Lq] of the scaled, masked scores (+inf on
-// fully masked rows), without gradients. The fused kernel when options.fused and the backend supports it, else the reference. Two
-// attentions over disjoint key sets merge exactly: L = log(e^L1 + e^L2), O = e^(L1-L) O1 + e^(L2-L) O2.
+// fully masked rows), without gradients. The fused kernel when options.fused and the backend supports it, else the
+// reference. Two attentions over disjoint key sets merge exactly: L = log(e^L1 + e^L2), O = e^(L1-L) O1 + e^(L2-L) O2.
 std::pair<Tensor, Tensor> attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const AttentionOptions& options = {});
 

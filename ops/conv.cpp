@@ -95,14 +95,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
   check_input(x, "conv2d");
   detail::check_defined(weight, "conv2d", "weight");
   detail::check_same_device(x, weight, "conv2d");
-  TANGENT_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()),
-                "conv2d: input (", x.dtype(), "), weight (", weight.dtype(), ") and bias must share a dtype");
+  TANGENT_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), "conv2d: input (",
+                x.dtype(), "), weight (", weight.dtype(), ") and bias must share a dtype");
   TANGENT_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight [O, C/groups, kH, kW], got shape ", weight.shape());
   TANGENT_CHECK(groups >= 1, "conv2d: groups must be positive, got ", groups);
   const int64_t C = x.size(-3), O = weight.size(0);
-  TANGENT_CHECK(C % groups == 0 && O % groups == 0, "conv2d: groups (", groups, ") must divide the input channels (",
-                C, ", input shape ", x.shape(), ") and the output channels (", O, ", weight shape ", weight.shape(),
-                ")");
+  TANGENT_CHECK(C % groups == 0 && O % groups == 0, "conv2d: groups (", groups, ") must divide the input channels (", C,
+                ", input shape ", x.shape(), ") and the output channels (", O, ", weight shape ", weight.shape(), ")");
   TANGENT_CHECK(weight.size(1) * groups == C, "conv2d: input of shape ", x.shape(), " has ", C,
                 " channels, but weight of shape ", weight.shape(), " with groups=", groups, " expects ",
                 weight.size(1) * groups);
@@ -167,9 +166,8 @@ Tensor avg_pool2d_grad(const Tensor& gy, const Pool2dParams& p, const Shape& x_s
   Tensor gx = detail::new_empty(x_shape, gy.dtype(), gy.device());
   backend_for(gy).avg_pool2d_backward(gy, p, gx);
   if (autograd::needs_grad(gy)) {
-    autograd::record("avg_pool2d_backward", gx, {gy}, {}, [p](const Tensor& G, autograd::Context&) {
-      return std::vector<Tensor>{avg_pool2d_impl(G, p)};
-    });
+    autograd::record("avg_pool2d_backward", gx, {gy}, {},
+                     [p](const Tensor& G, autograd::Context&) { return std::vector<Tensor>{avg_pool2d_impl(G, p)}; });
   }
   return gx;
 }

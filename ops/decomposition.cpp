@@ -2,8 +2,8 @@
 #include "ops/decomposition.h"
 
 #include <algorithm>
-#include <limits>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -27,9 +27,7 @@ std::vector<double> square_matrix(const Tensor& a, const char* op, int64_t& n) {
   return m;
 }
 
-Tensor from_host(const std::vector<double>& v, const Shape& shape) {
-  return from_data(v.data(), shape, kFloat64);
-}
+Tensor from_host(const std::vector<double>& v, const Shape& shape) { return from_data(v.data(), shape, kFloat64); }
 
 // Householder reduction of the symmetric a (n x n, row-major, overwritten; only its lower triangle is read) to
 // tridiagonal form T = Q^T a Q:
@@ -167,8 +165,7 @@ Tensor cholesky(const Tensor& a) {
     double diag = m[j * n + j];
     for (int64_t k = 0; k < j; ++k) diag -= lj[k] * lj[k];
     TANGENT_CHECK(diag > 0.0 && std::isfinite(diag), "cholesky: the matrix ", a.shape(),
-                  " is not positive definite (pivot ", j, " is ", diag,
-                  "); a small diagonal regulariser may help");
+                  " is not positive definite (pivot ", j, " is ", diag, "); a small diagonal regulariser may help");
     const double ljj = std::sqrt(diag);
     l[j * n + j] = ljj;
     for (int64_t i = j + 1; i < n; ++i) {

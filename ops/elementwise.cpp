@@ -19,7 +19,8 @@ DType result_type(const Tensor& a, const Tensor& b) {
   const Tensor& scalar = wa ? a : b;
   // A scalar only changes the category: int tensor with a float scalar -> float32; bool tensor with int -> int64.
   auto category = [](DType t) { return t == kBool ? 0 : t == kInt64 ? 1 : 2; };
-  if (category(scalar.dtype()) > category(tensor.dtype())) return scalar.dtype() == kFloat64 ? kFloat32 : scalar.dtype();
+  if (category(scalar.dtype()) > category(tensor.dtype()))
+    return scalar.dtype() == kFloat64 ? kFloat32 : scalar.dtype();
   return tensor.dtype();
 }
 
@@ -44,7 +45,8 @@ Tensor cast_raw(const Tensor& t, DType dtype) {
 }
 
 Tensor wrap_scalar(const Scalar& s, Device device) {
-  Tensor t = scalar_tensor(s, TensorOptions(s.default_dtype() == kFloat32 ? kFloat64 : s.default_dtype()).device(device));
+  Tensor t =
+      scalar_tensor(s, TensorOptions(s.default_dtype() == kFloat32 ? kFloat64 : s.default_dtype()).device(device));
   t.impl()->is_wrapped_number = true;
   return t;
 }
@@ -62,8 +64,9 @@ Tensor binary_raw(BinaryOp op, const char* name, const Tensor& a, const Tensor& 
   detail::check_defined(b, name);
   detail::check_same_device(a, b, name);
   const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = detail::new_empty(shape, is_comparison(op) || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr
-                                            ? kBool : compute, a.device());
+  Tensor out = detail::new_empty(
+      shape, is_comparison(op) || op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr ? kBool : compute,
+      a.device());
   // Operands that already have the dtype and shape are passed as they are: no handle copies (refcount traffic).
   auto prepared = [&](const Tensor& t, Tensor& tmp) -> const Tensor& {
     if (t.dtype() == compute && t.shape() == shape) return t;

@@ -75,7 +75,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Fill symmetrically from both ends so the last value is exactly `end`.
   for (int64_t i = 0; i < steps; ++i)
-    p[i] = i < (steps + 1) / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+    p[i] =
+        i < (steps + 1) / 2 ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
   Tensor out = to_device(detail::cast_raw(host, options.dtype_), options);
   if (options.requires_grad_) out.requires_grad_(true);
   return out;
@@ -94,8 +95,7 @@ Tensor eye(int64_t n, int64_t m, TensorOptions options) {
 }
 
 namespace {
-Tensor random_tensor(RandomKind kind, const Shape& shape, TensorOptions options, Generator* gen, double p0,
-                     double p1) {
+Tensor random_tensor(RandomKind kind, const Shape& shape, TensorOptions options, Generator* gen, double p0, double p1) {
   Generator& g = gen ? *gen : default_generator();
   const bool rg = options.requires_grad_;
   Tensor t = empty(shape, options.requires_grad(false));

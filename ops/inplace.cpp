@@ -84,12 +84,24 @@ Tensor& div_(Tensor& a, const Tensor& b) {
   if (binary_fast_path(BinaryOp::Div, a, b)) return a;
   return inplace(a, &b, "div_", [&](const Tensor& s) { return div(s, b); });
 }
-Tensor& pow_(Tensor& a, const Scalar& e) { return inplace(a, nullptr, "pow_", [&](const Tensor& s) { return pow(s, e); }); }
-Tensor& exp_(Tensor& x) { return inplace(x, nullptr, "exp_", [](const Tensor& s) { return exp(s); }); }
-Tensor& relu_(Tensor& x) { return inplace(x, nullptr, "relu_", [](const Tensor& s) { return relu(s); }); }
-Tensor& sigmoid_(Tensor& x) { return inplace(x, nullptr, "sigmoid_", [](const Tensor& s) { return sigmoid(s); }); }
-Tensor& tanh_(Tensor& x) { return inplace(x, nullptr, "tanh_", [](const Tensor& s) { return tanh(s); }); }
-Tensor& neg_(Tensor& x) { return inplace(x, nullptr, "neg_", [](const Tensor& s) { return neg(s); }); }
+Tensor& pow_(Tensor& a, const Scalar& e) {
+  return inplace(a, nullptr, "pow_", [&](const Tensor& s) { return pow(s, e); });
+}
+Tensor& exp_(Tensor& x) {
+  return inplace(x, nullptr, "exp_", [](const Tensor& s) { return exp(s); });
+}
+Tensor& relu_(Tensor& x) {
+  return inplace(x, nullptr, "relu_", [](const Tensor& s) { return relu(s); });
+}
+Tensor& sigmoid_(Tensor& x) {
+  return inplace(x, nullptr, "sigmoid_", [](const Tensor& s) { return sigmoid(s); });
+}
+Tensor& tanh_(Tensor& x) {
+  return inplace(x, nullptr, "tanh_", [](const Tensor& s) { return tanh(s); });
+}
+Tensor& neg_(Tensor& x) {
+  return inplace(x, nullptr, "neg_", [](const Tensor& s) { return neg(s); });
+}
 Tensor& clamp_(Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max) {
   return inplace(x, nullptr, "clamp_", [&](const Tensor& s) { return clamp(s, min, max); });
 }
@@ -106,8 +118,10 @@ Tensor& Tensor::div_(const Tensor& other) { return tangent::div_(*this, other); 
 Tensor& Tensor::div_(const Scalar& other) { return tangent::div_(*this, detail::wrap_scalar(other, device())); }
 Tensor& Tensor::fill_(const Scalar& value) {
   check_inplace_target(*this, "fill_");
-  TANGENT_CHECK(!(GradMode::is_enabled() && requires_grad()), "fill_: cannot fill a tensor that is part of a graph "
-                "(shape ", shape(), ")");
+  TANGENT_CHECK(!(GradMode::is_enabled() && requires_grad()),
+                "fill_: cannot fill a tensor that is part of a graph "
+                "(shape ",
+                shape(), ")");
   backend_for(*this).fill(*this, value);
   bump_version();
   return *this;
@@ -118,7 +132,8 @@ void Tensor::copy_(const Tensor& src) const {
   TANGENT_CHECK(!(GradMode::is_enabled() && (requires_grad() || src.requires_grad())),
                 "copy_: copying inside a graph that requires grad is not supported (target shape ", shape(),
                 "); use NoGradGuard or an out-of-place op");
-  const Tensor s = src.shape() == shape() ? src : detail::expand_raw(src, broadcast_shapes(src.shape(), shape(), "copy_"));
+  const Tensor s =
+      src.shape() == shape() ? src : detail::expand_raw(src, broadcast_shapes(src.shape(), shape(), "copy_"));
   TANGENT_CHECK(s.shape() == shape(), "copy_: source of shape ", src.shape(), " does not broadcast to ", shape());
   if (s.device() == device() || s.device().is_cpu()) {
     backend_for(*this).copy(s, *this);

@@ -15,13 +15,13 @@ inline void check_defined(const Tensor& t, const char* op, const char* what = "i
 }
 
 inline void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
-  TANGENT_CHECK(a.device() == b.device(), op, ": expected all tensors on the same device, got ", a.device(),
-                " (shape ", a.shape(), ") and ", b.device(), " (shape ", b.shape(), ")");
+  TANGENT_CHECK(a.device() == b.device(), op, ": expected all tensors on the same device, got ", a.device(), " (shape ",
+                a.shape(), ") and ", b.device(), " (shape ", b.shape(), ")");
 }
 
 inline void check_floating(const Tensor& t, const char* op) {
-  TANGENT_CHECK(t.is_floating_point(), op, ": expected a floating-point tensor, got dtype ", t.dtype(),
-                " (shape ", t.shape(), ")");
+  TANGENT_CHECK(t.is_floating_point(), op, ": expected a floating-point tensor, got dtype ", t.dtype(), " (shape ",
+                t.shape(), ")");
 }
 
 // The dtype of a binary op's result: wrapped scalars do not upcast tensors of the same category.

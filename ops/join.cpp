@@ -12,8 +12,8 @@ namespace tangent {
 namespace {
 
 void check_index_dtype(const Tensor& index, const char* op) {
-  TANGENT_CHECK(index.dtype() == kInt64, op, ": index must be an int64 tensor, got dtype ", index.dtype(),
-                " (shape ", index.shape(), ")");
+  TANGENT_CHECK(index.dtype() == kInt64, op, ": index must be an int64 tensor, got dtype ", index.dtype(), " (shape ",
+                index.shape(), ")");
 }
 
 // Raises when an element of `index` is outside [0, size); `dim` and `shape` describe the indexed tensor.
@@ -28,8 +28,8 @@ void check_index_bounds(const Tensor& index, int64_t size, const char* op, int64
     p = host.data();
   }
   for (int64_t i = 0; i < index.numel(); ++i) {
-    TANGENT_CHECK(p[i] >= 0 && p[i] < size, op, ": index ", p[i], " is out of bounds for dim ", dim,
-                  " with size ", size, " (input shape ", shape, ")");
+    TANGENT_CHECK(p[i] >= 0 && p[i] < size, op, ": index ", p[i], " is out of bounds for dim ", dim, " with size ",
+                  size, " (input shape ", shape, ")");
   }
 }
 
@@ -257,13 +257,11 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
   detail::check_defined(indices, "one_hot");
   check_index_dtype(indices, "one_hot");
-  TANGENT_CHECK(num_classes > 0 || num_classes == -1, "one_hot: num_classes must be positive or -1, got ",
-                num_classes);
+  TANGENT_CHECK(num_classes > 0 || num_classes == -1, "one_hot: num_classes must be positive or -1, got ", num_classes);
   const std::vector<int64_t> host = to_vector<int64_t>(indices);
   int64_t classes = num_classes;
   if (classes == -1) {  // one more than the largest class, as in PyTorch
-    TANGENT_CHECK(!host.empty(), "one_hot: cannot infer num_classes from an empty tensor of shape ",
-                  indices.shape());
+    TANGENT_CHECK(!host.empty(), "one_hot: cannot infer num_classes from an empty tensor of shape ", indices.shape());
     classes = 0;
     for (int64_t v : host) classes = std::max(classes, v + 1);
   }

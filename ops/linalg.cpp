@@ -149,8 +149,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
 Tensor mm(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "mm");
-  TANGENT_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D operands, got shapes ", a.shape(), " and ",
-                b.shape());
+  TANGENT_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D operands, got shapes ", a.shape(), " and ", b.shape());
   return matmul_nd(a, b, "mm");
 }
 
@@ -178,9 +177,8 @@ Tensor mm_bias_raw(const Tensor& x2, const Tensor& b, const Tensor& bias, const 
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_operands(x, weight, "linear");
-  TANGENT_CHECK(x.dim() >= 1 && weight.dim() == 2 && x.size(-1) == weight.size(1), "linear: input of shape ",
-                x.shape(), " does not match weight of shape ", weight.shape(), " (expected [out, ", x.size(-1),
-                "])");
+  TANGENT_CHECK(x.dim() >= 1 && weight.dim() == 2 && x.size(-1) == weight.size(1), "linear: input of shape ", x.shape(),
+                " does not match weight of shape ", weight.shape(), " (expected [out, ", x.size(-1), "])");
   const int64_t in = weight.size(1), out_features = weight.size(0);
   // x as [rows, in] (a view when its leading dims fold, else a copy); weight^T as a strided view.
   Tensor x2;

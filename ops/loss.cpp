@@ -25,9 +25,12 @@ Reduction parse_reduction(const std::string& name) {
 namespace {
 Tensor reduce_loss(const Tensor& loss, Reduction r) {
   switch (r) {
-    case Reduction::None: return loss;
-    case Reduction::Sum: return sum(loss);
-    case Reduction::Mean: return mean(loss);
+    case Reduction::None:
+      return loss;
+    case Reduction::Sum:
+      return sum(loss);
+    case Reduction::Mean:
+      return mean(loss);
   }
   return loss;
 }
@@ -45,8 +48,8 @@ Tensor classes_last(const Tensor& x) {
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction, int64_t ignore_index) {
   TANGENT_CHECK(log_probs.dim() == 2, "nll_loss: expected log-probabilities [N, C], got ", log_probs.shape());
   TANGENT_CHECK(target.dtype() == kInt64, "nll_loss: class-index targets must be int64, got ", target.dtype());
-  TANGENT_CHECK(target.dim() == 1 && target.size(0) == log_probs.size(0), "nll_loss: target of shape ",
-                target.shape(), " does not match input ", log_probs.shape());
+  TANGENT_CHECK(target.dim() == 1 && target.size(0) == log_probs.size(0), "nll_loss: target of shape ", target.shape(),
+                " does not match input ", log_probs.shape());
   const int64_t c = log_probs.size(1);
   const Tensor valid = ne(target, ignore_index);
   const Tensor safe = where(valid, target, zeros({}, kInt64));
@@ -82,29 +85,29 @@ Tensor fused_cross_entropy(const Tensor& logits, const Tensor& target, const Cro
   Tensor lp = detail::new_empty({n, c}, dt, logits.device());
   Tensor w = detail::new_empty({n}, dt, logits.device());
   Tensor out = detail::new_empty(per_row ? Shape{n} : Shape{}, dt, logits.device());
-  backend_for(logits).cross_entropy_forward(x, t, o.ignore_index, o.reduction == Reduction::Mean, !per_row, lp, w,
-                                            out);
+  backend_for(logits).cross_entropy_forward(x, t, o.ignore_index, o.reduction == Reduction::Mean, !per_row, lp, w, out);
   if (autograd::needs_grad(logits)) {
     const int64_t ignore = o.ignore_index;
     autograd::record("cross_entropy", out, {logits}, {logits, t, lp, w},
                      [per_row, c, ignore](const Tensor& g, autograd::Context& ctx) {
-      const Tensor w = reshape(ctx.saved(3), {-1, 1});
-      const Tensor gw = per_row ? mul(reshape(g, {-1, 1}), w) : mul(w, g);  // [N, 1]
-      const Tensor target = ctx.saved(1);
-      return detail::fused_unless_create_graph(
-          [&] {
-            const Tensor lp = ctx.saved(2);
-            Tensor dx = detail::new_empty(lp.shape(), lp.dtype(), lp.device());
-            backend_for(lp).cross_entropy_backward(lp, target, ignore,
-                                                   detail::cast_raw(reshape(gw, {-1}), lp.dtype()).contiguous(), dx);
-            return std::vector<Tensor>{dx};
-          },
-          [&] {
-            const Tensor p = exp(log_softmax(ctx.saved(0), 1));
-            const Tensor safe = where(ne(target, ignore), target, zeros({}, TensorOptions(kInt64).device(target.device())));
-            return std::vector<Tensor>{mul(sub(p, one_hot(safe, c).to(p.dtype())), gw)};
-          });
-    });
+                       const Tensor w = reshape(ctx.saved(3), {-1, 1});
+                       const Tensor gw = per_row ? mul(reshape(g, {-1, 1}), w) : mul(w, g);  // [N, 1]
+                       const Tensor target = ctx.saved(1);
+                       return detail::fused_unless_create_graph(
+                           [&] {
+                             const Tensor lp = ctx.saved(2);
+                             Tensor dx = detail::new_empty(lp.shape(), lp.dtype(), lp.device());
+                             backend_for(lp).cross_entropy_backward(
+                                 lp, target, ignore, detail::cast_raw(reshape(gw, {-1}), lp.dtype()).contiguous(), dx);
+                             return std::vector<Tensor>{dx};
+                           },
+                           [&] {
+                             const Tensor p = exp(log_softmax(ctx.saved(0), 1));
+                             const Tensor safe = where(ne(target, ignore), target,
+                                                       zeros({}, TensorOptions(kInt64).device(target.device())));
+                             return std::vector<Tensor>{mul(sub(p, one_hot(safe, c).to(p.dtype())), gw)};
+                           });
+                     });
   }
   return out;
 }
@@ -134,8 +137,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   TANGENT_CHECK(target.dtype() == kInt64, "cross_entropy: class-index targets must be int64, got ", target.dtype());
   Shape expect{logits.size(0)};
   for (int64_t d = 2; d < logits.dim(); ++d) expect.push_back(logits.size(d));
-  TANGENT_CHECK(target.shape() == expect, "cross_entropy: target of shape ", target.shape(),
-                " does not match logits ", logits.shape(), " (expected ", expect, ")");
+  TANGENT_CHECK(target.shape() == expect, "cross_entropy: target of shape ", target.shape(), " does not match logits ",
+                logits.shape(), " (expected ", expect, ")");
   const Tensor t = reshape(target, {-1});
   if (fusable_cross_entropy(x, o)) {
     const Tensor loss = fused_cross_entropy(x, t, o);

@@ -40,8 +40,7 @@ MobaDims check_inputs(const Tensor& q, const Tensor& k, const Tensor* v, const A
   TANGENT_CHECK(q.dim() == 4, op, ": expected q of shape [B, H, L, D], got shape ", q.shape());
   TANGENT_CHECK(k.dim() == 4, op, ": expected k of shape [B, Hkv, L, D], got shape ", k.shape());
   TANGENT_CHECK(!v || v->dim() == 4, op, ": expected v of shape [B, Hkv, L, Dv], got shape ", v->shape());
-  TANGENT_CHECK(q.dtype() == kFloat32 || q.dtype() == kFloat64, op, ": expected float32 or float64 q, got ",
-                q.dtype());
+  TANGENT_CHECK(q.dtype() == kFloat32 || q.dtype() == kFloat64, op, ": expected float32 or float64 q, got ", q.dtype());
   TANGENT_CHECK(k.dtype() == q.dtype() && (!v || v->dtype() == q.dtype()), op,
                 ": q, k and v must share a dtype, got q ", q.dtype(), ", k ", k.dtype(),
                 v ? std::string(", v ") + dtype_name(v->dtype()) : std::string());
@@ -54,8 +53,8 @@ MobaDims check_inputs(const Tensor& q, const Tensor& k, const Tensor* v, const A
   d.L = q.size(2);
   d.D = q.size(3);
   d.Dv = v ? v->size(3) : d.D;
-  TANGENT_CHECK(k.size(0) == d.B && k.size(3) == d.D, op, ": k of shape ", k.shape(),
-                " does not match q of shape ", q.shape(), " (expected [B, Hkv, L, D] with q's B and D)");
+  TANGENT_CHECK(k.size(0) == d.B && k.size(3) == d.D, op, ": k of shape ", k.shape(), " does not match q of shape ",
+                q.shape(), " (expected [B, Hkv, L, D] with q's B and D)");
   TANGENT_CHECK(d.Hkv >= 1 && d.H % d.Hkv == 0, op, ": the query heads (", d.H, ", q shape ", q.shape(),
                 ") must be a multiple of the key/value heads (", d.Hkv, ", k shape ", k.shape(), ")");
   TANGENT_CHECK(k.size(2) == d.L, op, ": MoBA is causal self-attention, so the query length (", d.L, ", q shape ",
@@ -98,9 +97,9 @@ Tensor route_composite(const Tensor& q, const Tensor& k, const MobaDims& d, cons
       to_dtype(index_vector(nb, q.device(), [&](int64_t n) { return std::min(bs, d.L - n * bs); }), q.dtype());
   const Tensor means = div(sum(reshape(kp, {d.B, d.Hkv, nb, bs, d.D}), {3}), reshape(lengths, {1, 1, nb, 1}));
   Tensor gates = matmul(q, transpose(detail::expand_kv_heads(means, d.H), -2, -1));  // [B, H, L, nb]
-  const Tensor candidate = lt(reshape(arange(0, nb, 1, opt), {1, 1, 1, nb}),
-                              reshape(index_vector(d.L, q.device(), [&](int64_t t) { return t / bs; }),
-                                      {1, 1, d.L, 1}));
+  const Tensor candidate =
+      lt(reshape(arange(0, nb, 1, opt), {1, 1, 1, nb}),
+         reshape(index_vector(d.L, q.device(), [&](int64_t t) { return t / bs; }), {1, 1, d.L, 1}));
   const double inf = std::numeric_limits<double>::infinity();
   Tensor g = index_select(masked_fill(gates, logical_not(candidate), -inf), 3,
                           index_vector(nb, q.device(), [&](int64_t n) { return nb - 1 - n; }));

@@ -132,28 +132,28 @@ Tensor norm_fused(const Tensor& x, int64_t nd, const Tensor& weight, const Tenso
   if (autograd::needs_grad(x, weight, bias)) {
     const Shape dims = normalized_dims(x, nd, op);
     const bool has_bias = bias.defined();
-    autograd::record(op, out, {x, weight, bias}, {x, wc, mu, rstd, weight},
-                     [dims, has_bias, rms, eps, rows, n](const Tensor& g, autograd::Context& ctx) {
-      return detail::fused_unless_create_graph(
-          [&] {
-            const Tensor x = ctx.saved(0), wc = ctx.saved(1);
-            const Tensor xc = x.contiguous().reshape({rows, n});
-            const Shape& shape = x.shape();
-            const Tensor gc = detail::cast_raw(g, xc.dtype()).contiguous().reshape({rows, n});
-            Tensor dx = detail::new_empty(shape, xc.dtype(), xc.device());
-            Tensor dw = wc.defined() && ctx.needs_grad(1) ? detail::new_empty({n}, xc.dtype(), xc.device()) : Tensor();
-            Tensor db = has_bias && ctx.needs_grad(2) ? detail::new_empty({n}, xc.dtype(), xc.device()) : Tensor();
-            backend_for(xc).norm_backward(gc, xc, wc.defined() ? &wc : nullptr, ctx.saved(2), ctx.saved(3), rms,
-                                          dx.reshape({rows, n}), dw.defined() ? &dw : nullptr,
-                                          db.defined() ? &db : nullptr);
-            const Tensor w = ctx.saved(4);
-            return std::vector<Tensor>{dx, dw.defined() ? dw.reshape(w.shape()) : Tensor(),
-                                       db.defined() ? db.reshape(w.shape()) : Tensor()};
-          },
-          [&] {
-            return norm_backward_composite(g, ctx.saved(0), dims, ctx.saved(4), has_bias, rms, eps);
-          });
-    });
+    autograd::record(
+        op, out, {x, weight, bias}, {x, wc, mu, rstd, weight},
+        [dims, has_bias, rms, eps, rows, n](const Tensor& g, autograd::Context& ctx) {
+          return detail::fused_unless_create_graph(
+              [&] {
+                const Tensor x = ctx.saved(0), wc = ctx.saved(1);
+                const Tensor xc = x.contiguous().reshape({rows, n});
+                const Shape& shape = x.shape();
+                const Tensor gc = detail::cast_raw(g, xc.dtype()).contiguous().reshape({rows, n});
+                Tensor dx = detail::new_empty(shape, xc.dtype(), xc.device());
+                Tensor dw =
+                    wc.defined() && ctx.needs_grad(1) ? detail::new_empty({n}, xc.dtype(), xc.device()) : Tensor();
+                Tensor db = has_bias && ctx.needs_grad(2) ? detail::new_empty({n}, xc.dtype(), xc.device()) : Tensor();
+                backend_for(xc).norm_backward(gc, xc, wc.defined() ? &wc : nullptr, ctx.saved(2), ctx.saved(3), rms,
+                                              dx.reshape({rows, n}), dw.defined() ? &dw : nullptr,
+                                              db.defined() ? &db : nullptr);
+                const Tensor w = ctx.saved(4);
+                return std::vector<Tensor>{dx, dw.defined() ? dw.reshape(w.shape()) : Tensor(),
+                                           db.defined() ? db.reshape(w.shape()) : Tensor()};
+              },
+              [&] { return norm_backward_composite(g, ctx.saved(0), dims, ctx.saved(4), has_bias, rms, eps); });
+        });
   }
   return out;
 }

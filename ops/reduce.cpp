@@ -280,8 +280,12 @@ Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
 
 // ---- max, min, arg ----
 
-Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme(ReduceOp::Max, "amax", x, dims, keepdim); }
-Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) { return extreme(ReduceOp::Min, "amin", x, dims, keepdim); }
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme(ReduceOp::Max, "amax", x, dims, keepdim);
+}
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme(ReduceOp::Min, "amin", x, dims, keepdim);
+}
 Tensor max(const Tensor& x) { return extreme(ReduceOp::Max, "max", x, {}, false); }
 Tensor min(const Tensor& x) { return extreme(ReduceOp::Min, "min", x, {}, false); }
 
@@ -389,8 +393,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
     for (size_t i = 0; i < k && ok; ++i) {
       const int64_t xd = x.shape()[n - k + i];
       if (shape[i] == xd) continue;
-      if (shape[i] == 1) rd.push_back(static_cast<int64_t>(n - k + i));
-      else ok = false;
+      if (shape[i] == 1)
+        rd.push_back(static_cast<int64_t>(n - k + i));
+      else
+        ok = false;
     }
   }
   TANGENT_CHECK(ok, "sum_to: cannot sum a tensor of shape ", x.shape(), " to shape ", shape,

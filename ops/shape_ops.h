@@ -8,7 +8,7 @@
 namespace tangent {
 
 // ---- views: share storage with the input ----
-Tensor view(const Tensor& x, const Shape& shape);  // -1 infers one dim; needs compatible strides
+Tensor view(const Tensor& x, const Shape& shape);     // -1 infers one dim; needs compatible strides
 Tensor reshape(const Tensor& x, const Shape& shape);  // a view when possible, a copy otherwise
 Tensor permute(const Tensor& x, const Shape& dims);
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);

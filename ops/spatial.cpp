@@ -37,8 +37,10 @@ Tensor pad_index_dim(const Tensor& x, int64_t d, int64_t left, int64_t right, bo
   index.reserve(static_cast<size_t>(left + size + right));
   for (int64_t i = -left; i < size + right; ++i) {
     int64_t j = i;
-    if (reflect) j = i < 0 ? -i : (i >= size ? 2 * (size - 1) - i : i);
-    else j = i < 0 ? 0 : (i >= size ? size - 1 : i);
+    if (reflect)
+      j = i < 0 ? -i : (i >= size ? 2 * (size - 1) - i : i);
+    else
+      j = i < 0 ? 0 : (i >= size ? size - 1 : i);
     index.push_back(j);
   }
   const int64_t n = static_cast<int64_t>(index.size());
@@ -106,8 +108,7 @@ Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
   detail::check_defined(theta, "affine_grid", "theta");
   TANGENT_CHECK(theta.is_floating_point(), "affine_grid: theta must be floating, got ", theta.dtype());
   TANGENT_CHECK(size.size() == 4, "affine_grid: size must be {N, C, H, W} (2-D only), got ", size);
-  TANGENT_CHECK(size[0] > 0 && size[2] > 0 && size[3] > 0, "affine_grid: N, H and W must be positive, got size ",
-                size);
+  TANGENT_CHECK(size[0] > 0 && size[2] > 0 && size[3] > 0, "affine_grid: N, H and W must be positive, got size ", size);
   TANGENT_CHECK(theta.dim() == 3 && theta.shape()[0] == size[0] && theta.shape()[1] == 2 && theta.shape()[2] == 3,
                 "affine_grid: theta must have shape [", size[0], ", 2, 3] for size ", size, ", got ", theta.shape());
   const int64_t n = size[0], h = size[2], w = size[3];
@@ -124,7 +125,8 @@ Tensor affine_grid(const Tensor& theta, const Shape& size, bool align_corners) {
   std::vector<double> base;
   base.reserve(static_cast<size_t>(h * w * 3));
   for (int64_t i = 0; i < h; ++i)
-    for (int64_t j = 0; j < w; ++j) base.insert(base.end(), {xs[static_cast<size_t>(j)], ys[static_cast<size_t>(i)], 1.0});
+    for (int64_t j = 0; j < w; ++j)
+      base.insert(base.end(), {xs[static_cast<size_t>(j)], ys[static_cast<size_t>(i)], 1.0});
   const Tensor b = tensor(base, Shape{h * w, 3}, TensorOptions(theta.dtype()).device(theta.device()));
   // grid[n, p] = theta[n] @ (x, y, 1)_p: [H*W, 3] x [N, 3, 2] -> [N, H*W, 2].
   return matmul(b, transpose(theta, 1, 2)).reshape({n, h, w, 2});
@@ -135,8 +137,8 @@ Tensor grid_sample(const Tensor& input, const Tensor& grid, const std::string& m
   detail::check_defined(input, "grid_sample", "input");
   detail::check_defined(grid, "grid_sample", "grid");
   detail::check_same_device(input, grid, "grid_sample");
-  TANGENT_CHECK(mode == "bilinear" || mode == "nearest", "grid_sample: mode must be \"bilinear\" or \"nearest\", got \"",
-                mode, "\"");
+  TANGENT_CHECK(mode == "bilinear" || mode == "nearest",
+                "grid_sample: mode must be \"bilinear\" or \"nearest\", got \"", mode, "\"");
   TANGENT_CHECK(padding_mode == "zeros" || padding_mode == "border",
                 "grid_sample: padding_mode must be \"zeros\" or \"border\", got \"", padding_mode, "\"");
   TANGENT_CHECK(input.dim() == 4 && grid.dim() == 4 && grid.shape()[3] == 2 && grid.shape()[0] == input.shape()[0],

@@ -13,8 +13,7 @@ namespace tangent {
 // (at most x.dim() pairs). mode "constant" fills with `value` (negative pads crop); "reflect" mirrors without
 // repeating the edge (each pad at most size - 1); "replicate" repeats the edge (the dim must be non-empty).
 // Differentiable in x.
-Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::string& mode = "constant",
-           double value = 0.0);
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::string& mode = "constant", double value = 0.0);
 
 // torch.nn.functional.affine_grid for 2-D: theta [N, 2, 3] (floating) and size {N, C, H, W} give the grid
 // [N, H, W, 2] of (x, y) sampling points in [-1, 1] coordinates (x along W). Differentiable in theta.

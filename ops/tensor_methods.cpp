@@ -3,13 +3,13 @@
 #include <iomanip>
 #include <sstream>
 
+#include "autograd/node.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
 #include "ops/linalg.h"
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
-#include "autograd/node.h"
 
 namespace tangent {
 
@@ -31,9 +31,8 @@ Tensor Tensor::to(Device device) const {
   (device.is_cpu() ? backend_for(*this) : backend(device.type)).copy(*this, out);
   if (autograd::needs_grad(*this)) {
     const Device from = this->device();
-    autograd::record("to", out, {*this}, {}, [from](const Tensor& g, autograd::Context&) {
-      return std::vector<Tensor>{g.to(from)};
-    });
+    autograd::record("to", out, {*this}, {},
+                     [from](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{g.to(from)}; });
   }
   return out;
 }
@@ -127,8 +126,10 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   }
   if (t.dtype() != kFloat32 && t.dtype() != kInt64) os << ", dtype=" << t.dtype();
   if (!t.device().is_cpu()) os << ", device='" << t.device() << "'";
-  if (t.grad_fn()) os << ", grad_fn=<" << t.grad_fn()->name() << ">";
-  else if (t.requires_grad()) os << ", requires_grad=true";
+  if (t.grad_fn())
+    os << ", grad_fn=<" << t.grad_fn()->name() << ">";
+  else if (t.requires_grad())
+    os << ", requires_grad=true";
   return os << ')';
 }
 

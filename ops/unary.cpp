@@ -51,7 +51,8 @@ Tensor neg(const Tensor& x) {
   TANGENT_CHECK(x.dtype() != kBool, "neg: not supported for bool tensors (shape ", x.shape(), "); use logical_not");
   Tensor out = unary_raw(UnaryOp::Neg, x);
   if (autograd::needs_grad(x))
-    autograd::record("neg", out, {x}, {}, [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{neg(g)}; });
+    autograd::record("neg", out, {x}, {},
+                     [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{neg(g)}; });
   return out;
 }
 
@@ -64,25 +65,25 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor log1p(const Tensor& x) {
-  return floating_unary(UnaryOp::Log1p, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return div(g, add(v, 1.0)); });
+  return floating_unary(UnaryOp::Log1p, x, Reads::Input,
+                        [](const Tensor& g, const Tensor& v) { return div(g, add(v, 1.0)); });
 }
 
 Tensor sqrt(const Tensor& x) {
-  return floating_unary(UnaryOp::Sqrt, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
-    return div(g, mul(y, 2.0));
-  });
+  return floating_unary(UnaryOp::Sqrt, x, Reads::Output,
+                        [](const Tensor& g, const Tensor& y) { return div(g, mul(y, 2.0)); });
 }
 
 Tensor rsqrt(const Tensor& x) {
-  return floating_unary(UnaryOp::Rsqrt, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
-    return mul(g, mul(pow(y, 3.0), -0.5));
-  });
+  return floating_unary(UnaryOp::Rsqrt, x, Reads::Output,
+                        [](const Tensor& g, const Tensor& y) { return mul(g, mul(pow(y, 3.0), -0.5)); });
 }
 
 Tensor abs(const Tensor& x) {
   detail::check_defined(x, "abs");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Abs, x);
-  return floating_unary(UnaryOp::Abs, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return mul(g, sign(v)); });
+  return floating_unary(UnaryOp::Abs, x, Reads::Input,
+                        [](const Tensor& g, const Tensor& v) { return mul(g, sign(v)); });
 }
 
 Tensor sign(const Tensor& x) {
@@ -96,7 +97,8 @@ Tensor sin(const Tensor& x) {
 }
 
 Tensor cos(const Tensor& x) {
-  return floating_unary(UnaryOp::Cos, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
+  return floating_unary(UnaryOp::Cos, x, Reads::Input,
+                        [](const Tensor& g, const Tensor& v) { return neg(mul(g, sin(v))); });
 }
 
 Tensor tanh(const Tensor& x) {
@@ -116,9 +118,8 @@ Tensor relu(const Tensor& x) {
   if (!x.is_floating_point()) return maximum(x, zeros({}, x.dtype()));
   // relu'(x) = [y > 0] = sign(y) for y = relu(x) >= 0 (NaN gives 0, as y > 0 would): two kernels, no scalar
   // tensor and no bool-to-float cast. The mask carries no gradient (detached), as relu'' = 0.
-  return floating_unary(UnaryOp::Relu, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
-    return mul(g, sign(y.detach()));
-  });
+  return floating_unary(UnaryOp::Relu, x, Reads::Output,
+                        [](const Tensor& g, const Tensor& y) { return mul(g, sign(y.detach())); });
 }
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
@@ -129,8 +130,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
       const Tensor x2 = mul(v, v);
       const Tensor t = tanh(mul(mul(v, add(mul(x2, c), 1.0)), k));
       const Tensor one = scalar_tensor(1.0, v.dtype());
-      const Tensor d = add(mul(add(t, 1.0), 0.5),
-                           mul(mul(mul(v, sub(one, mul(t, t))), add(mul(x2, 3.0 * c), 1.0)), 0.5 * k));
+      const Tensor d =
+          add(mul(add(t, 1.0), 0.5), mul(mul(mul(v, sub(one, mul(t, t))), add(mul(x2, 3.0 * c), 1.0)), 0.5 * k));
       return mul(g, d);
     });
   }
@@ -168,15 +169,15 @@ Tensor erf(const Tensor& x) {
 }
 
 Tensor reciprocal(const Tensor& x) {
-  return floating_unary(UnaryOp::Reciprocal, x, Reads::Output, [](const Tensor& g, const Tensor& y) {
-    return neg(mul(g, mul(y, y)));
-  });
+  return floating_unary(UnaryOp::Reciprocal, x, Reads::Output,
+                        [](const Tensor& g, const Tensor& y) { return neg(mul(g, mul(y, y))); });
 }
 
 Tensor square(const Tensor& x) {
   detail::check_defined(x, "square");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Square, x);
-  return floating_unary(UnaryOp::Square, x, Reads::Input, [](const Tensor& g, const Tensor& v) { return mul(g, mul(v, 2.0)); });
+  return floating_unary(UnaryOp::Square, x, Reads::Input,
+                        [](const Tensor& g, const Tensor& v) { return mul(g, mul(v, 2.0)); });
 }
 
 Tensor pow(const Tensor& a, const Scalar& exponent) {
@@ -218,14 +219,16 @@ Tensor floor(const Tensor& x) {
   detail::check_defined(x, "floor");
   TANGENT_CHECK(x.dtype() != kBool, "floor: not supported for bool tensors (shape ", x.shape(), ")");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Floor, x);
-  return floating_unary(UnaryOp::Floor, x, Reads::Nothing, [](const Tensor& g, const Tensor&) { return zeros_like(g); });
+  return floating_unary(UnaryOp::Floor, x, Reads::Nothing,
+                        [](const Tensor& g, const Tensor&) { return zeros_like(g); });
 }
 
 Tensor round(const Tensor& x) {
   detail::check_defined(x, "round");
   TANGENT_CHECK(x.dtype() != kBool, "round: not supported for bool tensors (shape ", x.shape(), ")");
   if (!x.is_floating_point()) return unary_raw(UnaryOp::Round, x);
-  return floating_unary(UnaryOp::Round, x, Reads::Nothing, [](const Tensor& g, const Tensor&) { return zeros_like(g); });
+  return floating_unary(UnaryOp::Round, x, Reads::Nothing,
+                        [](const Tensor& g, const Tensor&) { return zeros_like(g); });
 }
 
 Tensor logical_not(const Tensor& x) {

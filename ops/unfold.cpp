@@ -33,13 +33,13 @@ Geometry geometry(int64_t N, int64_t C, int64_t H, int64_t W, const UnfoldOption
     TANGENT_CHECK(o.kernel_size[i] >= 1 && o.stride[i] >= 1 && o.dilation[i] >= 1 && o.padding[i] >= 0, op,
                   ": kernel_size, stride and dilation must be positive and padding non-negative, got kernel_size [",
                   o.kernel_size[0], ", ", o.kernel_size[1], "], stride [", o.stride[0], ", ", o.stride[1],
-                  "], padding [", o.padding[0], ", ", o.padding[1], "], dilation [", o.dilation[0], ", ",
-                  o.dilation[1], "]");
+                  "], padding [", o.padding[0], ", ", o.padding[1], "], dilation [", o.dilation[0], ", ", o.dilation[1],
+                  "]");
   Geometry g{N, C, H, W, 0, 0, C * o.kernel_size[0] * o.kernel_size[1]};
   g.Ho = (H + 2 * o.padding[0] - o.dilation[0] * (o.kernel_size[0] - 1) - 1) / o.stride[0] + 1;
   g.Wo = (W + 2 * o.padding[1] - o.dilation[1] * (o.kernel_size[1] - 1) - 1) / o.stride[1] + 1;
-  TANGENT_CHECK(g.Ho >= 1 && g.Wo >= 1, op, ": the kernel [", o.kernel_size[0], ", ", o.kernel_size[1],
-                "] (dilation [", o.dilation[0], ", ", o.dilation[1], "], padding [", o.padding[0], ", ", o.padding[1],
+  TANGENT_CHECK(g.Ho >= 1 && g.Wo >= 1, op, ": the kernel [", o.kernel_size[0], ", ", o.kernel_size[1], "] (dilation [",
+                o.dilation[0], ", ", o.dilation[1], "], padding [", o.padding[0], ", ", o.padding[1],
                 "]) does not fit the ", H, "x", W, " input");
   return g;
 }
@@ -95,8 +95,8 @@ Tensor fold(const Tensor& cols, std::array<int64_t, 2> output_size, const Unfold
   const int64_t kk = o.kernel_size[0] * o.kernel_size[1];
   TANGENT_CHECK(kk >= 1 && cols.size(1) % kk == 0, "fold: cols of shape ", cols.shape(),
                 " do not have a multiple of kH*kW = ", kk, " rows");
-  TANGENT_CHECK(output_size[0] >= 1 && output_size[1] >= 1, "fold: output_size must be positive, got [",
-                output_size[0], ", ", output_size[1], "]");
+  TANGENT_CHECK(output_size[0] >= 1 && output_size[1] >= 1, "fold: output_size must be positive, got [", output_size[0],
+                ", ", output_size[1], "]");
   const Geometry g = geometry(cols.size(0), cols.size(1) / kk, output_size[0], output_size[1], o, "fold");
   TANGENT_CHECK(cols.size(2) == g.Ho * g.Wo, "fold: cols of shape ", cols.shape(), " hold ", cols.size(2),
                 " patches but an output of ", g.H, "x", g.W, " has ", g.Ho * g.Wo, " (", g.Ho, "x", g.Wo, ")");
@@ -108,9 +108,8 @@ Tensor fold(const Tensor& cols, std::array<int64_t, 2> output_size, const Unfold
   Tensor out = detail::new_empty({g.N, g.C, g.H, g.W}, cols.dtype(), cols.device());
   backend_for(cols).fold(cols.detach().contiguous(), params_of(o), out);
   if (autograd::needs_grad(cols)) {
-    autograd::record("fold", out, {cols}, {}, [o](const Tensor& grad, autograd::Context&) {
-      return std::vector<Tensor>{unfold(grad, o)};
-    });
+    autograd::record("fold", out, {cols}, {},
+                     [o](const Tensor& grad, autograd::Context&) { return std::vector<Tensor>{unfold(grad, o)}; });
   }
   return out;
 }

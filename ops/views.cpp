@@ -207,7 +207,8 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
     const Shape in_shape = x.shape();
     autograd::record("slice", out, {x}, {}, [in_shape, d, s, step](const Tensor& g, autograd::Context&) {
       // Scatter g back into zeros: index_add along d at positions s, s+step, ...
-      const Tensor idx = arange(s, s + g.shape()[static_cast<size_t>(d)] * step, step, TensorOptions(kInt64).device(g.device()));
+      const Tensor idx =
+          arange(s, s + g.shape()[static_cast<size_t>(d)] * step, step, TensorOptions(kInt64).device(g.device()));
       return std::vector<Tensor>{index_add(zeros(in_shape, g.options()), d, idx, g)};
     });
   }
@@ -229,8 +230,8 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   TANGENT_CHECK(x.dim() > 0, "select: cannot select from a 0-dim tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "select");
   const int64_t size = x.shape()[static_cast<size_t>(d)];
-  TANGENT_CHECK(index >= -size && index < size, "select: index ", index, " is out of range for dim ", d,
-                " of size ", size, " (shape ", x.shape(), ")");
+  TANGENT_CHECK(index >= -size && index < size, "select: index ", index, " is out of range for dim ", d, " of size ",
+                size, " (shape ", x.shape(), ")");
   const int64_t i = index < 0 ? index + size : index;
   return squeeze(narrow(x, d, i, 1), d);
 }

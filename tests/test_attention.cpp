@@ -17,8 +17,8 @@
 #include "support/gradcheck.h"
 
 using namespace tangent;
-using tangent::testing::error_message;
 using tangent::testing::all_close;
+using tangent::testing::error_message;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 using tangent::testing::max_abs_diff;
@@ -49,17 +49,17 @@ class BothPaths : public ::testing::TestWithParam<bool> {};  // param: fused
 TEST_P(BothPaths, SoftmaxGolden) {
   for (DType dt : {DType::Float32, DType::Float64}) {
     const double tol = dt == DType::Float32 ? 2e-5 : 1e-6;
-    auto [o, lse] = attention_with_lse(golden_q(dt), golden_k(dt), golden_v(dt),
-                                       opts(AttentionKind::Softmax, true, GetParam()));
-    EXPECT_TRUE(all_close(o, mat({1, 2, 2.339523, 3.339523, 2.442703, 3.442703, 3.902427, 4.902427}, 4, 2, dt), 0,
-                          tol));
-    EXPECT_TRUE(all_close(lse, tensor(std::vector<double>{0.707107, 1.107940, 1.559915, 1.135409}, {1, 1, 4}).to(dt),
-                          0, tol));
+    auto [o, lse] =
+        attention_with_lse(golden_q(dt), golden_k(dt), golden_v(dt), opts(AttentionKind::Softmax, true, GetParam()));
+    EXPECT_TRUE(
+        all_close(o, mat({1, 2, 2.339523, 3.339523, 2.442703, 3.442703, 3.902427, 4.902427}, 4, 2, dt), 0, tol));
+    EXPECT_TRUE(
+        all_close(lse, tensor(std::vector<double>{0.707107, 1.107940, 1.559915, 1.135409}, {1, 1, 4}).to(dt), 0, tol));
     EXPECT_TRUE(all_close(scaled_dot_product_attention(golden_q(dt), golden_k(dt), golden_v(dt),
                                                        opts(AttentionKind::Softmax, true, GetParam())),
                           o, 0, 1e-6));
-    auto [o2, lse2] = attention_with_lse(golden_q(dt), golden_k(dt), golden_v(dt),
-                                         opts(AttentionKind::Softmax, false, GetParam()));
+    auto [o2, lse2] =
+        attention_with_lse(golden_q(dt), golden_k(dt), golden_v(dt), opts(AttentionKind::Softmax, false, GetParam()));
     EXPECT_NEAR(to_vector<double>(o2)[0], 4.065447, tol);
     EXPECT_NEAR(to_vector<double>(o2)[1], 5.065447, tol);
     EXPECT_NEAR(to_vector<double>(lse2)[0], 1.868774, tol);
@@ -71,15 +71,13 @@ TEST_P(BothPaths, SigmoidGolden) {
     const double tol = dt == DType::Float32 ? 2e-5 : 1e-6;
     AttentionOptions o = opts(AttentionKind::Sigmoid, true, GetParam());
     o.sigmoid_bias = 0.0;
-    EXPECT_TRUE(all_close(scaled_dot_product_attention(golden_q(dt), golden_k(dt), golden_v(dt), o),
-                          mat({0.669762, 1.339523, 2.509285, 3.679046, 4.741651, 6.493695, 6.631515, 8.291992}, 4, 2,
-                              dt),
-                          0, tol));
+    EXPECT_TRUE(all_close(
+        scaled_dot_product_attention(golden_q(dt), golden_k(dt), golden_v(dt), o),
+        mat({0.669762, 1.339523, 2.509285, 3.679046, 4.741651, 6.493695, 6.631515, 8.291992}, 4, 2, dt), 0, tol));
     o.sigmoid_bias = std::nan("");  // default -ln(Lk) = -ln 4
-    EXPECT_TRUE(all_close(scaled_dot_product_attention(golden_q(dt), golden_k(dt), golden_v(dt), o),
-                          mat({0.336443, 0.672885, 1.209328, 1.745771, 2.092432, 2.914650, 2.491424, 3.122789}, 4, 2,
-                              dt),
-                          0, tol));
+    EXPECT_TRUE(all_close(
+        scaled_dot_product_attention(golden_q(dt), golden_k(dt), golden_v(dt), o),
+        mat({0.336443, 0.672885, 1.209328, 1.745771, 2.092432, 2.914650, 2.491424, 3.122789}, 4, 2, dt), 0, tol));
   }
 }
 
@@ -207,8 +205,8 @@ TEST_P(BothPaths, FullyMaskedRows) {
       Tensor v = randn({2, 2, 5, 3}, kFloat64, &gen).requires_grad_();
       AttentionOptions o = opts(kind, causal, GetParam());
       // Batch 0: key 0 and 1 padded (causal rows 0 and 1 see nothing); batch 1: every key padded.
-      o.key_padding_mask = tensor(std::vector<bool>{true, true, false, false, false, true, true, true, true, true},
-                                  {2, 5});
+      o.key_padding_mask =
+          tensor(std::vector<bool>{true, true, false, false, false, true, true, true, true, true}, {2, 5});
       const Tensor out = scaled_dot_product_attention(q, k, v, o);
       EXPECT_EQ(max_abs_diff(select(out, 0, 1), zeros({2, 5, 3}, kFloat64)), 0.0);
       if (causal) {
@@ -236,16 +234,16 @@ struct Case {
 // The fused kernel against the reference: forward and dq, dk, dv (float32), on lengths that do not divide tiles.
 TEST(Attention, FusedMatchesReference) {
   const std::vector<Case> cases = {
-      {1, 1, 1, 1, 1, 8, false, false},    {1, 1, 1, 1, 1, 8, true, false},    {2, 4, 2, 7, 7, 16, true, true},
-      {1, 2, 1, 65, 65, 32, true, false},  {1, 2, 1, 65, 65, 32, false, true}, {1, 2, 2, 129, 200, 64, false, true},
+      {1, 1, 1, 1, 1, 8, false, false},     {1, 1, 1, 1, 1, 8, true, false},     {2, 4, 2, 7, 7, 16, true, true},
+      {1, 2, 1, 65, 65, 32, true, false},   {1, 2, 1, 65, 65, 32, false, true},  {1, 2, 2, 129, 200, 64, false, true},
       {1, 2, 2, 129, 200, 64, true, false}, {2, 4, 1, 200, 129, 24, true, true}, {1, 1, 1, 130, 130, 64, true, true},
   };
   Generator gen(21);
   for (const Case& c : cases) {
     for (AttentionKind kind : {AttentionKind::Softmax, AttentionKind::Sigmoid}) {
       SCOPED_TRACE(std::string(attention_kind_name(kind)) + " B" + std::to_string(c.B) + " H" + std::to_string(c.H) +
-                   " Hkv" + std::to_string(c.Hkv) + " Lq" + std::to_string(c.Lq) + " Lk" + std::to_string(c.Lk) +
-                   " D" + std::to_string(c.D) + (c.causal ? " causal" : "") + (c.pad ? " pad" : ""));
+                   " Hkv" + std::to_string(c.Hkv) + " Lq" + std::to_string(c.Lq) + " Lk" + std::to_string(c.Lk) + " D" +
+                   std::to_string(c.D) + (c.causal ? " causal" : "") + (c.pad ? " pad" : ""));
       Tensor q = randn({c.B, c.H, c.Lq, c.D}, kFloat32, &gen).requires_grad_();
       Tensor k = randn({c.B, c.Hkv, c.Lk, c.D}, kFloat32, &gen).requires_grad_();
       Tensor v = randn({c.B, c.Hkv, c.Lk, c.D}, kFloat32, &gen).requires_grad_();
@@ -346,13 +344,17 @@ TEST(Attention, MobaDispatch) {
 
 TEST(Attention, BadInputs) {
   const Tensor q = zeros({1, 4, 5, 8}), k = zeros({1, 2, 6, 8}), v = zeros({1, 2, 6, 8});
-  EXPECT_NE(error_message([&] { scaled_dot_product_attention(zeros({4, 5, 8}), k, v); }).find("expected 4-D"),
+  EXPECT_NE(error_message([&] {
+              scaled_dot_product_attention(zeros({4, 5, 8}), k, v);
+            }).find("expected 4-D"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { scaled_dot_product_attention(q, zeros({1, 2, 6, 4}), zeros({1, 2, 6, 4})); })
-                .find("differ in head dim D"),
+  EXPECT_NE(error_message([&] {
+              scaled_dot_product_attention(q, zeros({1, 2, 6, 4}), zeros({1, 2, 6, 4}));
+            }).find("differ in head dim D"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { scaled_dot_product_attention(q, zeros({1, 3, 6, 8}), zeros({1, 3, 6, 8})); })
-                .find("must be a multiple of the number of key/value heads"),
+  EXPECT_NE(error_message([&] {
+              scaled_dot_product_attention(q, zeros({1, 3, 6, 8}), zeros({1, 3, 6, 8}));
+            }).find("must be a multiple of the number of key/value heads"),
             std::string::npos);
   EXPECT_NE(error_message([&] { scaled_dot_product_attention(q, k.to(kFloat64), v); }).find("must share a dtype"),
             std::string::npos);
@@ -360,8 +362,9 @@ TEST(Attention, BadInputs) {
               scaled_dot_product_attention(q.to(DType::Int64), k.to(DType::Int64), v.to(DType::Int64));
             }).find("expected float32 or float64"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { scaled_dot_product_attention(q, k, zeros({1, 2, 7, 8})); })
-                .find("k and v must have the same shape"),
+  EXPECT_NE(error_message([&] {
+              scaled_dot_product_attention(q, k, zeros({1, 2, 7, 8}));
+            }).find("k and v must have the same shape"),
             std::string::npos);
   AttentionOptions o;
   o.key_padding_mask = zeros({1, 6}, DType::Bool);

@@ -14,8 +14,8 @@
 #include "support/gradcheck.h"
 
 using namespace tangent;
-using tangent::testing::error_message;
 using tangent::testing::all_close;
+using tangent::testing::error_message;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 
@@ -84,9 +84,9 @@ TEST(AutogradBasics, GradDoesNotTouchDotGrad) {
 
 TEST(AutogradBasics, DiamondGraphSumsBothPaths) {
   Tensor x = f64({0.5, -1.0}, {2});
-  Tensor a = x * x;     // 2x
-  Tensor b = sin(x);    // cos x
-  Tensor y = a * b;     // y' = 2x sin x + x^2 cos x
+  Tensor a = x * x;   // 2x
+  Tensor b = sin(x);  // cos x
+  Tensor y = a * b;   // y' = 2x sin x + x^2 cos x
   y.backward(ones({2}, kFloat64));
   std::vector<double> expect;
   for (double v : {0.5, -1.0}) expect.push_back(2 * v * std::sin(v) + v * v * std::cos(v));
@@ -197,7 +197,9 @@ TEST(AutogradHigherOrder, GradcheckOfComposites) {
   manual_seed(13);
   const Tensor a = randn({2, 3}, kFloat64).requires_grad_(true);
   const Tensor b = randn({3}, kFloat64).requires_grad_(true);
-  tangent::testing::Fn fn = [](const std::vector<Tensor>& v) { return sigmoid(v[0] * v[1]) * tanh(v[0] - v[1]) + exp(v[1] * 0.1); };
+  tangent::testing::Fn fn = [](const std::vector<Tensor>& v) {
+    return sigmoid(v[0] * v[1]) * tanh(v[0] - v[1]) + exp(v[1] * 0.1);
+  };
   EXPECT_TRUE(gradcheck(fn, {a, b}, 1e-6, 1e-5, 1e-3, "composite"));
   EXPECT_TRUE(gradgradcheck(fn, {a, b}, 1e-6, 1e-4, 1e-3, "composite"));
 }
@@ -211,15 +213,14 @@ TEST(AutogradHigherOrder, GradcheckDetectsAWrongBackward) {
         NoGradGuard g;
         out = x * 2.0;
       }
-      autograd::record("wrong_double", out, {x}, {}, [](const Tensor& g, autograd::Context&) {
-        return std::vector<Tensor>{g * 3.0};
-      });
+      autograd::record("wrong_double", out, {x}, {},
+                       [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{g * 3.0}; });
       return out;
     }
   };
   Tensor x = f64({1.0, 2.0}, {2});
-  auto r = gradcheck([](const std::vector<Tensor>& v) { return Wrong::apply(v[0]); }, {x}, 1e-6, 1e-5, 1e-3,
-                     "wrong_double");
+  auto r =
+      gradcheck([](const std::vector<Tensor>& v) { return Wrong::apply(v[0]); }, {x}, 1e-6, 1e-5, 1e-3, "wrong_double");
   EXPECT_FALSE(r);
   EXPECT_TRUE(contains(r.message(), "wrong_double")) << r.message();
   EXPECT_TRUE(contains(r.message(), "analytic 3")) << r.message();

@@ -179,26 +179,32 @@ TEST(Capability, CompositeUnfoldAndFoldMatchFused) {
   o.dilation = {2, 1};
   expect_same([&](const std::vector<Tensor>& x) { return unfold(x[0], o); }, {randn({2, 3, 6, 7}, kFloat64)}, 1e-12);
   // Ho = (6 + 2 - 4 - 1) / 1 + 1 = 4, Wo = (7 - 1 - 1) / 2 + 1 = 3
-  expect_same([&](const std::vector<Tensor>& x) { return fold(x[0], {6, 7}, o); }, {randn({2, 18, 12}, kFloat64)},
-              1e-12);
+  expect_same(
+      [&](const std::vector<Tensor>& x) {
+        return fold(x[0], {6, 7}, o);
+      },
+      {randn({2, 18, 12}, kFloat64)}, 1e-12);
 }
 
 TEST(Capability, CompositeOptimizerStepsAndClipMatchFused) {
   // Three steps of each optimizer (and a clip of the gradients first) from the same start, fused vs composite.
   using Make = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
   const std::vector<std::pair<const char*, Make>> makers = {
-      {"sgd", [](std::vector<Tensor> p) {
+      {"sgd",
+       [](std::vector<Tensor> p) {
          optim::SGDOptions o;
          o.lr = 0.1, o.momentum = 0.9, o.weight_decay = 0.01, o.nesterov = true;
          return std::make_unique<optim::SGD>(std::move(p), o);
        }},
-      {"adam", [](std::vector<Tensor> p) {
+      {"adam",
+       [](std::vector<Tensor> p) {
          optim::AdamOptions o;
          o.lr = 0.01, o.amsgrad = true, o.weight_decay = 0.1;
          return std::make_unique<optim::Adam>(std::move(p), o);
        }},
       {"adamw", [](std::vector<Tensor> p) { return std::make_unique<optim::AdamW>(std::move(p)); }},
-      {"rmsprop", [](std::vector<Tensor> p) {
+      {"rmsprop",
+       [](std::vector<Tensor> p) {
          optim::RMSpropOptions o;
          o.momentum = 0.5, o.centered = true, o.weight_decay = 0.01;
          return std::make_unique<optim::RMSprop>(std::move(p), o);

@@ -45,7 +45,7 @@ class Cli : public testing_support::CliTest {
     EXPECT_EQ(r.code, 1) << joined << "\n" << r.output;
     EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
     EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
-                                                             << r.output;
+                                                              << r.output;
   }
 };
 
@@ -53,10 +53,10 @@ TEST_F(Cli, TrainEvalPredictResume) {
   TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
   const std::string out = path("run");
   // A constant schedule, so that one epoch resumed for a second one has the learning rates of a two-epoch run.
-  const std::vector<std::string> train_args{"train",        "--model",   "mlp", "--data", "fashion-mnist:512",
-                                            "--test-limit", "256",       "--epochs", "1", "--batch-size",
-                                            "64",           "--hidden",  "32",  "--threads", "2",
-                                            "--out",        out,         "--schedule", "constant"};
+  const std::vector<std::string> train_args{"train",        "--model",  "mlp",        "--data",    "fashion-mnist:512",
+                                            "--test-limit", "256",      "--epochs",   "1",         "--batch-size",
+                                            "64",           "--hidden", "32",         "--threads", "2",
+                                            "--out",        out,        "--schedule", "constant"};
   Result r = run(train_args);
   ASSERT_TRUE(r.exited && r.code == 0) << r.output;
   EXPECT_NE(r.output.find("test accuracy"), std::string::npos) << r.output;
@@ -150,9 +150,27 @@ TEST_F(Cli, TrainOnNpyArrays) {
   data::write_npy(path("x.npy"), x);
   data::write_npy(path("y.npy"), labels);
   const std::string out = path("npy_run");
-  const Result r = run({"train", "--model", "mlp", "--hidden", "16", "--data", "npy:" + path("x.npy") + "," + path("y.npy"),
-                        "--epochs", "2", "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.1", "--schedule",
-                        "constant", "--threads", "1", "--out", out});
+  const Result r = run({"train",
+                        "--model",
+                        "mlp",
+                        "--hidden",
+                        "16",
+                        "--data",
+                        "npy:" + path("x.npy") + "," + path("y.npy"),
+                        "--epochs",
+                        "2",
+                        "--batch-size",
+                        "32",
+                        "--optimizer",
+                        "sgd",
+                        "--lr",
+                        "0.1",
+                        "--schedule",
+                        "constant",
+                        "--threads",
+                        "1",
+                        "--out",
+                        out});
   ASSERT_TRUE(r.exited && r.code == 0) << r.output;
   const std::string csv = slurp(out + "/metrics.csv");
   EXPECT_EQ(count_lines(csv), 3) << csv;
@@ -183,12 +201,14 @@ TEST_F(Cli, BadInvocations) {
   expect_clean_failure({"train", "--model", "mlp", "--hidden", "8,-2", "--data", npy, "--out", path("o")}, "--hidden");
   expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x.npy"), "--out", path("o")}, "labels");
   data::write_npy(path("yf.npy"), randint(0, 3, {20}).to(kFloat32));
-  expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x.npy") + "," + path("yf.npy"), "--out",
-                        path("o")}, "integer class indices");
+  expect_clean_failure(
+      {"train", "--model", "mlp", "--data", "npy:" + path("x.npy") + "," + path("yf.npy"), "--out", path("o")},
+      "integer class indices");
   data::write_npy(path("x0.npy"), zeros({0, 8}));
   data::write_npy(path("y0.npy"), zeros({0}, kInt64));
-  expect_clean_failure({"train", "--model", "mlp", "--data", "npy:" + path("x0.npy") + "," + path("y0.npy"), "--out",
-                        path("o")}, "is empty");
+  expect_clean_failure(
+      {"train", "--model", "mlp", "--data", "npy:" + path("x0.npy") + "," + path("y0.npy"), "--out", path("o")},
+      "is empty");
   nn::save_checkpoint(path("tiny.tgt"), [] {
     nn::Checkpoint t;
     models::MLPOptions o;
@@ -201,11 +221,10 @@ TEST_F(Cli, BadInvocations) {
     return t;
   }());
   expect_clean_failure({"eval", path("tiny.tgt"), "--data", npy, "--batch-size", "0"}, "--batch-size");
-  expect_clean_failure({"predict", path("tiny.tgt"), "--input", path("x.npy"), "--out", path("y2.npy"),
-                        "--batch-size", "0"}, "--batch-size");
-  {
-    std::ofstream(path("garbage.tgt")) << "this is not a checkpoint";
-  }
+  expect_clean_failure(
+      {"predict", path("tiny.tgt"), "--input", path("x.npy"), "--out", path("y2.npy"), "--batch-size", "0"},
+      "--batch-size");
+  { std::ofstream(path("garbage.tgt")) << "this is not a checkpoint"; }
   expect_clean_failure({"eval", path("garbage.tgt")}, "not a Tangent checkpoint");
   expect_clean_failure({"predict", path("garbage.tgt"), "--input", path("x.npy"), "--out", path("y.npy")},
                        "not a Tangent checkpoint");

@@ -17,8 +17,8 @@
 
 #include <tangent/tangent.h>
 
-#include "models/convnet.h"
 #include "models/analytic_ntk.h"
+#include "models/convnet.h"
 #include "models/mlp.h"
 #include "nn/ntk/analytic.h"
 #include "ops/decomposition.h"
@@ -88,8 +88,8 @@ TEST_F(CliNtk, AnalyticKernelEigenvaluesAndPlot) {
   data::write_npy(path("flat.npy"), randn({3, 6}));  // flat rows are accepted
   const Tensor k = ntk::analytic_ntk(x, Tensor(), models::analytic_options_for(mlp));
 
-  CliResult r = run_ok({ckpt, "--data", path("x.npy"), "--analytic", "--out", path("t.npy"), "--eig", "3", "--plot",
-                        path("t.svg")});
+  CliResult r = run_ok(
+      {ckpt, "--data", path("x.npy"), "--analytic", "--out", path("t.npy"), "--eig", "3", "--plot", path("t.svg")});
   EXPECT_NE(r.output.find("analytic (relu, NTK parametrisation)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("peak memory"), std::string::npos) << r.output;
   const Tensor trace = data::read_npy(path("t.npy"));
@@ -145,8 +145,8 @@ TEST_F(CliNtk, EmpiricalModesAgree) {
   // Per-parameter terms sum to the kernel.
   Tensor total = zeros({6, 6}, kFloat64);
   int terms = 0;
-  for (const auto& name : {"layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias", "layers.4.weight",
-                           "layers.4.bias"}) {
+  for (const auto& name :
+       {"layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias", "layers.4.weight", "layers.4.bias"}) {
     const std::string p = path(std::string("trace.") + name + ".npy");
     ASSERT_TRUE(fs::exists(p)) << p;
     total = add(total, data::read_npy(p).to(kFloat64));
@@ -187,8 +187,9 @@ TEST_F(CliNtk, Errors) {
                  "--regress needs labels");
   expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--per-layer", "--out", path("k.npy")},
                  "--per-layer needs the empirical kernel");
-  expect_failure({ckpt, "--data", path("x.npy"), "--analytic", "--regress", path("x.npy"), "--t", "soon", "--out",
-                  path("k.npy")}, "--t: expected a number >= 0 or inf, got 'soon'");
+  expect_failure(
+      {ckpt, "--data", path("x.npy"), "--analytic", "--regress", path("x.npy"), "--t", "soon", "--out", path("k.npy")},
+      "--t: expected a number >= 0 or inf, got 'soon'");
   EXPECT_FALSE(fs::exists(path("k.npy")));
 }
 
@@ -204,7 +205,8 @@ TEST_F(CliNtk, ConvNetMethods) {
   models::ConvNet cnn(co);
   const std::string ckpt = save_model(cnn, "cnn.tgt");
   data::write_npy(path("img.npy"), randn({3, 1, 8, 8}));
-  CliResult r = run_ok({ckpt, "--data", path("img.npy"), "--method", "structured", "--out", path("s.npy"), "--eig", "3"});
+  CliResult r =
+      run_ok({ckpt, "--data", path("img.npy"), "--method", "structured", "--out", path("s.npy"), "--eig", "3"});
   EXPECT_NE(r.output.find("empirical, structured"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("PSD"), std::string::npos) << r.output;
   const Tensor k = data::read_npy(path("s.npy"));
@@ -239,8 +241,8 @@ TEST_F(CliNtk, FashionMnistRegression) {
   CliResult r = run({"train", "--model", "mlp", "--data", "fashion-mnist:200", "--test-limit", "100", "--epochs", "1",
                      "--batch-size", "50", "--hidden", "32", "--threads", "1", "--out", out});
   ASSERT_TRUE(r.exited && r.code == 0) << r.output;
-  r = run_ok({out + "/model.tgt", "--data", "fashion-mnist:60", "--regress", "fashion-mnist:80", "--out",
-              path("k.npy"), "--plot", path("k.svg"), "--eig", "4"});
+  r = run_ok({out + "/model.tgt", "--data", "fashion-mnist:60", "--regress", "fashion-mnist:80", "--out", path("k.npy"),
+              "--plot", path("k.svg"), "--eig", "4"});
   EXPECT_NE(r.output.find("kernel regression (t = inf)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("the trained network on the same test set: accuracy"), std::string::npos) << r.output;
   EXPECT_EQ(data::read_npy(path("k.npy")).shape(), (Shape{60, 60}));

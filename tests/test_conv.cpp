@@ -41,7 +41,8 @@ Tensor naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, Pair s, Pai
   const std::vector<double> bv = b.defined() ? to_vector<double>(b) : std::vector<double>();
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t O = w.size(0), cpg = w.size(1), kH = w.size(2), kW = w.size(3), opg = O / groups;
-  const int64_t Ho = (H + 2 * p[0] - d[0] * (kH - 1) - 1) / s[0] + 1, Wo = (W + 2 * p[1] - d[1] * (kW - 1) - 1) / s[1] + 1;
+  const int64_t Ho = (H + 2 * p[0] - d[0] * (kH - 1) - 1) / s[0] + 1,
+                Wo = (W + 2 * p[1] - d[1] * (kW - 1) - 1) / s[1] + 1;
   std::vector<double> out(static_cast<size_t>(N * O * Ho * Wo));
   for (int64_t n = 0; n < N; ++n)
     for (int64_t o = 0; o < O; ++o)
@@ -123,8 +124,7 @@ TEST(Conv2d, UnbatchedInputAndHalfDtypes) {
   const Tensor x = randn({3, 6, 6}), w = randn({2, 3, 3, 3});
   const Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
   EXPECT_EQ(y.shape(), Shape({2, 6, 6}));
-  expect_close(y, naive_conv(x.reshape({1, 3, 6, 6}), w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1).reshape({2, 6, 6}),
-               1e-5);
+  expect_close(y, naive_conv(x.reshape({1, 3, 6, 6}), w, Tensor(), {1, 1}, {1, 1}, {1, 1}, 1).reshape({2, 6, 6}), 1e-5);
   for (DType dt : {kFloat16, kBFloat16}) {
     const Tensor xh = x.to(dt), wh = w.to(dt);
     const Tensor yh = conv2d(xh, wh, Tensor(), {1, 1}, {1, 1});
@@ -174,9 +174,13 @@ TEST(Conv2d, ErrorsNameTheOpAndShapes) {
   EXPECT_NE(ch.find("conv2d"), std::string::npos) << ch;
   EXPECT_NE(ch.find("[1, 3, 5, 5]"), std::string::npos) << ch;
   EXPECT_NE(ch.find("[2, 4, 3, 3]"), std::string::npos) << ch;
-  const std::string gr = error_message([] { conv2d(zeros({1, 3, 5, 5}), zeros({2, 1, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2); });
+  const std::string gr = error_message([] {
+    conv2d(zeros({1, 3, 5, 5}), zeros({2, 1, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2);
+  });
   EXPECT_NE(gr.find("groups"), std::string::npos) << gr;
-  const std::string big = error_message([] { conv2d(zeros({1, 1, 3, 3}), zeros({1, 1, 5, 5}), Tensor(), {1, 1}, {0, 0}); });
+  const std::string big = error_message([] {
+    conv2d(zeros({1, 1, 3, 3}), zeros({1, 1, 5, 5}), Tensor(), {1, 1}, {0, 0});
+  });
   EXPECT_NE(big.find("larger than the padded input"), std::string::npos) << big;
   EXPECT_NE(big.find("[1, 1, 3, 3]"), std::string::npos) << big;
   const std::string dim = error_message([] { conv2d(zeros({3, 5}), zeros({1, 1, 1, 1})); });
@@ -184,14 +188,19 @@ TEST(Conv2d, ErrorsNameTheOpAndShapes) {
   EXPECT_NE(dim.find("[3, 5]"), std::string::npos) << dim;
   const std::string bias = error_message([] { conv2d(zeros({1, 2, 3, 3}), zeros({4, 2, 1, 1}), zeros({3})); });
   EXPECT_NE(bias.find("bias"), std::string::npos) << bias;
-  EXPECT_NE(error_message([] { conv2d(zeros({1, 2, 3, 3}), zeros({4, 2, 1, 1}, kFloat64)); }).find("dtype"),
+  EXPECT_NE(error_message([] {
+              conv2d(zeros({1, 2, 3, 3}), zeros({4, 2, 1, 1}, kFloat64));
+            }).find("dtype"),
             std::string::npos);
 }
 
 // ---------------------------------------------------------------- pooling
 TEST(Pool2d, MaxPoolValuesAndIndicesDriveTheGradient) {
   manual_seed(5);
-  struct P { Shape x; Pair k, s, p; };
+  struct P {
+    Shape x;
+    Pair k, s, p;
+  };
   const std::vector<P> cases = {{{2, 3, 6, 6}, {2, 2}, {0, 0}, {0, 0}},
                                 {{1, 2, 7, 5}, {3, 3}, {2, 2}, {1, 1}},
                                 {{1, 1, 5, 8}, {3, 2}, {1, 3}, {1, 0}}};
@@ -255,8 +264,8 @@ TEST(Pool2d, Gradients) {
   auto mx = [](const std::vector<Tensor>& in) { return max_pool2d(in[0], {3, 2}, {2, 1}, {1, 1}); };
   auto ad = [](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {3, 2}); };
   const Tensor x = randn({2, 2, 5, 5}, kFloat64).requires_grad_();
-  for (const auto& fn : {tangent::testing::Fn(avg), tangent::testing::Fn(avg_cip), tangent::testing::Fn(mx),
-                         tangent::testing::Fn(ad)}) {
+  for (const auto& fn :
+       {tangent::testing::Fn(avg), tangent::testing::Fn(avg_cip), tangent::testing::Fn(mx), tangent::testing::Fn(ad)}) {
     EXPECT_TRUE(gradcheck(fn, {x}));
     EXPECT_TRUE(gradgradcheck(fn, {x}));
   }

@@ -113,10 +113,14 @@ TEST(CoreShape, NumelAndLayoutOverflowAreChecked) {
   EXPECT_EQ(layout_bytes(Shape({2, 3}), 4), 24);
   EXPECT_EQ(layout_bytes(Shape({}), 8), 8);
   EXPECT_EQ(layout_bytes(Shape({0, 1LL << 40}), 4), 0);
-  EXPECT_EQ(layout_bytes(Shape({1LL << 31, 1LL << 31}), 4), -1);  // 2^64 bytes
+  EXPECT_EQ(layout_bytes(Shape({1LL << 31, 1LL << 31}), 4), -1);     // 2^64 bytes
   EXPECT_EQ(layout_bytes(Shape({0, 1LL << 62, 1LL << 62}), 1), -1);  // no elements, but the strides overflow
   EXPECT_EQ(layout_bytes(Shape({2, -1}), 4), -1);
-  tangent::testing::expect_error([] { empty({1LL << 31, 1LL << 31}); }, {"empty", "too large", "[2147483648, 2147483648]"});
+  tangent::testing::expect_error(
+      [] {
+        empty({1LL << 31, 1LL << 31});
+      },
+      {"empty", "too large", "[2147483648, 2147483648]"});
   EXPECT_THROW(zeros({0, 1LL << 62, 1LL << 62}), Error);
 }
 
@@ -190,7 +194,7 @@ TEST(CoreHalf, ExactValuesAndLimits) {
   EXPECT_EQ(static_cast<float>(Half::to_float(0x0001)), std::ldexp(1.0f, -24));
   EXPECT_EQ(Half(std::ldexp(1.0f, -14)).bits, 0x0400);
   EXPECT_EQ(Half(std::ldexp(3.0f, -20)).bits, 0x0030);  // 3 * 2^-20 = 48 * 2^-24
-  EXPECT_EQ(Half(1e-9f).bits, 0x0000);                 // underflow to zero
+  EXPECT_EQ(Half(1e-9f).bits, 0x0000);                  // underflow to zero
   // Every half value round-trips through float.
   for (uint32_t b = 0; b < 0x10000; ++b) {
     const uint16_t h = static_cast<uint16_t>(b);
@@ -200,13 +204,13 @@ TEST(CoreHalf, ExactValuesAndLimits) {
 }
 
 TEST(CoreHalf, RoundsToNearestEven) {
-  const float ulp = std::ldexp(1.0f, -10);  // spacing of halves in [1, 2)
-  EXPECT_EQ(static_cast<float>(Half(1.0f + ulp / 2)), 1.0f);              // tie -> even (down)
-  EXPECT_EQ(static_cast<float>(Half(1.0f + 3 * ulp / 2)), 1.0f + 2 * ulp);  // tie -> even (up)
+  const float ulp = std::ldexp(1.0f, -10);                                    // spacing of halves in [1, 2)
+  EXPECT_EQ(static_cast<float>(Half(1.0f + ulp / 2)), 1.0f);                  // tie -> even (down)
+  EXPECT_EQ(static_cast<float>(Half(1.0f + 3 * ulp / 2)), 1.0f + 2 * ulp);    // tie -> even (up)
   EXPECT_EQ(static_cast<float>(Half(1.0f + ulp / 2 + ulp / 8)), 1.0f + ulp);  // above the tie
   EXPECT_EQ(static_cast<float>(Half(1.0f + ulp / 2 - ulp / 8)), 1.0f);        // below the tie
-  EXPECT_EQ(Half(65519.0f).bits, 0x7bff);  // below the rounding boundary to inf
-  EXPECT_EQ(Half(65520.0f).bits, 0x7c00);  // the tie rounds to even, i.e. inf
+  EXPECT_EQ(Half(65519.0f).bits, 0x7bff);                                     // below the rounding boundary to inf
+  EXPECT_EQ(Half(65520.0f).bits, 0x7c00);                                     // the tie rounds to even, i.e. inf
   // Rounding carries into the exponent: 2 - ulp/4 rounds to 2.
   EXPECT_EQ(static_cast<float>(Half(2.0f - ulp / 4)), 2.0f);
 }
@@ -216,7 +220,7 @@ TEST(CoreBFloat16, ConversionsAndRounding) {
   EXPECT_EQ(BFloat16(-2.0f).bits, 0xc000);
   EXPECT_EQ(static_cast<float>(BFloat16(3.140625f)), 3.140625f);  // exactly representable
   const float ulp = std::ldexp(1.0f, -7);
-  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + ulp / 2)), 1.0f);              // tie -> even
+  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + ulp / 2)), 1.0f);                // tie -> even
   EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 3 * ulp / 2)), 1.0f + 2 * ulp);  // tie -> even (up)
   EXPECT_EQ(static_cast<float>(BFloat16(1.0f + ulp * 0.75f)), 1.0f + ulp);
   const float inf = std::numeric_limits<float>::infinity();
@@ -479,13 +483,15 @@ TEST(CorePrint, Format) {
   EXPECT_EQ(tensor(std::vector<float>{1.0f, 2.5f, -3.0f}).str(), "tensor([1.0000, 2.5000, -3.0000])");
   EXPECT_EQ(tensor(std::vector<double>{1.0, 2.0}).str(), "tensor([1.0000, 2.0000], dtype=float64)");
   EXPECT_EQ(tensor(std::vector<int64_t>{1, -2, 3}).str(), "tensor([1, -2, 3])");
-  EXPECT_EQ(tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {2, 2}).str(), "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
+  EXPECT_EQ(tensor(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {2, 2}).str(),
+            "tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])");
   EXPECT_EQ(tensor(std::vector<float>{1e-5f, 2e-5f}).str(), "tensor([1.0000e-05, 2.0000e-05])");
   EXPECT_EQ(scalar_tensor(1.0f).str(), "tensor(1.0000)");  // a 0-dim tensor prints without brackets, as in PyTorch
   EXPECT_EQ(tensor(std::vector<float>{1.0f, 2.0f}, {2}).str(), "tensor([1.0000, 2.0000])");
   Tensor nan = tensor(std::vector<float>{std::nanf(""), std::numeric_limits<float>::infinity(), 1.0f});
   EXPECT_EQ(nan.str(), "tensor([nan, inf, 1.0000])");
-  EXPECT_NE(tensor(std::vector<float>{1.0f}, {1}, TensorOptions().requires_grad()).str().find("requires_grad=true"), std::string::npos);
+  EXPECT_NE(tensor(std::vector<float>{1.0f}, {1}, TensorOptions().requires_grad()).str().find("requires_grad=true"),
+            std::string::npos);
   Tensor x = tensor(std::vector<double>{1.0, 2.0}, {2}, TensorOptions(kFloat64).requires_grad());
   EXPECT_NE((x * 2.0).str().find("grad_fn=<mul>"), std::string::npos) << (x * 2.0).str();
   EXPECT_NE(full({2}, true, kBool).str().find("dtype=bool"), std::string::npos);
@@ -517,7 +523,8 @@ TEST(CoreConvert, ToDType) {
   EXPECT_EQ(hv[0], 1.0f);
   EXPECT_TRUE(std::isinf(hv[1]));
   EXPECT_EQ(hv[2], static_cast<float>(Half(0.1f)));
-  const std::vector<float> bv = to_vector<float>(tensor(std::vector<float>{1.0f + std::ldexp(1.0f, -8), 3.0f}).to(kBFloat16));
+  const std::vector<float> bv =
+      to_vector<float>(tensor(std::vector<float>{1.0f + std::ldexp(1.0f, -8), 3.0f}).to(kBFloat16));
   EXPECT_EQ(bv, (std::vector<float>{1.0f, 3.0f}));
   EXPECT_EQ(to_vector<int64_t>(full({2}, true, kBool).to(kInt64)), (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(to_vector<double>(tensor(std::vector<int64_t>{-5, 9}).to(kFloat64)), (std::vector<double>{-5.0, 9.0}));
@@ -584,14 +591,14 @@ TEST(Parallel, ExceptionInsideParallelForReachesTheCaller) {
       },
       {"kernel: chunk [", ") failed"});
   EXPECT_EQ(covered.load(), n);
-  EXPECT_EQ(error_message([&] {
-              parallel_for(n, kParallelGrain, [](int64_t, int64_t) { TANGENT_FAIL("every chunk fails"); });
-            }),
+  EXPECT_EQ(error_message(
+                [&] { parallel_for(n, kParallelGrain, [](int64_t, int64_t) { TANGENT_FAIL("every chunk fails"); }); }),
             "every chunk fails");
   // A std::exception that is not an Error comes through as itself.
-  EXPECT_THROW(parallel_for(n, kParallelGrain, [](int64_t b, int64_t) {
-                 if (b == 0) throw std::out_of_range("first chunk");
-               }),
+  EXPECT_THROW(parallel_for(n, kParallelGrain,
+                            [](int64_t b, int64_t) {
+                              if (b == 0) throw std::out_of_range("first chunk");
+                            }),
                std::out_of_range);
   // The pool still works afterwards.
   std::atomic<int64_t> sum{0};

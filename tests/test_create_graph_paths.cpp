@@ -24,8 +24,7 @@ namespace {
 
 // d<f(inputs), gout>/d(inputs) on fresh leaf copies, with or without create_graph.
 template <typename Fn>
-std::vector<Tensor> first_order(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& gout,
-                                bool create_graph) {
+std::vector<Tensor> first_order(const Fn& f, const std::vector<Tensor>& inputs, const Tensor& gout, bool create_graph) {
   std::vector<Tensor> leaves;
   for (const Tensor& x : inputs) leaves.push_back(x.detach().clone().requires_grad_());
   const Tensor out = f(leaves);
@@ -74,8 +73,10 @@ TEST(CreateGraphFirstOrder, SoftmaxAndSigmoidAttention) {
     int64_t b, h, hkv, lq, lk, d;
     bool causal, padding;
   };
-  const std::vector<Case> cases{{1, 2, 2, 7, 7, 5, true, false},   {2, 4, 2, 13, 9, 8, false, false},
-                                {1, 2, 1, 9, 13, 4, true, false},  {2, 2, 2, 11, 11, 6, false, true},
+  const std::vector<Case> cases{{1, 2, 2, 7, 7, 5, true, false},
+                                {2, 4, 2, 13, 9, 8, false, false},
+                                {1, 2, 1, 9, 13, 4, true, false},
+                                {2, 2, 2, 11, 11, 6, false, true},
                                 {1, 3, 3, 130, 130, 4, true, false}};  // past one 128-row tile
   for (AttentionKind kind : {AttentionKind::Softmax, AttentionKind::Sigmoid}) {
     for (const Case& c : cases) {
@@ -89,8 +90,8 @@ TEST(CreateGraphFirstOrder, SoftmaxAndSigmoidAttention) {
                    v = randn({c.b, c.hkv, c.lk, c.d}, kFloat64), gout = randn({c.b, c.h, c.lq, c.d}, kFloat64);
       expect_same_first_order(
           std::string(attention_kind_name(kind)) + " Lq " + std::to_string(c.lq) + " Lk " + std::to_string(c.lk),
-          [&](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], o); },
-          {q, k, v}, gout);
+          [&](const std::vector<Tensor>& x) { return scaled_dot_product_attention(x[0], x[1], x[2], o); }, {q, k, v},
+          gout);
     }
   }
 }
@@ -108,9 +109,9 @@ TEST(CreateGraphFirstOrder, MoBA) {
     o.fused = true;
     const Tensor q = randn({2, c.h, c.l, 6}, kFloat64), k = randn({2, c.hkv, c.l, 6}, kFloat64),
                  v = randn({2, c.hkv, c.l, 6}, kFloat64), gout = randn({2, c.h, c.l, 6}, kFloat64);
-    expect_same_first_order("moba L " + std::to_string(c.l) + " block " + std::to_string(c.block),
-                            [&](const std::vector<Tensor>& x) { return moba_attention(x[0], x[1], x[2], o); },
-                            {q, k, v}, gout);
+    expect_same_first_order(
+        "moba L " + std::to_string(c.l) + " block " + std::to_string(c.block),
+        [&](const std::vector<Tensor>& x) { return moba_attention(x[0], x[1], x[2], o); }, {q, k, v}, gout);
   }
 }
 
@@ -124,9 +125,9 @@ TEST(CreateGraphFirstOrder, FusedCrossEntropy) {
       o.reduction = reduction;
       o.label_smoothing = smoothing;
       const Tensor gout = reduction == F::Reduction::None ? randn({9}, kFloat64) : Tensor();
-      expect_same_first_order("cross_entropy smoothing " + std::to_string(smoothing),
-                              [&](const std::vector<Tensor>& x) { return F::cross_entropy(x[0], target, o); },
-                              {logits}, gout);
+      expect_same_first_order(
+          "cross_entropy smoothing " + std::to_string(smoothing),
+          [&](const std::vector<Tensor>& x) { return F::cross_entropy(x[0], target, o); }, {logits}, gout);
     }
   }
 }

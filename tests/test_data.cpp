@@ -3,8 +3,8 @@
 // Normalize / compute_mean_std transforms. Fixture files are generated in a fresh temp dir per test.
 #include <gtest/gtest.h>
 
-#include "support/optional.h"
 #include <stdlib.h>
+#include "support/optional.h"
 
 #include <cmath>
 #include <cstring>
@@ -192,7 +192,7 @@ TEST(DataLoaderTest, BatchSizesAndLastPartialBatch) {
   }
   EXPECT_EQ(sizes, (std::vector<int64_t>{4, 4, 2}));
   EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));  // in order without shuffle
-  EXPECT_EQ(loader.epoch(), 1);  // a full pass advances the epoch
+  EXPECT_EQ(loader.epoch(), 1);                                           // a full pass advances the epoch
 
   DataLoader dropping(ds, {4, false, 0, true});
   EXPECT_EQ(dropping.num_batches(), 2);
@@ -307,11 +307,11 @@ TEST_F(DataFiles, NpyRoundTripsEachDtypeAndShape) {
       tensor(std::vector<int64_t>{-5, 0, 7, int64_t{1} << 40, 3, 2, 1, -1}, {2, 2, 2}),
       tensor(std::vector<bool>{true, false, true}, {3}),
       tensor(std::vector<float>{0.5f, -1.25f}, {2}).to(kFloat16),
-      scalar_tensor(Scalar(2.75)).to(kFloat32),             // 0-d
-      scalar_tensor(Scalar(int64_t{-9}), kInt64),           // 0-d int
-      empty({0}, kFloat32),                                 // empty
-      empty({2, 0, 3}, kFloat64),                           // empty with dims
-      arange(0, 6).to(kFloat64).reshape({2, 3}).t(),        // non-contiguous input
+      scalar_tensor(Scalar(2.75)).to(kFloat32),       // 0-d
+      scalar_tensor(Scalar(int64_t{-9}), kInt64),     // 0-d int
+      empty({0}, kFloat32),                           // empty
+      empty({2, 0, 3}, kFloat64),                     // empty with dims
+      arange(0, 6).to(kFloat64).reshape({2, 3}).t(),  // non-contiguous input
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     const Tensor& t = cases[i];
@@ -357,9 +357,8 @@ TEST_F(DataFiles, NpyWritesTheStandardHeader) {
 
 TEST_F(DataFiles, NpyReadsHandWrittenFiles) {
   // int32 little-endian, converted to int64.
-  write_bytes(path("i4.npy"),
-              npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
-                        raw(std::vector<int32_t>{1, -2, 3, -4, 5, 2147483647})));
+  write_bytes(path("i4.npy"), npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }",
+                                        raw(std::vector<int32_t>{1, -2, 3, -4, 5, 2147483647})));
   Tensor i4 = read_npy(path("i4.npy"));
   EXPECT_EQ(i4.dtype(), kInt64);
   EXPECT_EQ(i4.shape(), Shape({2, 3}));
@@ -386,8 +385,8 @@ TEST_F(DataFiles, NpyReadsHandWrittenFiles) {
   EXPECT_EQ(f.shape(), Shape({2, 3}));
   EXPECT_EQ(to_vector<float>(f), (std::vector<float>{1, 2, 3, 4, 5, 6}));
   // Bool bytes other than 0/1 read as true.
-  write_bytes(path("b.npy"), npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
-                                       std::string("\x00\x01\x07", 3)));
+  write_bytes(path("b.npy"),
+              npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", std::string("\x00\x01\x07", 3)));
   EXPECT_EQ(to_vector<bool>(read_npy(path("b.npy"))), (std::vector<bool>{false, true, true}));
 }
 
@@ -416,8 +415,7 @@ TEST_F(DataFiles, NpyCorruptedFilesRaiseNamingTheFile) {
                "descr");
   expect_error("dict.npy", npy_bytes("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", "1234"),
                "True or False");
-  expect_error("shape.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (x,), }", "1234"),
-               "shape");
+  expect_error("shape.npy", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (x,), }", "1234"), "shape");
   expect_error("missing.npy", npy_bytes("{'descr': '<f4', 'shape': (1,), }", "1234"), "required");
   expect_error("huge.npy",
                npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 4000000000), }", "1234"),
@@ -459,8 +457,7 @@ TEST_F(DataFiles, IdxReadsHandWrittenPlainAndGzipFiles) {
     EXPECT_EQ(to_vector<int64_t>(generic)[23], 230);
     // limit reads only the first examples.
     EXPECT_EQ(read_idx_images(path("images-idx3-ubyte" + suffix), 1).shape(), Shape({1, 1, 3, 4}));
-    EXPECT_EQ(to_vector<int64_t>(read_idx_labels(path("labels-idx1-ubyte" + suffix), 2)),
-              (std::vector<int64_t>{9, 0}));
+    EXPECT_EQ(to_vector<int64_t>(read_idx_labels(path("labels-idx1-ubyte" + suffix), 2)), (std::vector<int64_t>{9, 0}));
   }
   // Signed and wider types, big-endian.
   const std::string i16 = be32(0x00000B02) + be32(1) + be32(2) + std::string("\xff\xfe\x01\x00", 4);

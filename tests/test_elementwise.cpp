@@ -14,8 +14,8 @@
 #include "support/gradcheck.h"
 
 using namespace tangent;
-using tangent::testing::error_message;
 using tangent::testing::all_close;
+using tangent::testing::error_message;
 
 namespace {
 
@@ -26,10 +26,14 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Tolerance of a dtype's computation relative to a float64 reference (16-bit types round the input too).
 double tol_for(DType dt) {
   switch (dt) {
-    case kFloat64: return 1e-12;
-    case kFloat32: return 2e-6;
-    case kFloat16: return 2e-3;
-    default: return 1.6e-2;
+    case kFloat64:
+      return 1e-12;
+    case kFloat32:
+      return 2e-6;
+    case kFloat16:
+      return 2e-3;
+    default:
+      return 1.6e-2;
   }
 }
 

@@ -5,9 +5,9 @@
 // tests skip when python3 lacks onnxruntime / numpy.
 #include <gtest/gtest.h>
 
-#include "support/optional.h"
 #include <stdlib.h>
 #include <unistd.h>
+#include "support/optional.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <tangent/tangent.h>
+#include <nlohmann/json.hpp>
 
 #include "nn/onnx_emitter.h"
 #include "nn/onnx_export.h"
@@ -62,7 +62,8 @@ bool have_python_module(const std::string& modules) {
   return cache[modules] = ok;
 }
 bool have_ort() { return have_python_module("onnxruntime, numpy"); }
-#define SKIP_WITHOUT_ORT() TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime and numpy for python3 (pip install onnxruntime numpy)")
+#define SKIP_WITHOUT_ORT() \
+  TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime and numpy for python3 (pip install onnxruntime numpy)")
 
 // Runs a command, returning its exit status and capturing stdout+stderr.
 int run_command(const std::string& cmd, std::string* output) {
@@ -93,7 +94,8 @@ class ExportTest : public ::testing::Test {
   std::vector<Tensor> ort(const std::string& onnx_path, const std::vector<Tensor>& xs) {
     std::string cmd = "python3 '" + script() + "' run '" + onnx_path + "'";
     for (size_t i = 0; i < xs.size(); ++i) {
-      const std::string in = path("ort_in" + std::to_string(i) + ".npy"), out = path("ort_out" + std::to_string(i) + ".npy");
+      const std::string in = path("ort_in" + std::to_string(i) + ".npy"),
+                        out = path("ort_out" + std::to_string(i) + ".npy");
       fs::remove(out);
       data::write_npy(in, xs[i]);
       cmd += " '" + in + "' '" + out + "'";
@@ -142,7 +144,8 @@ std::map<std::string, double>& measured() {
 }
 struct PrintMeasured : ::testing::Environment {
   void TearDown() override {
-    for (const auto& [k, v] : measured()) std::printf("[parity] %-28s max |onnxruntime - tangent| = %.3g\n", k.c_str(), v);
+    for (const auto& [k, v] : measured())
+      std::printf("[parity] %-28s max |onnxruntime - tangent| = %.3g\n", k.c_str(), v);
   }
 };
 const auto* const kPrintMeasured = ::testing::AddGlobalTestEnvironment(new PrintMeasured);
@@ -158,7 +161,7 @@ Tensor randn_batch(int64_t b, const Shape& per) {
 struct LayerCase {
   std::string name;
   std::function<std::shared_ptr<nn::Module>()> make;
-  Shape input;                        // one example
+  Shape input;                         // one example
   std::map<std::string, int64_t> ops;  // expected operator counts (subset)
   bool int_input = false;
 };
@@ -218,21 +221,46 @@ std::vector<LayerCase> layer_cases() {
       {"Conv2d", [=] { return seq({conv(false)}); }, {4, 7, 8}, {{"Conv", 1}}},
       {"Conv2dNTK", [=] { return seq({conv(true)}); }, {4, 7, 8}, {{"Conv", 1}}},
       {"MaxPool2d", [] { return seq({std::make_shared<MaxPool2d>(2)}); }, {3, 8, 8}, {{"MaxPool", 1}}},
-      {"MaxPool2dPadded", [] { return seq({std::make_shared<MaxPool2d>(Pair{3, 3}, Pair{2, 2}, Pair{1, 1})}); },
-       {3, 9, 8}, {{"MaxPool", 1}}},
-      {"AvgPool2d", [] { return seq({std::make_shared<AvgPool2d>(Pair{3, 3}, Pair{2, 2}, Pair{1, 1})}); },
-       {3, 9, 8}, {{"AveragePool", 1}}},
-      {"AdaptiveAvgPool1x1", [] { return seq({std::make_shared<AdaptiveAvgPool2d>(Pair{1, 1})}); }, {3, 6, 4},
+      {"MaxPool2dPadded",
+       [] {
+         return seq({std::make_shared<MaxPool2d>(Pair{3, 3}, Pair{2, 2}, Pair{1, 1})});
+       },
+       {3, 9, 8},
+       {{"MaxPool", 1}}},
+      {"AvgPool2d",
+       [] {
+         return seq({std::make_shared<AvgPool2d>(Pair{3, 3}, Pair{2, 2}, Pair{1, 1})});
+       },
+       {3, 9, 8},
+       {{"AveragePool", 1}}},
+      {"AdaptiveAvgPool1x1",
+       [] {
+         return seq({std::make_shared<AdaptiveAvgPool2d>(Pair{1, 1})});
+       },
+       {3, 6, 4},
        {{"GlobalAveragePool", 1}}},
-      {"AdaptiveAvgPool2x2", [] { return seq({std::make_shared<AdaptiveAvgPool2d>(Pair{2, 2})}); }, {3, 6, 4},
+      {"AdaptiveAvgPool2x2",
+       [] {
+         return seq({std::make_shared<AdaptiveAvgPool2d>(Pair{2, 2})});
+       },
+       {3, 6, 4},
        {{"AveragePool", 1}}},
       {"BatchNorm1d", [=] { return seq({bn(std::make_shared<BatchNorm1d>(5))}); }, {5}, {{"BatchNormalization", 1}}},
-      {"BatchNorm1d3D", [=] { return seq({bn(std::make_shared<BatchNorm1d>(5))}); }, {5, 7},
+      {"BatchNorm1d3D",
+       [=] { return seq({bn(std::make_shared<BatchNorm1d>(5))}); },
+       {5, 7},
        {{"BatchNormalization", 1}}},
-      {"BatchNorm2d", [=] { return seq({bn(std::make_shared<BatchNorm2d>(3))}); }, {3, 4, 5},
+      {"BatchNorm2d",
+       [=] { return seq({bn(std::make_shared<BatchNorm2d>(3))}); },
+       {3, 4, 5},
        {{"BatchNormalization", 1}}},
       {"LayerNorm", [=] { return seq({ln({6})}); }, {3, 6}, {{"LayerNormalization", 1}}},
-      {"LayerNorm2D", [=] { return seq({ln({3, 6})}); }, {3, 6}, {{"LayerNormalization", 1}}},
+      {"LayerNorm2D",
+       [=] {
+         return seq({ln({3, 6})});
+       },
+       {3, 6},
+       {{"LayerNormalization", 1}}},
       {"RMSNorm", [=] { return seq({rms()}); }, {2, 6}, {{"ReduceMean", 1}, {"Sqrt", 1}, {"Div", 1}}},
       {"ReLU", [] { return seq({std::make_shared<ReLU>()}); }, {7}, {{"Relu", 1}}},
       {"GELU", [] { return seq({std::make_shared<GELU>()}); }, {7}, {{"Erf", 1}}},
@@ -246,12 +274,19 @@ std::vector<LayerCase> layer_cases() {
       {"Flatten", [] { return seq({std::make_shared<Flatten>()}); }, {2, 3, 4}, {{"Flatten", 1}}},
       {"FlattenMiddle", [] { return seq({std::make_shared<Flatten>(2, 3)}); }, {2, 3, 4, 5}, {{"Reshape", 1}}},
       {"FlattenAll", [] { return seq({std::make_shared<Flatten>(0)}); }, {2, 3}, {{"Reshape", 1}}},
-      {"Dropout", [] { return seq({std::make_shared<Linear>(4, 4), std::make_shared<Dropout>(0.5)}); }, {4},
+      {"Dropout",
+       [] {
+         return seq({std::make_shared<Linear>(4, 4), std::make_shared<Dropout>(0.5)});
+       },
+       {4},
        {{"Gemm", 1}}},
       {"Embedding", [] { return seq({std::make_shared<Embedding>(11, 4)}); }, {5}, {{"Gather", 1}}, true},
       {"NestedSequential",
-       [] { return seq({seq({std::make_shared<Linear>(4, 5), std::make_shared<ReLU>()}), std::make_shared<Linear>(5, 2)}); },
-       {4}, {{"Gemm", 2}, {"Relu", 1}}},
+       [] {
+         return seq({seq({std::make_shared<Linear>(4, 5), std::make_shared<ReLU>()}), std::make_shared<Linear>(5, 2)});
+       },
+       {4},
+       {{"Gemm", 2}, {"Relu", 1}}},
   };
 }
 
@@ -328,10 +363,11 @@ TEST_F(ExportTest, MLPVariantsMatchOnnxRuntime) {
     bool ntk;
     double dropout;
   };
-  const std::vector<Case> cases = {{"mlp relu", "relu", false, 0.0},        {"mlp gelu", "gelu", false, 0.0},
-                                   {"mlp gelu_tanh", "gelu_tanh", false, 0.0}, {"mlp silu", "silu", false, 0.0},
-                                   {"mlp tanh", "tanh", false, 0.3},         {"mlp softplus", "softplus", false, 0.0},
-                                   {"mlp ntk relu", "relu", true, 0.0},      {"mlp ntk gelu+dropout", "gelu", true, 0.2}};
+  const std::vector<Case> cases = {
+      {"mlp relu", "relu", false, 0.0},           {"mlp gelu", "gelu", false, 0.0},
+      {"mlp gelu_tanh", "gelu_tanh", false, 0.0}, {"mlp silu", "silu", false, 0.0},
+      {"mlp tanh", "tanh", false, 0.3},           {"mlp softplus", "softplus", false, 0.0},
+      {"mlp ntk relu", "relu", true, 0.0},        {"mlp ntk gelu+dropout", "gelu", true, 0.2}};
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     models::MLPOptions mo;
@@ -390,7 +426,8 @@ TEST_F(ExportTest, ConvNetWithBatchNormMatchesOnnxRuntime) {
   // With softmax appended.
   nn::OnnxExportOptions o;
   o.softmax = true;
-  const double p = parity(cnn, o, [&](int64_t b) { return randn_batch(b, co.input_shape); }, {3}, true);
+  const double p = parity(
+      cnn, o, [&](int64_t b) { return randn_batch(b, co.input_shape); }, {3}, true);
   measured()["convnet softmax"] = p;
   EXPECT_LE(p, 1e-5);
 }
@@ -400,8 +437,12 @@ TEST_F(ExportTest, EmbeddingLayerNormModelMatchesOnnxRuntime) {
   auto ln = std::make_shared<nn::LayerNorm>(Shape{8});
   ln->weight.detach().copy_(randn({8}));
   ln->bias.detach().copy_(randn({8}));
-  nn::Sequential m{emb, ln, std::make_shared<nn::Linear>(8, 16), std::make_shared<nn::GELU>(),
-                   std::make_shared<nn::RMSNorm>(Shape{16}), std::make_shared<nn::Linear>(16, 4)};
+  nn::Sequential m{emb,
+                   ln,
+                   std::make_shared<nn::Linear>(8, 16),
+                   std::make_shared<nn::GELU>(),
+                   std::make_shared<nn::RMSNorm>(Shape{16}),
+                   std::make_shared<nn::Linear>(16, 4)};
   nn::OnnxExportOptions o;
   o.input_shape = {6};  // 6 token ids per example
   const nn::OnnxSummary s = nn::inspect_onnx_bytes(nn::export_onnx(m, o));
@@ -596,10 +637,13 @@ TEST_F(ExportTest, SafetensorsCorruptFilesRaise) {
   fails(with_header(R"({"a": {"dtype": "F8", "shape": [1], "data_offsets": [0, 1]}})", "x"), "unsupported dtype");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", "xxxx"), "needs 8");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-                        "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})", "xxxxxx"), "overlapping");
+                        "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})",
+                    "xxxxxx"),
+        "overlapping");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "xxxx"), "invalid shape");
-  fails(with_header(R"({"a": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})",
-                    ""), "too large");
+  fails(
+      with_header(R"({"a": {"dtype": "F32", "shape": [0, 1099511627776, 1099511627776], "data_offsets": [0, 0]}})", ""),
+      "too large");
   fails(with_header(R"({"a": {"dtype": "F32", "shape": [1]}})", "xxxx"), "data_offsets");
   fails(with_header(R"({"__metadata__": {"k": 3}})", ""), "not a string");
   fails(with_header(R"({"a": {"dtype": "BOOL", "shape": [1], "data_offsets": [0, 1]}})", "\x07"), "0 or 1");
@@ -614,7 +658,8 @@ TEST_F(ExportTest, SafetensorsReadByNumPy) {
   const std::string out = path("np");
   fs::create_directory(out);
   std::string log;
-  ASSERT_EQ(run_command("python3 '" + script() + "' safetensors '" + path("w.safetensors") + "' '" + out + "'", &log), 0)
+  ASSERT_EQ(run_command("python3 '" + script() + "' safetensors '" + path("w.safetensors") + "' '" + out + "'", &log),
+            0)
       << log;
   std::ifstream f(out + "/index.json");
   const auto index = nlohmann::json::parse(f);

@@ -27,9 +27,8 @@ namespace {
 class FileIo : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tangent_file_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("tangent_file_io_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -106,8 +105,11 @@ TEST_F(FileIo, WritersLeaveNoTempFileOnFailure) {
   nn::Checkpoint c;
   c.model_kind = "mlp";
   tangent::testing::expect_error([&] { nn::save_checkpoint(path("m.tgt"), c); }, {"save_checkpoint", "m.tgt"});
-  tangent::testing::expect_error([&] { nn::write_safetensors(path("w.safetensors"), {{"w", ones({2})}}); },
-                                 {"write_safetensors", "w.safetensors"});
+  tangent::testing::expect_error(
+      [&] {
+        nn::write_safetensors(path("w.safetensors"), {{"w", ones({2})}});
+      },
+      {"write_safetensors", "w.safetensors"});
   EXPECT_EQ(files(), (std::vector<std::string>{"m.tgt", "w.safetensors", "x.npy"}));
 }
 

@@ -40,7 +40,8 @@ bool truthy(const std::string& v) { return v == "ON" || v == "1" || v == "TRUE" 
 
 TEST(Install, FindPackageConsumerBuildsAndRuns) {
   const std::string source = env("TANGENT_SOURCE_DIR"), binary = env("TANGENT_BINARY_DIR");
-  TANGENT_REQUIRE_OR_SKIP(!source.empty() && !binary.empty(), "$TANGENT_SOURCE_DIR / $TANGENT_BINARY_DIR (run via ctest)");
+  TANGENT_REQUIRE_OR_SKIP(!source.empty() && !binary.empty(),
+                          "$TANGENT_SOURCE_DIR / $TANGENT_BINARY_DIR (run via ctest)");
   TANGENT_REQUIRE_OR_SKIP(std::system("cmake --version > /dev/null 2>&1") == 0, "cmake on PATH");
 
   const fs::path work = fs::path(binary) / "install_test";
@@ -63,13 +64,13 @@ TEST(Install, FindPackageConsumerBuildsAndRuns) {
     configure += " -DCMAKE_CXX_COMPILER_LAUNCHER=" + quote(env("TANGENT_CXX_COMPILER_LAUNCHER"));
   // A sanitized libtangent needs its consumers linked with the sanitizer runtimes too.
   if (truthy(env("TANGENT_SANITIZE")))
-    configure += " '-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined' '-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined'";
+    configure +=
+        " '-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined' '-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined'";
   ASSERT_EQ(run(configure, log), 0) << read_file(log);
   ASSERT_EQ(run("cmake --build " + quote(build), log), 0) << read_file(log);
 
   const fs::path out = work / "out.txt";
-  ASSERT_EQ(std::system((quote(build / "install_check") + " > " + quote(out) + " 2>&1").c_str()), 0)
-      << read_file(out);
+  ASSERT_EQ(std::system((quote(build / "install_check") + " > " + quote(out) + " 2>&1").c_str()), 0) << read_file(out);
   const std::string text = read_file(out);
   EXPECT_NE(text.find("y: 3 12 27"), std::string::npos) << text;
   EXPECT_NE(text.find("grad: 6 12 18"), std::string::npos) << text;

@@ -229,8 +229,7 @@ TEST(LinalgErrors, MessagesNameTheOpAndShapes) {
   EXPECT_NE(error_message([] { matmul(zeros({}), zeros({3})); }).find("at least 1-D"), std::string::npos);
   const std::string bb = error_message([] { matmul(zeros({2, 3, 4}), zeros({3, 4, 5})); });
   EXPECT_NE(bb.find("matmul"), std::string::npos) << bb;
-  EXPECT_NE(error_message([] { addmm(zeros({5, 4}), zeros({3, 5}), zeros({5, 4})); }).find("addmm"),
-            std::string::npos);
+  EXPECT_NE(error_message([] { addmm(zeros({5, 4}), zeros({3, 5}), zeros({5, 4})); }).find("addmm"), std::string::npos);
 }
 
 // ---------------------------------------------------------------- gradients
@@ -238,8 +237,8 @@ TEST(LinalgGrad, MatmulVariants) {
   manual_seed(9);
   auto mm2 = [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); };
   const std::vector<std::vector<Shape>> cases = {
-      {{3, 4}, {4, 5}}, {{2, 1, 3, 4}, {5, 4, 2}}, {{4}, {4, 3}}, {{3, 4}, {4}}, {{4}, {4}}, {{3, 4}, {2, 4, 2}},
-      {{2, 3, 4}, {4, 2}}};
+      {{3, 4}, {4, 5}}, {{2, 1, 3, 4}, {5, 4, 2}}, {{4}, {4, 3}},      {{3, 4}, {4}},
+      {{4}, {4}},       {{3, 4}, {2, 4, 2}},       {{2, 3, 4}, {4, 2}}};
   for (const auto& c : cases) {
     const std::vector<Tensor> in = {randn(c[0], kFloat64).requires_grad_(), randn(c[1], kFloat64).requires_grad_()};
     EXPECT_TRUE(gradcheck(mm2, in)) << c[0] << " @ " << c[1];

@@ -19,8 +19,8 @@
 #include "support/gradcheck.h"
 
 using namespace tangent;
-using tangent::testing::error_message;
 using tangent::testing::all_close;
+using tangent::testing::error_message;
 using tangent::testing::gradcheck;
 using tangent::testing::gradgradcheck;
 using tangent::testing::max_abs_diff;
@@ -89,9 +89,8 @@ Tensor brute_force(const Tensor& q, const Tensor& k, const Tensor& v, int64_t bs
           for (int64_t d = 0; d < D; ++d) g += Q[t * D + d] * cent[n * D + d];
           gates.push_back({g, n});
         }
-        std::sort(gates.begin(), gates.end(), [](auto a, auto b2) {
-          return a.first != b2.first ? a.first > b2.first : a.second > b2.second;
-        });
+        std::sort(gates.begin(), gates.end(),
+                  [](auto a, auto b2) { return a.first != b2.first ? a.first > b2.first : a.second > b2.second; });
         std::vector<bool> chosen(static_cast<size_t>(nb), false);
         chosen[static_cast<size_t>(c)] = true;
         for (int64_t s = 0; s < std::min<int64_t>(top_k - 1, static_cast<int64_t>(gates.size())); ++s)
@@ -387,25 +386,33 @@ TEST(MoBA, EmptySequence) {
 TEST(MoBA, ErrorsNameTheProblem) {
   const Tensor q = zeros({1, 4, 8, 4}), k = zeros({1, 2, 8, 4}), v = zeros({1, 2, 8, 4});
   const AttentionOptions o = moba_options(4, 2);
-  EXPECT_NE(error_message([&] { moba_attention(q, zeros({1, 2, 6, 4}), zeros({1, 2, 6, 4}), o); })
-                .find("MoBA is causal self-attention, so the query length (8"),
+  EXPECT_NE(error_message([&] {
+              moba_attention(q, zeros({1, 2, 6, 4}), zeros({1, 2, 6, 4}), o);
+            }).find("MoBA is causal self-attention, so the query length (8"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(q, zeros({1, 3, 8, 4}), zeros({1, 3, 8, 4}), o); })
-                .find("must be a multiple of the key/value heads (3"),
+  EXPECT_NE(error_message([&] {
+              moba_attention(q, zeros({1, 3, 8, 4}), zeros({1, 3, 8, 4}), o);
+            }).find("must be a multiple of the key/value heads (3"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(q, zeros({1, 2, 8, 5}), v, o); }).find("does not match q of shape"),
+  EXPECT_NE(error_message([&] {
+              moba_attention(q, zeros({1, 2, 8, 5}), v, o);
+            }).find("does not match q of shape"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(q, k, zeros({1, 2, 7, 4}), o); }).find("does not match k of shape"),
+  EXPECT_NE(error_message([&] {
+              moba_attention(q, k, zeros({1, 2, 7, 4}), o);
+            }).find("does not match k of shape"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(zeros({4, 8, 4}), k, v, o); }).find("expected q of shape [B, H, L, D]"),
+  EXPECT_NE(error_message([&] {
+              moba_attention(zeros({4, 8, 4}), k, v, o);
+            }).find("expected q of shape [B, H, L, D]"),
             std::string::npos);
   EXPECT_NE(error_message([&] { moba_attention(q, k.to(kFloat64), v, o); }).find("must share a dtype"),
             std::string::npos);
   EXPECT_NE(error_message([&] { moba_attention(q.to(kInt64), k, v, o); }).find("expected float32 or float64 q"),
             std::string::npos);
-  EXPECT_NE(error_message([&] { moba_attention(q, k, v, moba_options(0, 2)); })
-                .find("moba_block_size must be positive"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message([&] { moba_attention(q, k, v, moba_options(0, 2)); }).find("moba_block_size must be positive"),
+      std::string::npos);
   EXPECT_NE(error_message([&] { moba_attention(q, k, v, moba_options(4, 0)); }).find("moba_top_k must be positive"),
             std::string::npos);
   AttentionOptions padded = o;

@@ -36,10 +36,9 @@ TEST(Models, MLPStructure) {
   models::MLP m(mlp_options());
   EXPECT_EQ(m.kind(), "mlp");
   EXPECT_EQ(m.input_shape(), (Shape{1, 4, 4}));
-  EXPECT_EQ(module_types(m),
-            (std::vector<std::string>{":MLP", "layers:Sequential", "layers.0:Linear", "layers.1:Tanh",
-                                      "layers.2:Dropout", "layers.3:Linear", "layers.4:Tanh", "layers.5:Dropout",
-                                      "layers.6:Linear"}));
+  EXPECT_EQ(module_types(m), (std::vector<std::string>{":MLP", "layers:Sequential", "layers.0:Linear", "layers.1:Tanh",
+                                                       "layers.2:Dropout", "layers.3:Linear", "layers.4:Tanh",
+                                                       "layers.5:Dropout", "layers.6:Linear"}));
   EXPECT_EQ(m.num_parameters(), 16 * 12 + 12 + 12 * 8 + 8 + 8 * 3 + 3);
   EXPECT_EQ(m.forward(randn({5, 1, 4, 4})).shape(), (Shape{5, 3}));
   EXPECT_EQ(m.forward(randn({5, 16})).shape(), (Shape{5, 3}));  // already-flat rows are accepted
@@ -156,7 +155,8 @@ TEST(Models, ConfigRoundTrip) {
   models::MLP ntk_mlp(ntk);
   expect_rebuilds(ntk_mlp, randn({2, 16}));
 
-  expect_error([] { models::create_model("transformer9", nn::Config()); }, {"create_model", "transformer9", "mlp", "cnn"});
+  expect_error([] { models::create_model("transformer9", nn::Config()); },
+               {"create_model", "transformer9", "mlp", "cnn"});
   expect_error([] { models::create_model("mlp", nn::Config()); }, {"config", "input_shape"});
 }
 

@@ -15,8 +15,8 @@
 #include "support/gradcheck.h"
 
 using namespace tangent;
-using tangent::testing::expect_error;
 using tangent::testing::all_close;
+using tangent::testing::expect_error;
 namespace F = tangent::nn::functional;
 
 namespace {
@@ -29,9 +29,10 @@ Vec vec(const Tensor& t) { return to_vector<double>(t); }
 struct Net : nn::Module {
   Net() {
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(5, 4));
-    layers = register_module("layers", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-                                           std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(),
-                                           std::make_shared<nn::BatchNorm1d>(3)}));
+    layers = register_module(
+        "layers",
+        std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+            std::make_shared<nn::Linear>(4, 3), std::make_shared<nn::ReLU>(), std::make_shared<nn::BatchNorm1d>(3)}));
     scale = register_parameter("scale", ones({3}));
   }
   Tensor forward(const Tensor& x) override { return layers->forward(fc1->forward(x)) * scale; }
@@ -55,7 +56,7 @@ TEST(NnModule, NestedNamesAndOrder) {
             (std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "layers.0.weight", "layers.0.bias",
                                       "layers.2.weight", "layers.2.bias"}));
   EXPECT_EQ(keys(net->named_buffers()), (std::vector<std::string>{"layers.2.running_mean", "layers.2.running_var",
-                                                                   "layers.2.num_batches_tracked"}));
+                                                                  "layers.2.num_batches_tracked"}));
   EXPECT_EQ(keys(net->named_parameters(false)), (std::vector<std::string>{"scale"}));
   const auto params = net->parameters();
   ASSERT_EQ(params.size(), 7u);
@@ -258,8 +259,8 @@ TEST(NnLayers, LinearMatchesManual) {
   // Default init: U(-1/sqrt(in), 1/sqrt(in)).
   for (double v : vec(lin.weight)) EXPECT_LE(std::abs(v), 1.0 / std::sqrt(6.0));
   const Tensor x = randn({5, 6});
-  EXPECT_TRUE(all_close(lin.forward(x), tensor(linear_ref(x, lin.weight, lin.bias, 1, 1), {5, 4}, kFloat64).to(kFloat32),
-                        1e-5, 1e-5));
+  EXPECT_TRUE(all_close(lin.forward(x),
+                        tensor(linear_ref(x, lin.weight, lin.bias, 1, 1), {5, 4}, kFloat64).to(kFloat32), 1e-5, 1e-5));
   // Leading batch dims.
   const Tensor x3 = randn({2, 3, 6});
   EXPECT_EQ(lin.forward(x3).shape(), (Shape{2, 3, 4}));
@@ -267,8 +268,9 @@ TEST(NnLayers, LinearMatchesManual) {
   nn::Linear nobias(6, 4, false);
   EXPECT_FALSE(nobias.bias.defined());
   EXPECT_EQ(nobias.named_parameters().size(), 1u);
-  EXPECT_TRUE(all_close(nobias.forward(x), tensor(linear_ref(x, nobias.weight, Tensor(), 1, 1), {5, 4}, kFloat64).to(kFloat32),
-                        1e-5, 1e-5));
+  EXPECT_TRUE(all_close(nobias.forward(x),
+                        tensor(linear_ref(x, nobias.weight, Tensor(), 1, 1), {5, 4}, kFloat64).to(kFloat32), 1e-5,
+                        1e-5));
   expect_error([&] { lin.forward(randn({5, 7})); }, {"Linear", "[..., 6]", "[5, 7]"});
   expect_error([] { nn::Linear(0, 3); }, {"Linear", "in=0"});
 }
@@ -517,7 +519,7 @@ TEST(NnLayers, Dropout) {
   EXPECT_NEAR(static_cast<double>(zeros_count) / 200000.0, 0.3, 0.005);
   EXPECT_NEAR(mean(y).item<double>(), 1.0, 0.01);  // unbiased
   manual_seed(11);
-  EXPECT_TRUE(equal(drop.forward(x), y));  // deterministic under manual_seed
+  EXPECT_TRUE(equal(drop.forward(x), y));   // deterministic under manual_seed
   EXPECT_FALSE(equal(drop.forward(x), y));  // and the generator advanced
   // Its own generator.
   Generator gen(5);
@@ -543,13 +545,13 @@ TEST(NnLayers, Activations) {
   auto check = [&](const std::string& name, const std::function<double(double)>& f) {
     auto m = nn::make_activation(name);
     const Vec y = vec(m->forward(x));
-    for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(y[i], f(xs[i]), 1e-7 * (1 + std::abs(f(xs[i])))) << name << " at " << xs[i];
+    for (size_t i = 0; i < xs.size(); ++i)
+      EXPECT_NEAR(y[i], f(xs[i]), 1e-7 * (1 + std::abs(f(xs[i])))) << name << " at " << xs[i];
   };
   check("relu", [](double v) { return v > 0 ? v : 0.0; });
   check("gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); });
-  check("gelu_tanh", [](double v) {
-    return 0.5 * v * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
-  });
+  check("gelu_tanh",
+        [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))); });
   check("silu", [](double v) { return v / (1 + std::exp(-v)); });
   check("tanh", [](double v) { return std::tanh(v); });
   check("sigmoid", [](double v) { return 1 / (1 + std::exp(-v)); });
@@ -580,7 +582,9 @@ TEST(NnInit, FansAndGains) {
 
 TEST(NnInit, Statistics) {
   manual_seed(13);
-  auto stats = [](const Tensor& t) { return std::pair<double, double>{mean(t).item<double>(), tangent::std(t).item<double>()}; };
+  auto stats = [](const Tensor& t) {
+    return std::pair<double, double>{mean(t).item<double>(), tangent::std(t).item<double>()};
+  };
   Tensor w = empty({512, 256});
   nn::init::kaiming_normal_(w, 0.0, "fan_in", "relu");
   auto [m, s] = stats(w);
@@ -663,7 +667,8 @@ TEST(NnLoss, CrossEntropyIndices) {
   for (int64_t i = 0; i < 3; ++i)
     for (int64_t k = 0; k < 4; ++k) {
       const int64_t t = std::vector<int64_t>{1, 3, 0}[static_cast<size_t>(i)];
-      EXPECT_NEAR(g[static_cast<size_t>(i * 4 + k)], (std::exp(lp[static_cast<size_t>(i)][static_cast<size_t>(k)]) - (k == t)) / 3, 1e-6);
+      EXPECT_NEAR(g[static_cast<size_t>(i * 4 + k)],
+                  (std::exp(lp[static_cast<size_t>(i)][static_cast<size_t>(k)]) - (k == t)) / 3, 1e-6);
     }
 }
 
@@ -695,8 +700,8 @@ TEST(NnLoss, CrossEntropyProbabilitiesAndSmoothing) {
   EXPECT_TRUE(all_close(F::cross_entropy(logits, t, o), tensor(per, {3}, kFloat64), 1e-12, 1e-12));
   o.reduction = F::Reduction::Mean;
   EXPECT_NEAR(F::cross_entropy(logits, t, o).item<double>(), (per[0] + per[1] + per[2]) / 3, 1e-12);
-  EXPECT_NEAR(F::cross_entropy(logits, one_hot(t, 4).to(kFloat64), o).item<double>(),
-              (per[0] + per[1] + per[2]) / 3, 1e-12);
+  EXPECT_NEAR(F::cross_entropy(logits, one_hot(t, 4).to(kFloat64), o).item<double>(), (per[0] + per[1] + per[2]) / 3,
+              1e-12);
   o.label_smoothing = 1.5;
   expect_error([&] { F::cross_entropy(logits, t, o); }, {"cross_entropy", "label_smoothing", "1.5"});
 }
@@ -707,7 +712,8 @@ TEST(NnLoss, CrossEntropyIgnoreIndex) {
   const Tensor t = tensor(std::vector<int64_t>{1, -100, 0}, {3});
   F::CrossEntropyOptions o;
   o.reduction = F::Reduction::None;
-  EXPECT_TRUE(all_close(F::cross_entropy(logits, t, o), tensor(Vec{-lp[0][1], 0.0, -lp[2][0]}, {3}, kFloat64), 1e-12, 1e-12));
+  EXPECT_TRUE(
+      all_close(F::cross_entropy(logits, t, o), tensor(Vec{-lp[0][1], 0.0, -lp[2][0]}, {3}, kFloat64), 1e-12, 1e-12));
   o.reduction = F::Reduction::Mean;  // the mean is over the non-ignored targets
   EXPECT_NEAR(F::cross_entropy(logits, t, o).item<double>(), (-lp[0][1] - lp[2][0]) / 2, 1e-12);
   o.reduction = F::Reduction::Sum;
@@ -757,13 +763,22 @@ TEST(NnLoss, CrossEntropySpatial) {
 
 TEST(NnLoss, CrossEntropyErrors) {
   const Tensor logits = tensor(kLogits, {3, 4}, kFloat64);
-  expect_error([&] { F::cross_entropy(logits, tensor(std::vector<bool>{true, false, true}, {3})); },
-               {"cross_entropy", "int64", "bool"});
-  expect_error([&] { F::cross_entropy(logits, tensor(std::vector<int64_t>{1, 4, 0}, {3})); },
-               {"out of range", "[0, 4)", "[3, 4]"});
+  expect_error(
+      [&] {
+        F::cross_entropy(logits, tensor(std::vector<bool>{true, false, true}, {3}));
+      },
+      {"cross_entropy", "int64", "bool"});
+  expect_error(
+      [&] {
+        F::cross_entropy(logits, tensor(std::vector<int64_t>{1, 4, 0}, {3}));
+      },
+      {"out of range", "[0, 4)", "[3, 4]"});
   expect_error([&] { F::cross_entropy(logits, tensor(std::vector<int64_t>{1, -1, 0}, {3})); }, {"out of range"});
-  expect_error([&] { F::cross_entropy(logits, tensor(std::vector<int64_t>{1, 2}, {2})); },
-               {"cross_entropy", "[2]", "[3, 4]"});
+  expect_error(
+      [&] {
+        F::cross_entropy(logits, tensor(std::vector<int64_t>{1, 2}, {2}));
+      },
+      {"cross_entropy", "[2]", "[3, 4]"});
   expect_error([&] { F::cross_entropy(logits, zeros({3, 3}, kFloat64)); }, {"cross_entropy", "[3, 3]", "[3, 4]"});
   expect_error([&] { F::cross_entropy(zeros({4}), tensor(std::vector<int64_t>{1}, {1})); }, {"cross_entropy", "[4]"});
 }
@@ -773,12 +788,16 @@ TEST(NnLoss, NllLoss) {
   const Tensor t = tensor(std::vector<int64_t>{2, 0}, {2});
   EXPECT_NEAR(F::nll_loss(lp, t).item<double>(), -(std::log(0.5) + std::log(0.6)) / 2, 1e-12);
   EXPECT_NEAR(F::nll_loss(lp, t, F::Reduction::Sum).item<double>(), -(std::log(0.5) + std::log(0.6)), 1e-12);
-  EXPECT_TRUE(all_close(F::nll_loss(lp, t, F::Reduction::None), tensor(Vec{-std::log(0.5), -std::log(0.6)}, {2}, kFloat64),
-                        1e-12, 1e-12));
+  EXPECT_TRUE(all_close(F::nll_loss(lp, t, F::Reduction::None),
+                        tensor(Vec{-std::log(0.5), -std::log(0.6)}, {2}, kFloat64), 1e-12, 1e-12));
   EXPECT_NEAR(F::nll_loss(lp, tensor(std::vector<int64_t>{2, 1}, {2}), F::Reduction::Mean, 1).item<double>(),
               -std::log(0.5), 1e-12);
   expect_error([&] { F::nll_loss(lp, tensor(Vec{2, 0}, {2}, kFloat64)); }, {"nll_loss", "int64", "float64"});
-  expect_error([&] { F::nll_loss(lp, tensor(std::vector<int64_t>{3, 0}, {2})); }, {"nll_loss", "out of range", "[2, 3]"});
+  expect_error(
+      [&] {
+        F::nll_loss(lp, tensor(std::vector<int64_t>{3, 0}, {2}));
+      },
+      {"nll_loss", "out of range", "[2, 3]"});
   expect_error([&] { F::nll_loss(lp, tensor(std::vector<int64_t>{0, 0, 0}, {3})); }, {"nll_loss", "[3]", "[2, 3]"});
   expect_error([&] { F::nll_loss(zeros({6}, kFloat64), t); }, {"nll_loss", "[6]"});
   EXPECT_EQ(F::parse_reduction("sum"), F::Reduction::Sum);

@@ -52,8 +52,8 @@ double rel_diff(const Tensor& a, const Tensor& b) {
   return diff / std::max(scale, 1e-300);
 }
 
-ntk::NtkResult run(nn::Module& model, const Tensor& x1, const Tensor& x2, Mode mode, Method method,
-                   int64_t tile = 0, bool per_layer = false) {
+ntk::NtkResult run(nn::Module& model, const Tensor& x1, const Tensor& x2, Mode mode, Method method, int64_t tile = 0,
+                   bool per_layer = false) {
   ntk::NtkOptions o;
   o.mode = mode;
   o.method = method;
@@ -144,9 +144,7 @@ std::vector<double> sym_eigenvalues(std::vector<double> a, int64_t n) {
 }
 
 // Full kernel [N, N, O, O] -> the (N O) x (N O) matrix.
-std::vector<double> as_matrix(const Tensor& full) {
-  return values(full.permute({0, 2, 1, 3}).contiguous());
-}
+std::vector<double> as_matrix(const Tensor& full) { return values(full.permute({0, 2, 1, 3}).contiguous()); }
 
 void expect_methods_agree(nn::Module& model, const Tensor& x1, const Tensor& x2, double tol) {
   for (Mode mode : {Mode::Full, Mode::Trace, Mode::Diagonal}) {
@@ -372,8 +370,10 @@ TEST(Ntk, MethodsAgreeOnCnn) {
   {
     NoGradGuard ng;
     for (auto& [name, t] : model->named_buffers())
-      if (name.find("running_mean") != std::string::npos) t.copy_(mul(randn(t.shape()), 0.3));
-      else if (name.find("running_var") != std::string::npos) t.copy_(add(rand(t.shape()), 0.5));
+      if (name.find("running_mean") != std::string::npos)
+        t.copy_(mul(randn(t.shape()), 0.3));
+      else if (name.find("running_var") != std::string::npos)
+        t.copy_(add(rand(t.shape()), 0.5));
     for (auto& [name, t] : model->named_parameters())
       if (name.find("features.1") != std::string::npos || name.find("features.5") != std::string::npos)
         t.copy_(add(mul(randn(t.shape()), 0.3), name.find("weight") != std::string::npos ? 1.0 : 0.0));
@@ -435,8 +435,13 @@ TEST(Ntk, MethodsAgreeOnStridedConvAndNorms) {
     NoGradGuard ng;
     rms->weight.copy_(add(randn({6}), 1.0));
   }
-  nn::Sequential model{std::make_shared<nn::Conv2d>(co), std::make_shared<nn::Tanh>(), std::make_shared<nn::Flatten>(),
-                       std::make_shared<nn::Linear>(3 * 2 * 8, 6), bn, std::make_shared<nn::Tanh>(), rms,
+  nn::Sequential model{std::make_shared<nn::Conv2d>(co),
+                       std::make_shared<nn::Tanh>(),
+                       std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(3 * 2 * 8, 6),
+                       bn,
+                       std::make_shared<nn::Tanh>(),
+                       rms,
                        std::make_shared<nn::Linear>(6, 2)};
   model.to(kFloat64);
   const Tensor x1 = randn({3, 2, 5, 5}, kFloat64), x2 = randn({2, 2, 5, 5}, kFloat64);
@@ -526,10 +531,16 @@ TEST(Ntk, RuleRegisteredBesideALayerCoversIt) {
 TEST(Ntk, Errors) {
   manual_seed(12);
   auto model = small_mlp(false);
-  expect_error([&] { run(*model, randn({3, 4}), Tensor(), Mode::Trace, Method::Auto); },
-               {"empirical_ntk", "[5]", "[3, 4]"});
-  expect_error([&] { run(*model, randn({3, 5}), randn({2, 6}), Mode::Trace, Method::Auto); },
-               {"empirical_ntk", "x1", "x2", "[2, 6]"});
+  expect_error(
+      [&] {
+        run(*model, randn({3, 4}), Tensor(), Mode::Trace, Method::Auto);
+      },
+      {"empirical_ntk", "[5]", "[3, 4]"});
+  expect_error(
+      [&] {
+        run(*model, randn({3, 5}), randn({2, 6}), Mode::Trace, Method::Auto);
+      },
+      {"empirical_ntk", "x1", "x2", "[2, 6]"});
   expect_error([&] { run(*model, Tensor(), Tensor(), Mode::Trace, Method::Auto); }, {"empirical_ntk", "x1"});
   ntk::NtkOptions o;
   o.tile = -1;

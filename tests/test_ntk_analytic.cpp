@@ -106,8 +106,7 @@ TEST(AnalyticNtk, ReluExpectationsMatchQuadrature) {
 TEST(AnalyticNtk, ErfExpectationsMatchQuadrature) {
   for (auto [q11, q12, q22] : std::vector<std::tuple<double, double, double>>{
            {1.0, 0.3, 2.0}, {0.5, -0.4, 0.7}, {2.0, 1.9, 2.0}, {0.1, 0.05, 3.0}}) {
-    const double e = gaussian_expectation(q11, q12, q22,
-                                          [](double u, double v) { return std::erf(u) * std::erf(v); });
+    const double e = gaussian_expectation(q11, q12, q22, [](double u, double v) { return std::erf(u) * std::erf(v); });
     const double de = gaussian_expectation(q11, q12, q22, [](double u, double v) { return erf_d(u) * erf_d(v); });
     EXPECT_NEAR(ntk::expected_product("erf", q11, q12, q22), e, 1e-7) << q11 << " " << q12 << " " << q22;
     EXPECT_NEAR(ntk::expected_derivative_product("erf", q11, q12, q22), de, 1e-7) << q11 << " " << q12;

@@ -244,8 +244,8 @@ void check_forward_in(const OpCase& c, const std::vector<Tensor>& xs, Device dev
 void check_gradients_on(const OpCase& c, const std::vector<Tensor>& xs, Device device) {
   if (!c.first_order) return;
   for (bool noncontiguous : {false, true}) {
-    const std::string label = c.name + " [" + device_name(device) + " float64 " +
-                              (noncontiguous ? "non-contiguous" : "contiguous") + "]";
+    const std::string label =
+        c.name + " [" + device_name(device) + " float64 " + (noncontiguous ? "non-contiguous" : "contiguous") + "]";
     const Fn fn = on_device(c.fn, device, noncontiguous);
     ::testing::AssertionResult first = gradcheck(fn, xs, 1e-6, c.atol, c.rtol, label);
     if (!first && unsupported(device, label, first.message())) continue;
@@ -264,8 +264,8 @@ void check_backends(const OpCase& c, const std::vector<Tensor>& xs, const std::v
     try {
       expected = expected_for(c, xs, dtype);
     } catch (const std::exception& e) {
-      ADD_FAILURE() << c.name << ": the float64 forward on " << dtype_name(dtype) << "-rounded inputs threw: "
-                    << e.what();
+      ADD_FAILURE() << c.name << ": the float64 forward on " << dtype_name(dtype)
+                    << "-rounded inputs threw: " << e.what();
       continue;
     }
     for (Device device : devices) {
@@ -342,9 +342,8 @@ TEST(OpTableHarness, ForwardToleranceRejectsDifferencesBeyondIt) {
 // ---- coverage: against the op lists, not a hand list ----
 
 bool has_row(const std::string& op) {
-  return std::any_of(op_cases().begin(), op_cases().end(), [&](const OpCase& c) {
-    return c.name == op || c.name.rfind(op + "/", 0) == 0;
-  });
+  return std::any_of(op_cases().begin(), op_cases().end(),
+                     [&](const OpCase& c) { return c.name == op || c.name.rfind(op + "/", 0) == 0; });
 }
 
 TEST(OpTableCoverage, EveryUnaryOpHasARow) {
@@ -405,7 +404,8 @@ TEST(OpTableCoverage, RowNamesAreUniqueAndRowsAreWellFormed) {
     EXPECT_TRUE(seen.insert(c.name).second) << "duplicate row name " << c.name;
     EXPECT_TRUE(std::find(c.dtypes.begin(), c.dtypes.end(), kFloat64) != c.dtypes.end())
         << c.name << ": the dtype list must include float64 (the reference)";
-    for (DType d : c.dtypes) EXPECT_TRUE(is_floating_point(d)) << c.name << ": dtype " << dtype_name(d) << " is not floating";
+    for (DType d : c.dtypes)
+      EXPECT_TRUE(is_floating_point(d)) << c.name << ": dtype " << dtype_name(d) << " is not floating";
   }
   EXPECT_EQ(case_test_names().size(), op_cases().size());
 }

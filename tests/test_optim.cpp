@@ -302,20 +302,31 @@ TEST(OptimFallback, StridedParameterMatchesFusedPath) {
     for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-12) << what << " element " << i;
     EXPECT_GT(std::abs(a[0] - 0.3), 1e-6) << what << ": the parameter did not move";
   };
-  check([](const Tensor& p) { return std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{0.02, 0.9, 0.1, 0.01}); },
-        "SGD");
-  check([](const Tensor& p) {
-    return std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{0.02, 0.9, 0.0, 0.01, true});
-  }, "SGD nesterov");
-  check([](const Tensor& p) {
-    return std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, true});
-  }, "Adam");
-  check([](const Tensor& p) {
-    return std::make_unique<AdamW>(std::vector<Tensor>{p}, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, false});
-  }, "AdamW");
-  check([](const Tensor& p) {
-    return std::make_unique<RMSprop>(std::vector<Tensor>{p}, RMSpropOptions{0.01, 0.9, 1e-6, 0.05, 0.7, true});
-  }, "RMSprop");
+  check(
+      [](const Tensor& p) {
+        return std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{0.02, 0.9, 0.1, 0.01});
+      },
+      "SGD");
+  check(
+      [](const Tensor& p) {
+        return std::make_unique<SGD>(std::vector<Tensor>{p}, SGDOptions{0.02, 0.9, 0.0, 0.01, true});
+      },
+      "SGD nesterov");
+  check(
+      [](const Tensor& p) {
+        return std::make_unique<Adam>(std::vector<Tensor>{p}, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, true});
+      },
+      "Adam");
+  check(
+      [](const Tensor& p) {
+        return std::make_unique<AdamW>(std::vector<Tensor>{p}, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, false});
+      },
+      "AdamW");
+  check(
+      [](const Tensor& p) {
+        return std::make_unique<RMSprop>(std::vector<Tensor>{p}, RMSpropOptions{0.01, 0.9, 1e-6, 0.05, 0.7, true});
+      },
+      "RMSprop");
 }
 
 // 16-bit parameters take the tensor-op fallback too; they follow the float32 trajectory to 16-bit precision.
@@ -427,7 +438,7 @@ TEST(OptimBasics, SkipsParamsWithoutGradAndZeroGradClears) {
   opt.step();
   EXPECT_EQ(to_vector<double>(b), kW0);  // no gradient: untouched
   EXPECT_NE(to_vector<double>(a), kW0);
-  EXPECT_GT(a.version(), va);            // the in-place update bumps the version counter
+  EXPECT_GT(a.version(), va);  // the in-place update bumps the version counter
   EXPECT_EQ(b.version(), vb);
   EXPECT_EQ(opt.step_count(), 1);
   // b has no state yet, a has exp_avg and exp_avg_sq.
@@ -483,18 +494,27 @@ void check_resume(const std::function<std::unique_ptr<Optimizer>(const std::vect
 }
 
 TEST(OptimState, RoundTripIsBitIdentical) {
-  check_resume([](const std::vector<Tensor>& ps) { return std::make_unique<SGD>(ps, SGDOptions{0.02, 0.9, 0.1, 0.01}); },
-               "SGD");
-  check_resume([](const std::vector<Tensor>& ps) {
-    return std::make_unique<SGD>(ps, SGDOptions{0.02, 0.9, 0.0, 0.01, true});
-  }, "SGD nesterov");
-  check_resume([](const std::vector<Tensor>& ps) {
-    return std::make_unique<Adam>(ps, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, true});
-  }, "Adam");
+  check_resume(
+      [](const std::vector<Tensor>& ps) {
+        return std::make_unique<SGD>(ps, SGDOptions{0.02, 0.9, 0.1, 0.01});
+      },
+      "SGD");
+  check_resume(
+      [](const std::vector<Tensor>& ps) {
+        return std::make_unique<SGD>(ps, SGDOptions{0.02, 0.9, 0.0, 0.01, true});
+      },
+      "SGD nesterov");
+  check_resume(
+      [](const std::vector<Tensor>& ps) {
+        return std::make_unique<Adam>(ps, AdamOptions{0.05, 0.9, 0.99, 1e-8, 0.1, true});
+      },
+      "Adam");
   check_resume([](const std::vector<Tensor>& ps) { return std::make_unique<AdamW>(ps, AdamOptions{0.05}); }, "AdamW");
-  check_resume([](const std::vector<Tensor>& ps) {
-    return std::make_unique<RMSprop>(ps, RMSpropOptions{0.01, 0.9, 1e-6, 0.05, 0.7, true});
-  }, "RMSprop");
+  check_resume(
+      [](const std::vector<Tensor>& ps) {
+        return std::make_unique<RMSprop>(ps, RMSpropOptions{0.01, 0.9, 1e-6, 0.05, 0.7, true});
+      },
+      "RMSprop");
 }
 
 TEST(OptimState, ContentsAndIndependence) {

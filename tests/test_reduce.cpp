@@ -16,14 +16,14 @@
 namespace {
 
 using tangent::DType;
-using tangent::Shape;
-using tangent::Tensor;
+using tangent::kBFloat16;
 using tangent::kBool;
 using tangent::kFloat16;
-using tangent::kBFloat16;
 using tangent::kFloat32;
 using tangent::kFloat64;
 using tangent::kInt64;
+using tangent::Shape;
+using tangent::Tensor;
 namespace tg = tangent;
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -127,9 +127,8 @@ TEST(ReduceSum, LeadingDimAndLargeShapesMatchReference) {
   tg::manual_seed(2);
   // Each shape/dims pair exercises a different kernel path: columns (leading dim), inner runs, chunked.
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
-      {{1000, 37}, {0}},   {{37, 1000}, {1}},    {{3, 500, 7}, {0, 2}}, {{64, 70}, {0}},
-      {{100000, 3}, {0}},  {{3, 100000}, {1}},   {{5, 6, 7, 8}, {1, 3}}, {{200, 300}, {0, 1}},
-      {{40000, 2}, {1}},   {{2, 3, 40000}, {0, 1}},
+      {{1000, 37}, {0}},  {{37, 1000}, {1}},      {{3, 500, 7}, {0, 2}}, {{64, 70}, {0}},   {{100000, 3}, {0}},
+      {{3, 100000}, {1}}, {{5, 6, 7, 8}, {1, 3}}, {{200, 300}, {0, 1}},  {{40000, 2}, {1}}, {{2, 3, 40000}, {0, 1}},
   };
   for (const auto& c : cases) {
     const Tensor x = tg::randn(c.first, kFloat64);
@@ -332,7 +331,10 @@ TEST(ReduceMax, ArgReduceMatchesReferenceOnLargerShapes) {
         int64_t idx3[3] = {a, b, c};
         idx3[dim] = r;
         const double e = v[static_cast<size_t>((idx3[0] * s[1] + idx3[1]) * s[2] + idx3[2])];
-        if (e > bv) { bv = e; best = r; }
+        if (e > bv) {
+          bv = e;
+          best = r;
+        }
       }
       ASSERT_EQ(got[static_cast<size_t>(o)], best) << "dim " << dim << " output " << o;
       ASSERT_EQ(gv[static_cast<size_t>(o)], bv);
@@ -379,8 +381,8 @@ TEST(ReduceSoftmax, RowsSumToOneAndMatchHandValues) {
   const double e1 = std::exp(1.0), e2 = std::exp(2.0), e3 = std::exp(3.0), s = e1 + e2 + e3;
   expect_near_vec(vals(y), {e1 / s, e2 / s, e3 / s, 1.0 / 3, 1.0 / 3, 1.0 / 3}, 1e-15);
   const Tensor ls = tg::log_softmax(x, -1);
-  expect_near_vec(vals(ls), {1 - std::log(s), 2 - std::log(s), 3 - std::log(s), -std::log(3.0), -std::log(3.0),
-                             -std::log(3.0)},
+  expect_near_vec(vals(ls),
+                  {1 - std::log(s), 2 - std::log(s), 3 - std::log(s), -std::log(3.0), -std::log(3.0), -std::log(3.0)},
                   1e-14);
 }
 
@@ -518,7 +520,10 @@ TEST(ReduceGrad, Gradcheck) {
   const Tensor pos = req(tg::add(tg::rand({3, 4}, kFloat64), 0.5));
   const std::vector<std::pair<std::string, std::function<Tensor(const Inputs&)>>> fns = {
       {"sum", [](const Inputs& v) { return tg::sum(v[0]); }},
-      {"sum dims", [](const Inputs& v) { return tg::sum(v[0], {0, -1}, true); }},
+      {"sum dims",
+       [](const Inputs& v) {
+         return tg::sum(v[0], {0, -1}, true);
+       }},
       {"mean", [](const Inputs& v) { return tg::mean(v[0], {1}); }},
       {"var", [](const Inputs& v) { return tg::var(v[0], {1}); }},
       {"std", [](const Inputs& v) { return tg::std(v[0], {0}, 0, true); }},

@@ -50,13 +50,25 @@ class Resume : public testing_support::CliTest {
   // A small MLP run with dropout (the random generator), Adam and the cosine schedule (their states), writing
   // into `out`; `extra` flags go last.
   std::vector<std::string> train_args(const std::string& out, const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> args{"train",       "--model",   "mlp",
-                                  "--hidden",    "16",        "--dropout",
-                                  "0.1",         "--data",    "npy:" + path("train_x.npy") + "," + path("train_y.npy"),
-                                  "--test-data", "npy:" + path("test_x.npy") + "," + path("test_y.npy"),
-                                  "--batch-size", "16",       "--lr",
-                                  "0.01",        "--threads", "1",
-                                  "--out",       out};
+    std::vector<std::string> args{"train",
+                                  "--model",
+                                  "mlp",
+                                  "--hidden",
+                                  "16",
+                                  "--dropout",
+                                  "0.1",
+                                  "--data",
+                                  "npy:" + path("train_x.npy") + "," + path("train_y.npy"),
+                                  "--test-data",
+                                  "npy:" + path("test_x.npy") + "," + path("test_y.npy"),
+                                  "--batch-size",
+                                  "16",
+                                  "--lr",
+                                  "0.01",
+                                  "--threads",
+                                  "1",
+                                  "--out",
+                                  out};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -73,8 +85,7 @@ class Resume : public testing_support::CliTest {
 
 // Waits for the next file created in the watched directory whose name starts with `prefix`, for at most
 // `timeout_ms`, or until `pid` exits (then *status is set and it returns false).
-bool wait_for_created(int inotify_fd, const std::string& prefix, int timeout_ms, pid_t pid, int* status,
-                      bool* exited) {
+bool wait_for_created(int inotify_fd, const std::string& prefix, int timeout_ms, pid_t pid, int* status, bool* exited) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(pid, status, WNOHANG) == pid) {
@@ -123,8 +134,7 @@ TEST_F(Resume, KilledAtRandomMomentsEndsBitIdentical) {
     const auto delay_ms = static_cast<int>(rng() % static_cast<unsigned>(std::max<int64_t>(uninterrupted_ms / 8, 20)));
     const int nth = 1 + static_cast<int>(rng() % 3);
     alignas(inotify_event) char stale[4096];  // events of earlier attempts
-    while (read(inotify_fd, stale, sizeof(stale)) > 0) {
-    }
+    while (read(inotify_fd, stale, sizeof(stale)) > 0) {}
     const std::string log = path("attempt.log");
     const pid_t pid = testing_support::spawn_binary(binary_, args, log);
     ASSERT_GT(pid, 0);
@@ -185,10 +195,11 @@ TEST_F(Resume, KilledAtRandomMomentsEndsBitIdentical) {
     }
   }
   close(inotify_fd);
-  std::printf("[ crash ] %d SIGKILLs over %d completed runs: %d while a checkpoint was being written, %d while "
-              "metrics.csv or curves.svg was; an uninterrupted run takes %lld ms\n",
-              kills, finished_runs, killed_in_checkpoint_write, killed_in_report_write,
-              static_cast<long long>(uninterrupted_ms));
+  std::printf(
+      "[ crash ] %d SIGKILLs over %d completed runs: %d while a checkpoint was being written, %d while "
+      "metrics.csv or curves.svg was; an uninterrupted run takes %lld ms\n",
+      kills, finished_runs, killed_in_checkpoint_write, killed_in_report_write,
+      static_cast<long long>(uninterrupted_ms));
   EXPECT_GE(kills, kKills);
   EXPECT_GE(finished_runs, 1);
 }
@@ -256,8 +267,8 @@ TEST_F(Resume, OverrideTakesTheCommandLinesValue) {
   const std::string out = path("run");
   ASSERT_NO_FATAL_FAILURE(
       expect_ok(run(train_args(out, {"--epochs", "1", "--schedule", "constant", "--optimizer", "sgd"}))));
-  const CliResult r = run({"train", "--out", out, "--resume", "--epochs", "2", "--lr", "0.04", "--override",
-                           "--lr,epochs"});
+  const CliResult r =
+      run({"train", "--out", out, "--resume", "--epochs", "2", "--lr", "0.04", "--override", "--lr,epochs"});
   ASSERT_NO_FATAL_FAILURE(expect_ok(r));
   EXPECT_NE(r.output.find("epoch 2:"), std::string::npos) << r.output;
   const nn::Checkpoint c = nn::load_checkpoint(out + "/model.tgt");

@@ -167,8 +167,8 @@ TEST(ShapeOpsViews, Gradients) {
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& v) { return v[0].transpose(0, 2).reshape({4, 6}); }, {x}));
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& v) { return v[0].slice(2, 1, 4, 2); }, {x}));
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& v) { return v[0].select(1, -1); }, {x}));
-  EXPECT_TRUE(gradgradcheck([](const std::vector<Tensor>& v) { return v[0].narrow(2, 1, 2) * v[0].narrow(2, 0, 2); },
-                            {x}));
+  EXPECT_TRUE(
+      gradgradcheck([](const std::vector<Tensor>& v) { return v[0].narrow(2, 1, 2) * v[0].narrow(2, 0, 2); }, {x}));
 }
 
 // ---------------------------------------------------------------- cat / stack
@@ -315,7 +315,7 @@ TEST(ShapeOpsIndex, IndexSelectValues) {
   EXPECT_EQ(vals(c), (std::vector<double>{3, 1, 7, 5, 11, 9}));
   EXPECT_EQ(index_select(x, 1, idx({})).shape(), (Shape{3, 0}));
   // Non-contiguous input and index.
-  Tensor t = x.t();                                  // [4, 3]
+  Tensor t = x.t();                                            // [4, 3]
   Tensor strided_index = idx({1, 9, 0, 9}).slice(0, 0, 4, 2);  // {1, 0}
   EXPECT_EQ(vals(index_select(t, 1, strided_index)), (std::vector<double>{4, 0, 5, 1, 6, 2, 7, 3}));
   // Other dtypes.
@@ -363,8 +363,11 @@ TEST(ShapeOpsIndex, ScatterAddValues) {
   // Along dim 1 with repeats, a larger src (only its index-shaped block is used), negative dim.
   Tensor z = scatter_add(zeros({2, 3}, kFloat64), -1, idx({2, 2, 0, 1}, {2, 2}), iota({2, 3}));
   EXPECT_EQ(vals(z), (std::vector<double>{0, 0, 1, 3, 4, 0}));
-  expect_error([&] { (void)scatter_add(zeros({2, 3}), 1, idx({0, 1, 2}, {1, 3}), zeros({1, 2})); },
-               {"scatter_add", "[1, 3]", "[1, 2]"});
+  expect_error(
+      [&] {
+        (void)scatter_add(zeros({2, 3}), 1, idx({0, 1, 2}, {1, 3}), zeros({1, 2}));
+      },
+      {"scatter_add", "[1, 3]", "[1, 2]"});
 }
 
 TEST(ShapeOpsIndex, LargeAccumulationIsExactAndDeterministic) {
@@ -411,8 +414,11 @@ TEST(ShapeOpsIndex, Errors) {
   expect_error([&] { (void)index_add(x, 0, idx({3}), zeros({1, 3})); }, {"index_add", "index 3", "size 2", "[2, 3]"});
   expect_error([&] { (void)gather(x, 1, idx({0, 3}, {1, 2})); }, {"gather", "index 3", "size 3", "[2, 3]"});
   expect_error([&] { (void)gather(x, 1, zeros({2, 3})); }, {"gather", "int64"});
-  expect_error([&] { (void)scatter_add(x, 0, idx({2}, {1, 1}), zeros({1, 1})); },
-               {"scatter_add", "index 2", "size 2", "[2, 3]"});
+  expect_error(
+      [&] {
+        (void)scatter_add(x, 0, idx({2}, {1, 1}), zeros({1, 1}));
+      },
+      {"scatter_add", "index 2", "size 2", "[2, 3]"});
   expect_error([&] { (void)scatter_add(x, 0, zeros({1, 1}), zeros({1, 1})); }, {"scatter_add", "int64"});
 }
 

@@ -115,10 +115,16 @@ TEST(GridSample, EmptyAndErrors) {
   expect_error([] { grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 3})); }, {"grid_sample", "[1, 1, 1, 3]"});
   expect_error([] { grid_sample(zeros({1, 1, 2, 2}), zeros({2, 1, 1, 2})); }, {"grid_sample", "[2, 1, 1, 2]"});
   expect_error([] { grid_sample(zeros({1, 2, 2}), zeros({1, 1, 1, 2})); }, {"grid_sample", "[1, 2, 2]"});
-  expect_error([] { grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 2}, kFloat64)); },
-               {"grid_sample", "float32", "float64"});
+  expect_error(
+      [] {
+        grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 2}, kFloat64));
+      },
+      {"grid_sample", "float32", "float64"});
   expect_error([] { grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 2}), "bicubic"); }, {"grid_sample", "bicubic"});
-  expect_error([] { grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 2}), "bilinear", "reflection"); },
-               {"grid_sample", "reflection"});
+  expect_error(
+      [] {
+        grid_sample(zeros({1, 1, 2, 2}), zeros({1, 1, 1, 2}), "bilinear", "reflection");
+      },
+      {"grid_sample", "reflection"});
   expect_error([] { grid_sample(zeros({1, 1, 0, 2}), zeros({1, 1, 1, 2})); }, {"grid_sample", "empty image"});
 }

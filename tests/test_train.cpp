@@ -289,7 +289,7 @@ TEST(Train, EvaluateAndPredict) {
   model->forward(ds->data());  // some running statistics
   model->train();
   const Tensor out = nn::predict(*model, ds->data(), 16);  // 70 = 4 * 16 + 6
-  EXPECT_TRUE(model->is_training());                      // the mode is restored
+  EXPECT_TRUE(model->is_training());                       // the mode is restored
   EXPECT_FALSE(out.requires_grad());
   ASSERT_EQ(out.shape(), (Shape{70, 3}));
   model->eval();

@@ -55,8 +55,8 @@ models::GPTOptions tiny_gpt(const std::string& attention, int64_t vocab = 7) {
 }
 
 // Logits at positions <= t must not change when tokens after t change.
-void expect_causal(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& x_changed,
-                   int64_t t, const std::string& what) {
+void expect_causal(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& x_changed, int64_t t,
+                   const std::string& what) {
   const Tensor a = f(x), b = f(x_changed);
   EXPECT_LT(max_abs_diff(a.narrow(1, 0, t + 1), b.narrow(1, 0, t + 1)), 1e-5) << what;
   EXPECT_GT(max_abs_diff(a.narrow(1, t + 1, a.size(1) - t - 1), b.narrow(1, t + 1, b.size(1) - t - 1)), 1e-6)
@@ -365,7 +365,9 @@ TEST(Text, VocabularyWindowsAndSplit) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("generate: the character 'c' at position 2 is not in the model's "
-                                         "vocabulary"), std::string::npos) << e.what();
+                                         "vocabulary"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(data::make_text_dataset("abc", 4), Error);  // too short for the context
 }
@@ -397,7 +399,8 @@ TEST(Text, FilesDirectoriesAndErrors) {
 }
 
 TEST(Text, Fortunes) {
-  TANGENT_REQUIRE_OR_SKIP(fs::is_directory("/usr/share/games/fortunes"), "the fortunes package (apt-get install fortunes)");
+  TANGENT_REQUIRE_OR_SKIP(fs::is_directory("/usr/share/games/fortunes"),
+                          "the fortunes package (apt-get install fortunes)");
   const std::string text = data::read_text("fortunes");
   EXPECT_GT(text.size(), 100000u);
   EXPECT_NE(text.find("\n%\n"), std::string::npos);  // fortune separators
@@ -423,7 +426,8 @@ TEST(Trainer, LanguageModelLearnsAString) {
   t.steps_per_epoch = 4;  // of 7 batches in a pass
   t.epochs = 100;
   t.schedule = "constant";
-  auto train = std::make_shared<data::TensorDataset>(d.train), val = std::make_shared<data::TensorDataset>(d.validation);
+  auto train = std::make_shared<data::TensorDataset>(d.train),
+       val = std::make_shared<data::TensorDataset>(d.validation);
   const nn::EvalResult before = nn::evaluate(*gpt, *val);
   EXPECT_NEAR(before.loss, std::log(static_cast<double>(d.vocab.size())), 0.5);  // near uniform at init
   nn::Trainer trainer(gpt, gpt->kind(), gpt->config(), train, val, t);
@@ -447,28 +451,28 @@ TEST(Trainer, LanguageModelLearnsAString) {
 
 TEST(MultiheadAttention, FusedMatchesReference) {
   for (AttentionKind kind : kKinds) try {
-    manual_seed(12);
-    auto o = mha_options(kind, 16, 4);
-    o.num_kv_heads = 2;
-    o.fused = true;
-    o.moba_block_size = 4;
-    nn::MultiheadAttention mha(o);
-    const Tensor x = randn({2, 11, 16}).requires_grad_();
-    const Tensor y = mha.forward(x);
-    const Tensor w = randn_like(y);
-    sum(mul(y, w)).backward();
-    const Tensor gx = x.grad(), gq = mha.q_proj->weight.grad();
-    x.set_grad(Tensor());
-    mha.zero_grad();
-    mha.options.fused = false;
-    const Tensor y_ref = mha.forward(x);
-    sum(mul(y_ref, w)).backward();
-    EXPECT_TRUE(all_close(y, y_ref, 1e-4, 1e-5)) << attention_kind_name(kind);
-    EXPECT_TRUE(all_close(gx, x.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
-    EXPECT_TRUE(all_close(gq, mha.q_proj->weight.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
-  } catch (const Error& e) {  // report every kind, not only the first that fails
-    ADD_FAILURE() << attention_kind_name(kind) << ": " << e.what();
-  }
+      manual_seed(12);
+      auto o = mha_options(kind, 16, 4);
+      o.num_kv_heads = 2;
+      o.fused = true;
+      o.moba_block_size = 4;
+      nn::MultiheadAttention mha(o);
+      const Tensor x = randn({2, 11, 16}).requires_grad_();
+      const Tensor y = mha.forward(x);
+      const Tensor w = randn_like(y);
+      sum(mul(y, w)).backward();
+      const Tensor gx = x.grad(), gq = mha.q_proj->weight.grad();
+      x.set_grad(Tensor());
+      mha.zero_grad();
+      mha.options.fused = false;
+      const Tensor y_ref = mha.forward(x);
+      sum(mul(y_ref, w)).backward();
+      EXPECT_TRUE(all_close(y, y_ref, 1e-4, 1e-5)) << attention_kind_name(kind);
+      EXPECT_TRUE(all_close(gx, x.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
+      EXPECT_TRUE(all_close(gq, mha.q_proj->weight.grad(), 1e-4, 1e-5)) << attention_kind_name(kind);
+    } catch (const Error& e) {  // report every kind, not only the first that fails
+      ADD_FAILURE() << attention_kind_name(kind) << ": " << e.what();
+    }
 }
 
 // ---- the command line: train, eval, generate ----
@@ -496,7 +500,8 @@ CliRun run_cli(const std::string& args, const fs::path& dir) {
 
 TEST(Cli, TrainEvalGenerate) {
   const char* bin = std::getenv("TANGENT_BINARY_DIR");
-  TANGENT_REQUIRE_OR_SKIP(bin != nullptr && fs::exists(std::string(bin) + "/bin/tangent"), "the tangent binary ($TANGENT_BINARY_DIR/bin/tangent)");
+  TANGENT_REQUIRE_OR_SKIP(bin != nullptr && fs::exists(std::string(bin) + "/bin/tangent"),
+                          "the tangent binary ($TANGENT_BINARY_DIR/bin/tangent)");
   const fs::path dir = fs::temp_directory_path() / ("tangent_lm_cli_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -506,15 +511,18 @@ TEST(Cli, TrainEvalGenerate) {
   }
   const std::string out = (dir / "run").string(), ckpt = out + "/model.tgt";
   CliRun r = run_cli("train --model transformer --attention sigmoid --data text:" + (dir / "text.txt").string() +
-                      " --context 16 --layers 1 --heads 2 --dim 16 --batch-size 8 --tokens 1280 --eval-every 5 "
-                      "--reference-attention --threads 1 --out " + out, dir);
+                         " --context 16 --layers 1 --heads 2 --dim 16 --batch-size 8 --tokens 1280 --eval-every 5 "
+                         "--reference-attention --threads 1 --out " +
+                         out,
+                     dir);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("validation:"), std::string::npos) << r.output;
   std::ifstream csv(out + "/metrics.csv");
   std::string header;
   std::getline(csv, header);
-  EXPECT_EQ(header, "epoch,step,train_loss,train_bpc,train_accuracy,val_loss,val_bpc,val_accuracy,seconds,"
-                    "tokens_per_second,lr");
+  EXPECT_EQ(header,
+            "epoch,step,train_loss,train_bpc,train_accuracy,val_loss,val_bpc,val_accuracy,seconds,"
+            "tokens_per_second,lr");
   int rows = 0;
   for (std::string line; std::getline(csv, line);) ++rows;
   EXPECT_EQ(rows, 2);  // 1280 tokens = 10 steps of 8 x 16, evaluated every 5
@@ -547,7 +555,8 @@ TEST(Trainer, LanguageModelResumeIsExact) {
   std::string text;
   for (int i = 0; i < 30; ++i) text += "abcabd abdabc ";
   const data::TextDataset d = data::make_text_dataset(text, 8, 0.1);
-  auto train = std::make_shared<data::TensorDataset>(d.train), val = std::make_shared<data::TensorDataset>(d.validation);
+  auto train = std::make_shared<data::TensorDataset>(d.train),
+       val = std::make_shared<data::TensorDataset>(d.validation);
   auto o = tiny_gpt("sigmoid");
   o.vocab = d.vocab.bytes();
   nn::TrainOptions t;

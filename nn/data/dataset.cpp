@@ -11,8 +11,8 @@ namespace tangent::data {
 namespace {
 
 int64_t check_index(int64_t index, int64_t size, const char* who) {
-  TANGENT_CHECK(index >= -size && index < size, who, ": index ", index, " is out of range for a dataset of ",
-                size, " examples");
+  TANGENT_CHECK(index >= -size && index < size, who, ": index ", index, " is out of range for a dataset of ", size,
+                " examples");
   return index < 0 ? index + size : index;
 }
 
@@ -64,11 +64,10 @@ TensorDataset::TensorDataset(Tensor data, Tensor targets) : data_(std::move(data
                 data_.shape());
   if (targets_.defined()) {
     TANGENT_CHECK(targets_.dim() >= 1,
-                  "TensorDataset: targets must have at least 1 dimension (the examples), got shape ",
-                  targets_.shape());
-    TANGENT_CHECK(targets_.size(0) == data_.size(0), "TensorDataset: data has ", data_.size(0),
-                  " examples (shape ", data_.shape(), ") but targets has ", targets_.size(0), " (shape ",
-                  targets_.shape(), "); their first dims must match");
+                  "TensorDataset: targets must have at least 1 dimension (the examples), got shape ", targets_.shape());
+    TANGENT_CHECK(targets_.size(0) == data_.size(0), "TensorDataset: data has ", data_.size(0), " examples (shape ",
+                  data_.shape(), ") but targets has ", targets_.size(0), " (shape ", targets_.shape(),
+                  "); their first dims must match");
   }
 }
 

@@ -43,8 +43,8 @@ TensorDataset load_fashion_mnist(const std::string& root, bool train, int64_t li
                 images.shape());
   const int64_t* l = labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < labels.numel(); ++i) {
-    TANGENT_CHECK(l[i] >= 0 && l[i] <= 9, "load_fashion_mnist: label ", i, " is ", l[i], " (expected 0..9) in '",
-                  root, "' (", prefix, ")");
+    TANGENT_CHECK(l[i] >= 0 && l[i] <= 9, "load_fashion_mnist: label ", i, " is ", l[i], " (expected 0..9) in '", root,
+                  "' (", prefix, ")");
   }
   return TensorDataset(images, labels);
 }

@@ -14,8 +14,7 @@ constexpr const char* kFashionMnistRoot = "/usr/share/datasets/fashion-mnist";
 // {train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz) under `root`. limit >= 0 keeps the first `limit` examples
 // (and reads only those). A missing directory or file raises an Error suggesting
 // `apt-get install dataset-fashion-mnist`.
-TensorDataset load_fashion_mnist(const std::string& root = kFashionMnistRoot, bool train = true,
-                                 int64_t limit = -1);
+TensorDataset load_fashion_mnist(const std::string& root = kFashionMnistRoot, bool train = true, int64_t limit = -1);
 
 // The ten class names, by label: "T-shirt/top", "Trouser", ..., "Ankle boot".
 const std::vector<std::string>& fashion_mnist_classes();

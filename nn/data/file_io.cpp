@@ -117,9 +117,8 @@ void write_atomically(const std::string& path, const char* op, const std::functi
 }
 
 void write_atomically(const std::string& path, const char* op, const std::string& bytes) {
-  write_atomically(path, op, [&](std::ostream& out) {
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  });
+  write_atomically(path, op,
+                   [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 }  // namespace tangent::data

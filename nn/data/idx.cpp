@@ -22,11 +22,18 @@ constexpr uint64_t kMaxIdxBytes = uint64_t{1} << 40;  // far above any real data
 
 size_t idx_element_size(uint8_t code) {
   switch (code) {
-    case 0x08: case 0x09: return 1;
-    case 0x0B: return 2;
-    case 0x0C: case 0x0D: return 4;
-    case 0x0E: return 8;
-    default: return 0;
+    case 0x08:
+    case 0x09:
+      return 1;
+    case 0x0B:
+      return 2;
+    case 0x0C:
+    case 0x0D:
+      return 4;
+    case 0x0E:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -58,25 +65,24 @@ IdxData read_raw(const std::string& path, int64_t limit, const char* op, uint8_t
                 " bytes, the magic number alone takes 4)");
   char hex[32];
   std::snprintf(hex, sizeof hex, "0x%02X%02X%02X%02X", magic[0], magic[1], magic[2], magic[3]);
-  TANGENT_CHECK(magic[0] == 0 && magic[1] == 0 && idx_element_size(magic[2]) != 0 && magic[3] >= 1 &&
-                    magic[3] <= Shape::kMaxDims,
-                op, ": '", path, "' is not an IDX file: bad magic number ", hex,
-                " (expected 0x0000TTNN with a type code TT in {08,09,0B,0C,0D,0E} and 1 to ", Shape::kMaxDims,
-                " dims NN)");
+  TANGENT_CHECK(
+      magic[0] == 0 && magic[1] == 0 && idx_element_size(magic[2]) != 0 && magic[3] >= 1 && magic[3] <= Shape::kMaxDims,
+      op, ": '", path, "' is not an IDX file: bad magic number ", hex,
+      " (expected 0x0000TTNN with a type code TT in {08,09,0B,0C,0D,0E} and 1 to ", Shape::kMaxDims, " dims NN)");
   IdxData d;
   d.type = magic[2];
   const int ndim = magic[3];
   if (want_type != 0) {
     char want[32];
     std::snprintf(want, sizeof want, "0x0000%02X%02X", want_type, want_ndim);
-    TANGENT_CHECK(d.type == want_type && ndim == want_ndim, op, ": '", path, "' has magic number ", hex, " but ",
-                  want, " was expected (uint8 data with ", want_ndim, want_ndim == 1 ? " dim)" : " dims)");
+    TANGENT_CHECK(d.type == want_type && ndim == want_ndim, op, ": '", path, "' has magic number ", hex, " but ", want,
+                  " was expected (uint8 data with ", want_ndim, want_ndim == 1 ? " dim)" : " dims)");
   }
   unsigned char dims[4 * Shape::kMaxDims];
   const size_t want_dims = 4 * static_cast<size_t>(ndim);
   const size_t got_dims = in.read(dims, want_dims);
-  TANGENT_CHECK(got_dims == want_dims, op, ": '", path, "' is truncated inside its header: ", ndim,
-                " dims need ", want_dims, " bytes after the magic number, the file has ", got_dims);
+  TANGENT_CHECK(got_dims == want_dims, op, ": '", path, "' is truncated inside its header: ", ndim, " dims need ",
+                want_dims, " bytes after the magic number, the file has ", got_dims);
   for (int i = 0; i < ndim; ++i) d.shape.push_back(static_cast<int64_t>(load_be32(dims + 4 * i)));
   // The layout counts zero dims as 1 (as strides do), so that [0, 2^32-1, ...] cannot overflow either; the int64
   // elements read_idx makes take 8 bytes each.
@@ -227,8 +233,7 @@ void write_idx(const std::string& path, const Tensor& t) {
   }
   std::vector<unsigned char> header = {0, 0, type, static_cast<unsigned char>(t.dim())};
   for (int64_t s : t.shape()) {
-    TANGENT_CHECK(s <= 0xFFFFFFFFLL, "write_idx: dim ", s, " does not fit IDX's 32-bit sizes (shape ", t.shape(),
-                  ")");
+    TANGENT_CHECK(s <= 0xFFFFFFFFLL, "write_idx: dim ", s, " does not fit IDX's 32-bit sizes (shape ", t.shape(), ")");
     for (int k = 3; k >= 0; --k) header.push_back(static_cast<unsigned char>(static_cast<uint64_t>(s) >> (8 * k)));
   }
   if (!detail::ends_with(path, ".gz")) {

@@ -215,8 +215,8 @@ Tensor read_npy(const std::string& path) {
   }
   TANGENT_CHECK(header_len <= kMaxHeaderLen, "read_npy: '", path, "' is corrupted: it declares a header of ",
                 header_len, " bytes");
-  TANGENT_CHECK(file_size >= prefix + header_len, "read_npy: '", path, "' is truncated inside its header (",
-                header_len, " header bytes declared, ", file_size - prefix, " present)");
+  TANGENT_CHECK(file_size >= prefix + header_len, "read_npy: '", path, "' is truncated inside its header (", header_len,
+                " header bytes declared, ", file_size - prefix, " present)");
   std::string text(header_len, '\0');
   in.read(text.data(), header_len);
   TANGENT_CHECK(static_cast<bool>(in), "read_npy: reading the header of '", path, "' failed");
@@ -234,8 +234,8 @@ Tensor read_npy(const std::string& path) {
   TANGENT_CHECK(have >= data_bytes, "read_npy: '", path, "' is truncated: shape ", h.shape, " of dtype '", h.descr,
                 "' needs ", data_bytes, " bytes of data but the file holds ", have);
   TANGENT_CHECK(have == data_bytes, "read_npy: '", path, "' is corrupted: it has ", have - data_bytes,
-                " extra bytes after the ", data_bytes, " bytes of data that shape ", h.shape, " of dtype '",
-                h.descr, "' needs");
+                " extra bytes after the ", data_bytes, " bytes of data that shape ", h.shape, " of dtype '", h.descr,
+                "' needs");
 
   // Fortran order stores the transpose: read it with the reversed shape, then permute back.
   Shape stored = h.shape;
@@ -296,12 +296,23 @@ void write_npy(const std::string& path, const Tensor& t) {
   c = c.contiguous();
   const char* descr = nullptr;
   switch (c.dtype()) {
-    case DType::Float32: descr = "<f4"; break;
-    case DType::Float64: descr = "<f8"; break;
-    case DType::Float16: descr = "<f2"; break;
-    case DType::Int64: descr = "<i8"; break;
-    case DType::Bool: descr = "|b1"; break;
-    default: TANGENT_FAIL("write_npy: unsupported dtype ", c.dtype(), " (writing '", path, "')");
+    case DType::Float32:
+      descr = "<f4";
+      break;
+    case DType::Float64:
+      descr = "<f8";
+      break;
+    case DType::Float16:
+      descr = "<f2";
+      break;
+    case DType::Int64:
+      descr = "<i8";
+      break;
+    case DType::Bool:
+      descr = "|b1";
+      break;
+    default:
+      TANGENT_FAIL("write_npy: unsupported dtype ", c.dtype(), " (writing '", path, "')");
   }
   std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (";
   for (int64_t i = 0; i < c.dim(); ++i) {

@@ -132,8 +132,8 @@ std::string read_text(const std::string& spec) {
                   " is missing; apt-get install fortunes)");
     return read_path(spec, dir, {".dat", ".u8"});
   }
-  TANGENT_CHECK(spec.rfind("text:", 0) == 0 && spec.size() > 5, "text: expected 'text:PATH' or 'fortunes', got '",
-                spec, "'");
+  TANGENT_CHECK(spec.rfind("text:", 0) == 0 && spec.size() > 5, "text: expected 'text:PATH' or 'fortunes', got '", spec,
+                "'");
   return read_path(spec, spec.substr(5), {});
 }
 

@@ -35,7 +35,7 @@ class Vocabulary {
 
  private:
   std::vector<int64_t> chars_;  // id -> byte
-  int index_[256];  // byte -> id, -1 when absent
+  int index_[256];              // byte -> id, -1 when absent
 };
 
 // Reads the text a spec names ("text:PATH" or "fortunes"); missing or empty sources raise an Error naming them.

@@ -12,8 +12,8 @@ namespace tangent::data {
 
 Normalize::Normalize(std::vector<double> mean, std::vector<double> std, int64_t channel_dim)
     : mean_(std::move(mean)), std_(std::move(std)), channel_dim_(channel_dim) {
-  TANGENT_CHECK(!mean_.empty() && mean_.size() == std_.size(), "Normalize: mean has ", mean_.size(),
-                " values and std ", std_.size(), "; they must be the same non-zero count");
+  TANGENT_CHECK(!mean_.empty() && mean_.size() == std_.size(), "Normalize: mean has ", mean_.size(), " values and std ",
+                std_.size(), "; they must be the same non-zero count");
   for (size_t i = 0; i < std_.size(); ++i) {
     TANGENT_CHECK(std_[i] != 0.0 && std::isfinite(std_[i]) && std::isfinite(mean_[i]), "Normalize: channel ", i,
                   " has mean ", mean_[i], " and std ", std_[i], "; std must be finite and non-zero");
@@ -33,8 +33,8 @@ Normalize::Normalize(const Tensor& mean, const Tensor& std, int64_t channel_dim)
 
 Tensor Normalize::operator()(const Tensor& x) const {
   TANGENT_CHECK(x.defined(), "Normalize: the input is undefined");
-  TANGENT_CHECK(x.is_floating_point(), "Normalize: expected a floating-point tensor, got dtype ", x.dtype(),
-                " (shape ", x.shape(), ")");
+  TANGENT_CHECK(x.is_floating_point(), "Normalize: expected a floating-point tensor, got dtype ", x.dtype(), " (shape ",
+                x.shape(), ")");
   const int64_t c = static_cast<int64_t>(mean_.size());
   if (c == 1) {
     return (x - mean_[0]) / std_[0];
@@ -42,8 +42,8 @@ Tensor Normalize::operator()(const Tensor& x) const {
   TANGENT_CHECK(channel_dim_ >= -x.dim() && channel_dim_ < x.dim(), "Normalize: channel dim ", channel_dim_,
                 " is out of range for an input of shape ", x.shape());
   const int64_t d = channel_dim_ < 0 ? channel_dim_ + x.dim() : channel_dim_;
-  TANGENT_CHECK(x.size(d) == c, "Normalize: ", c, " channels of mean/std but the input of shape ", x.shape(),
-                " has ", x.size(d), " along dim ", d);
+  TANGENT_CHECK(x.size(d) == c, "Normalize: ", c, " channels of mean/std but the input of shape ", x.shape(), " has ",
+                x.size(d), " along dim ", d);
   // [C, 1, ..., 1], broadcasting against the dims after the channel dim.
   Shape shape{c};
   for (int64_t i = d + 1; i < x.dim(); ++i) shape.push_back(1);
@@ -75,8 +75,8 @@ std::pair<Tensor, Tensor> compute_mean_std(const Tensor& x, const Shape& dims, i
   }
   const int64_t outer = kept.numel();
   const int64_t inner = outer == 0 ? 0 : x.numel() / outer;
-  TANGENT_CHECK(inner > correction, "compute_mean_std: ", inner, " values per statistic (shape ", x.shape(),
-                ", dims ", dims, ") are too few for correction ", correction);
+  TANGENT_CHECK(inner > correction, "compute_mean_std: ", inner, " values per statistic (shape ", x.shape(), ", dims ",
+                dims, ") are too few for correction ", correction);
   Tensor xd = x.detach();
   if (!xd.device().is_cpu()) xd = xd.to(Device(kCPU));
   if (nd > 0) xd = xd.permute(perm);

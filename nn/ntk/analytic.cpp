@@ -132,8 +132,10 @@ AnalyticKernels analytic_kernels(const Tensor& x1, const Tensor& x2_in, const An
       for (auto& q : s) q = sw2 * expected_product(o.activation, q, q, q) + sb2(l);
     };
     diag(self1);
-    if (!same) diag(self2);
-    else self2 = self1;
+    if (!same)
+      diag(self2);
+    else
+      self2 = self1;
   }
   AnalyticKernels r;
   r.ntk = from_data(theta.data(), {n1, n2}, kFloat64);

@@ -29,8 +29,8 @@ struct AnalyticOptions {
   double sigma_w = 1.0;
   double sigma_b = 0.0;
   nn::Parametrization parametrization = nn::Parametrization::NTK;
-  bool bias = true;              // standard parametrisation: the bias adds 1 to each layer's NTK term
-  std::vector<int64_t> widths;   // standard parametrisation: the depth hidden widths
+  bool bias = true;                    // standard parametrisation: the bias adds 1 to each layer's NTK term
+  std::vector<int64_t> widths;         // standard parametrisation: the depth hidden widths
   std::vector<double> sigma_b_layers;  // optional per-Linear bias std (depth + 1 entries), overrides sigma_b
 };
 

@@ -14,9 +14,12 @@ namespace tangent::ntk::detail {
 
 Shape tile_shape(Mode mode, int64_t t1, int64_t t2, int64_t outputs) {
   switch (mode) {
-    case Mode::Full: return {t1, t2, outputs, outputs};
-    case Mode::Trace: return {t1, t2};
-    case Mode::Diagonal: return {t1, t2, outputs};
+    case Mode::Full:
+      return {t1, t2, outputs, outputs};
+    case Mode::Trace:
+      return {t1, t2};
+    case Mode::Diagonal:
+      return {t1, t2, outputs};
   }
   return {};
 }
@@ -134,7 +137,9 @@ Tensor contract_position(const Tensor& A, const Tensor& gI, const Tensor& gJ, Mo
   const int64_t n1 = gI.size(0), n2 = gJ.size(0), O = gI.size(1), D = gI.size(2), C = gI.size(3);
   if (D == 1) {  // no sharing: Theta = (a_i . a_j) (g_io . g_jp)
     Tensor b = contract_weight(gI.reshape({n1, O, C}), gJ.reshape({n2, O, C}), mode);
-    Tensor a = A.reshape(mode == Mode::Full ? Shape{n1, n2, 1, 1} : mode == Mode::Diagonal ? Shape{n1, n2, 1} : Shape{n1, n2});
+    Tensor a = A.reshape(mode == Mode::Full       ? Shape{n1, n2, 1, 1}
+                         : mode == Mode::Diagonal ? Shape{n1, n2, 1}
+                                                  : Shape{n1, n2});
     return mul(b, a.to(kFloat64));
   }
   // One row block per output o: B[i, d, j, (p,) d'] = <gI[i, o, d], gJ[j, p, d']>, times A, summed over d, d'.
@@ -151,13 +156,15 @@ Tensor contract_position(const Tensor& A, const Tensor& gI, const Tensor& gJ, Mo
     }
   }
   switch (mode) {
-    case Mode::Full: return stack(per, 2);  // [n1, n2, O, O]
+    case Mode::Full:
+      return stack(per, 2);  // [n1, n2, O, O]
     case Mode::Trace: {
       Tensor t = per[0];
       for (size_t o = 1; o < per.size(); ++o) t = add(t, per[o]);
       return t;
     }
-    case Mode::Diagonal: return stack(per, 2);
+    case Mode::Diagonal:
+      return stack(per, 2);
   }
   return Tensor();
 }

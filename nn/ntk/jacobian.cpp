@@ -42,8 +42,10 @@ Jacobians tile_jacobians(nn::Module& model, const Tensor& x, const JacobianPlan&
       const Tensor s = tensor(seed, out.shape()).to(out.dtype());
       const std::vector<Tensor> g = autograd::grad({out}, inputs, {s}, o + 1 < O, false, true);
       for (size_t k = 0; k < g.size(); ++k)
-        if (g[k].defined()) J[k].select(0, i).select(0, o).copy_(g[k].reshape({-1}));
-        else J[k].select(0, i).select(0, o).zero_();
+        if (g[k].defined())
+          J[k].select(0, i).select(0, o).copy_(g[k].reshape({-1}));
+        else
+          J[k].select(0, i).select(0, o).zero_();
     }
   }
   return J;

@@ -29,18 +29,24 @@ Method parse_method(const std::string& name) {
 
 const char* mode_name(Mode mode) {
   switch (mode) {
-    case Mode::Full: return "full";
-    case Mode::Trace: return "trace";
-    case Mode::Diagonal: return "diagonal";
+    case Mode::Full:
+      return "full";
+    case Mode::Trace:
+      return "trace";
+    case Mode::Diagonal:
+      return "diagonal";
   }
   return "?";
 }
 
 const char* method_name(Method method) {
   switch (method) {
-    case Method::Auto: return "auto";
-    case Method::Jacobian: return "jacobian";
-    case Method::Structured: return "structured";
+    case Method::Auto:
+      return "auto";
+    case Method::Jacobian:
+      return "jacobian";
+    case Method::Structured:
+      return "structured";
   }
   return "?";
 }
@@ -143,10 +149,10 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
   }
   result.kernel = kernel.to(options.dtype);
   for (auto& kv : terms) result.per_layer.emplace_back(kv.first, kv.second.to(options.dtype));
-  result.method = options.method == Method::Jacobian  ? Method::Jacobian
-                  : plan.params.empty()               ? Method::Structured
+  result.method = options.method == Method::Jacobian    ? Method::Jacobian
+                  : plan.params.empty()                 ? Method::Structured
                   : plan.params.size() == params.size() ? Method::Jacobian
-                                                      : Method::Auto;
+                                                        : Method::Auto;
   result.peak_bytes = peak;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

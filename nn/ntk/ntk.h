@@ -42,11 +42,11 @@ using NtkProgress = std::function<void(int64_t, int64_t)>;
 struct NtkOptions {
   Mode mode = Mode::Trace;
   Method method = Method::Auto;
-  bool trace_mean = false;    // divide the trace by O (neural-tangents' convention)
-  bool per_layer = false;     // also return one term per parameter tensor
-  int64_t tile = 0;           // examples per tile (N1 and N2 tiled alike); 0: chosen from the memory budget
+  bool trace_mean = false;       // divide the trace by O (neural-tangents' convention)
+  bool per_layer = false;        // also return one term per parameter tensor
+  int64_t tile = 0;              // examples per tile (N1 and N2 tiled alike); 0: chosen from the memory budget
   int64_t max_memory_mb = 4096;  // budget for Jacobians / cotangents of a tile
-  DType dtype = kFloat64;     // dtype of the result (contractions accumulate in float64 at least as here)
+  DType dtype = kFloat64;        // dtype of the result (contractions accumulate in float64 at least as here)
   NtkProgress progress;
 };
 

@@ -17,7 +17,8 @@ namespace tangent::ntk {
 namespace {
 
 Tensor as_2d(const Tensor& y, const char* what) {
-  TANGENT_CHECK(y.dim() == 1 || y.dim() == 2, "gradient_descent_mse: ", what, " must be [N, O] or [N], got ", y.shape());
+  TANGENT_CHECK(y.dim() == 1 || y.dim() == 2, "gradient_descent_mse: ", what, " must be [N, O] or [N], got ",
+                y.shape());
   const Tensor y64 = y.to(kFloat64).contiguous();
   return y.dim() == 1 ? y64.reshape({y.size(0), 1}) : y64;
 }
@@ -35,16 +36,17 @@ RegressionResult gradient_descent_mse(const Tensor& k_tt, const Tensor& y_train,
   const Tensor y = as_2d(y_train, "y_train");
   const int64_t n = y.size(0), out = y.size(1);
   const bool full = k_tt.dim() == 4;
-  TANGENT_CHECK((k_tt.dim() == 2 && k_tt.size(0) == n && k_tt.size(1) == n) ||
-                    (full && k_tt.shape() == Shape({n, n, out, out})),
-                op, ": the train kernel must be [N, N] or [N, N, O, O] for targets ", y.shape(), ", got ", k_tt.shape());
+  TANGENT_CHECK(
+      (k_tt.dim() == 2 && k_tt.size(0) == n && k_tt.size(1) == n) || (full && k_tt.shape() == Shape({n, n, out, out})),
+      op, ": the train kernel must be [N, N] or [N, N, O, O] for targets ", y.shape(), ", got ", k_tt.shape());
   const Tensor f0 = fx_train_0.defined() ? as_2d(fx_train_0, "fx_train_0") : zeros({n, out}, kFloat64);
   TANGENT_CHECK(f0.shape() == y.shape(), op, ": fx_train_0 ", fx_train_0.shape(), " must match y_train ", y.shape());
   int64_t m = 0;
   Tensor fs0;
   if (k_st.defined()) {
-    TANGENT_CHECK(k_st.dim() == k_tt.dim() && k_st.size(1) == n && (!full || (k_st.size(2) == out && k_st.size(3) == out)),
-                  op, ": the test kernel must be [M, N", full ? ", O, O" : "", "] with N = ", n, ", got ", k_st.shape());
+    TANGENT_CHECK(
+        k_st.dim() == k_tt.dim() && k_st.size(1) == n && (!full || (k_st.size(2) == out && k_st.size(3) == out)), op,
+        ": the test kernel must be [M, N", full ? ", O, O" : "", "] with N = ", n, ", got ", k_st.shape());
     m = k_st.size(0);
     fs0 = fx_test_0.defined() ? as_2d(fx_test_0, "fx_test_0") : zeros({m, out}, kFloat64);
     TANGENT_CHECK(fs0.shape() == Shape({m, out}), op, ": fx_test_0 must be [", m, ", ", out, "], got ", fs0.shape());

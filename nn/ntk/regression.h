@@ -23,8 +23,8 @@ struct RegressionOptions {
 };
 
 struct RegressionResult {
-  Tensor train;   // f_train(t), [N, O]
-  Tensor test;    // f_test(t), [M, O] (undefined without a test kernel)
+  Tensor train;            // f_train(t), [N, O]
+  Tensor test;             // f_test(t), [M, O] (undefined without a test kernel)
   double regularizer = 0;  // the absolute value added to the diagonal
 };
 

@@ -107,7 +107,9 @@ struct Layer {
   bool unbatched = false;  // discovery: input or output without the probe's batch dim first
 };
 
-std::string join(const std::string& prefix, const std::string& local) { return prefix.empty() ? local : prefix + "." + local; }
+std::string join(const std::string& prefix, const std::string& local) {
+  return prefix.empty() ? local : prefix + "." + local;
+}
 
 // One parameter tensor's features for a tile.
 struct Term {
@@ -279,9 +281,12 @@ class Structured {
       layer.module = m.get();
       for (auto& [lname, p] : local) {
         const std::string full = join(prefix, lname);
-        if (!ok) owner_reason[full] = why;
-        else if (uses[p.impl()] > 1) owner_reason[full] = m->type_name() + " shares this tensor with another module";
-        else layer.params.push_back(full);
+        if (!ok)
+          owner_reason[full] = why;
+        else if (uses[p.impl()] > 1)
+          owner_reason[full] = m->type_name() + " shares this tensor with another module";
+        else
+          layer.params.push_back(full);
       }
       if (ok && !layer.params.empty()) candidates.push_back(layer);
     }
@@ -293,18 +298,17 @@ class Structured {
       PassGuard guard;
       for (auto& layer : candidates) {
         Layer* l = &layer;
-        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(
-                                                   [l](nn::Module&, const Tensor& in, const Tensor& out) {
-                                                     ++l->calls;
-                                                     // Rules read the batch dim first on the input and output.
-                                                     if (!in.defined() || !out.defined() || in.dim() < 1 ||
-                                                         out.dim() < 1 || in.size(0) != 2 || out.size(0) != 2)
-                                                       l->unbatched = true;
-                                                     if (!out.defined()) return Tensor();
-                                                     Tensor y = out.detach();
-                                                     if (y.is_floating_point()) y.requires_grad_(true);
-                                                     return y;
-                                                   }));
+        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook([l](nn::Module&, const Tensor& in,
+                                                                                       const Tensor& out) {
+          ++l->calls;
+          // Rules read the batch dim first on the input and output.
+          if (!in.defined() || !out.defined() || in.dim() < 1 || out.dim() < 1 || in.size(0) != 2 || out.size(0) != 2)
+            l->unbatched = true;
+          if (!out.defined()) return Tensor();
+          Tensor y = out.detach();
+          if (y.is_floating_point()) y.requires_grad_(true);
+          return y;
+        }));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(probe);
@@ -329,10 +333,9 @@ class Structured {
         if (!layer.params.empty()) layers_.push_back(layer);
         continue;
       }
-      const std::string why = layer.calls == 0
-                                  ? layer.module->type_name() + " is not called through Module::operator()"
-                                  : layer.module->type_name() + " is called " + std::to_string(layer.calls) +
-                                        " times per forward";
+      const std::string why = layer.calls == 0 ? layer.module->type_name() + " is not called through Module::operator()"
+                                               : layer.module->type_name() + " is called " +
+                                                     std::to_string(layer.calls) + " times per forward";
       for (const auto& p : layer.params) owner_reason[p] = why;
     }
     std::set<std::string> covered;
@@ -363,18 +366,18 @@ class Structured {
         }
       for (auto& layer : layers_) {
         Layer* l = &layer;
-        guard.hooks.emplace_back(layer.module,
-                                 layer.module->register_forward_hook([l](nn::Module&, const Tensor& in, const Tensor& out) {
-                                   ++l->calls;
-                                   l->input = in.detach();
-                                   Tensor y = out;
-                                   if (!y.requires_grad()) {
-                                     y = out.detach();
-                                     y.requires_grad_(true);
-                                   }
-                                   l->output = y;
-                                   return y;
-                                 }));
+        guard.hooks.emplace_back(
+            layer.module, layer.module->register_forward_hook([l](nn::Module&, const Tensor& in, const Tensor& out) {
+              ++l->calls;
+              l->input = in.detach();
+              Tensor y = out;
+              if (!y.requires_grad()) {
+                y = out.detach();
+                y.requires_grad_(true);
+              }
+              l->output = y;
+              return y;
+            }));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(x);
@@ -383,8 +386,8 @@ class Structured {
       std::vector<Tensor> targets;
       std::vector<size_t> which;
       for (size_t l = 0; l < layers_.size(); ++l) {
-        TANGENT_CHECK(layers_[l].calls == 1, "empirical_ntk: ", layers_[l].module->type_name(), " '",
-                      layers_[l].prefix, "' was called ", layers_[l].calls, " times in a forward (once expected)");
+        TANGENT_CHECK(layers_[l].calls == 1, "empirical_ntk: ", layers_[l].module->type_name(), " '", layers_[l].prefix,
+                      "' was called ", layers_[l].calls, " times in a forward (once expected)");
         if (layers_[l].output.requires_grad()) {
           targets.push_back(layers_[l].output);
           which.push_back(l);
@@ -396,8 +399,7 @@ class Structured {
           Tensor seed = zeros({n, O}, f.dtype());
           seed.select(1, o).fill_(1.0);
           const auto g = autograd::grad({f}, targets, {seed.reshape(f.shape())}, o + 1 < O, false, true);
-          for (size_t t = 0; t < g.size(); ++t)
-            per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
+          for (size_t t = 0; t < g.size(); ++t) per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
         }
       }
       int64_t transient = 0;
@@ -434,8 +436,8 @@ class Structured {
       switch (a.kind) {
         case Term::Weight: {
           auto it = cotangent_grams.find({a.G.raw_data(), b.G.raw_data()});
-          const bool reuse = it != cotangent_grams.end() && it->second.size(0) == a.G.size(0) &&
-                             it->second.size(1) == b.G.size(0);
+          const bool reuse =
+              it != cotangent_grams.end() && it->second.size(0) == a.G.size(0) && it->second.size(1) == b.G.size(0);
           tile = reuse ? it->second : contract_weight(a.G, b.G, mode);
           break;
         }
@@ -446,7 +448,9 @@ class Structured {
             const int64_t O = a.g.size(1), C = a.g.size(3);
             const Tensor B = contract_weight(a.g.reshape({n1, O, C}), b.g.reshape({n2, O, C}), mode);
             cotangent_grams[{a.g.raw_data(), b.g.raw_data()}] = B;
-            const Shape s = mode == Mode::Full ? Shape{n1, n2, 1, 1} : mode == Mode::Diagonal ? Shape{n1, n2, 1} : Shape{n1, n2};
+            const Shape s = mode == Mode::Full       ? Shape{n1, n2, 1, 1}
+                            : mode == Mode::Diagonal ? Shape{n1, n2, 1}
+                                                     : Shape{n1, n2};
             tile = mul(B, A.reshape(s).to(kFloat64));
             break;
           }
@@ -477,7 +481,8 @@ class Structured {
   int64_t pair_bytes_per_example2(const Features& f, Mode mode) const {
     int64_t b = 0;
     for (const auto& t : f)
-      if (t.kind != Term::Weight) b = std::max(b, pair_bytes(t, t, mode) / std::max<int64_t>(1, t.g.size(0) * t.g.size(0)));
+      if (t.kind != Term::Weight)
+        b = std::max(b, pair_bytes(t, t, mode) / std::max<int64_t>(1, t.g.size(0) * t.g.size(0)));
     return b;
   }
 
@@ -555,8 +560,7 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
     const Features col = get(symmetric ? false : true, b);
     int64_t work = 0;
     s.contract(row, col, tiles1[a].first, tiles2[b].first, options.mode, acc, &work);
-    peak = std::max(peak, bytes_of(row) + bytes_of(col) + work +
-                              tiles1[a].second * tiles2[b].second * inner * 8 * 3);
+    peak = std::max(peak, bytes_of(row) + bytes_of(col) + work + tiles1[a].second * tiles2[b].second * inner * 8 * 3);
     if (progress) progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(pairs.size()));
   }
   if (cache_all) peak = std::max(peak, (N1 + (symmetric ? 0 : N2)) * per_example);

@@ -121,9 +121,8 @@ OptimizerState Optimizer::state_dict() const {
     const std::string prefix = "group." + std::to_string(g) + ".";
     out.scalars.emplace_back(prefix + "num_params", static_cast<double>(groups_[g].params.size()));
     GroupOptions o = groups_[g].options;
-    for_each_option(o, [&](const char* name, auto& value) {
-      out.scalars.emplace_back(prefix + name, static_cast<double>(value));
-    });
+    for_each_option(
+        o, [&](const char* name, auto& value) { out.scalars.emplace_back(prefix + name, static_cast<double>(value)); });
   }
   NoGradGuard no_grad;
   for (size_t i = 0; i < state_.size(); ++i) {
@@ -198,8 +197,8 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
     const Tensor& p = *params[i];
     const Tensor& t = kv.second;
     TANGENT_CHECK(t.defined(), op, ": state entry '", kv.first, "' is an undefined tensor");
-    TANGENT_CHECK(t.shape() == p.shape(), op, ": state entry '", kv.first, "' has shape ", t.shape(),
-                  " but parameter ", i, " has shape ", p.shape());
+    TANGENT_CHECK(t.shape() == p.shape(), op, ": state entry '", kv.first, "' has shape ", t.shape(), " but parameter ",
+                  i, " has shape ", p.shape());
     TANGENT_CHECK(t.is_floating_point(), op, ": state entry '", kv.first, "' has dtype ", t.dtype(),
                   ", expected a floating-point tensor");
     Tensor copy = t.to(p.device());

@@ -14,17 +14,17 @@ namespace tangent::optim {
 
 // Every hyperparameter any optimizer reads; each optimizer ignores the fields it does not use.
 struct GroupOptions {
-  double lr = 1e-3;            // all
-  double weight_decay = 0.0;   // SGD, Adam, RMSprop: L2 added to the gradient; AdamW: decoupled, p *= 1 - lr * wd
-  double momentum = 0.0;       // SGD, RMSprop
-  double dampening = 0.0;      // SGD
-  bool nesterov = false;       // SGD (needs momentum > 0 and dampening == 0)
-  double beta1 = 0.9;          // Adam, AdamW
-  double beta2 = 0.999;        // Adam, AdamW
-  double eps = 1e-8;           // Adam, AdamW, RMSprop
-  bool amsgrad = false;        // Adam, AdamW
-  double alpha = 0.99;         // RMSprop (smoothing constant of the squared-gradient average)
-  bool centered = false;       // RMSprop
+  double lr = 1e-3;           // all
+  double weight_decay = 0.0;  // SGD, Adam, RMSprop: L2 added to the gradient; AdamW: decoupled, p *= 1 - lr * wd
+  double momentum = 0.0;      // SGD, RMSprop
+  double dampening = 0.0;     // SGD
+  bool nesterov = false;      // SGD (needs momentum > 0 and dampening == 0)
+  double beta1 = 0.9;         // Adam, AdamW
+  double beta2 = 0.999;       // Adam, AdamW
+  double eps = 1e-8;          // Adam, AdamW, RMSprop
+  bool amsgrad = false;       // Adam, AdamW
+  double alpha = 0.99;        // RMSprop (smoothing constant of the squared-gradient average)
+  bool centered = false;      // RMSprop
 };
 
 // A set of parameters sharing hyperparameters.

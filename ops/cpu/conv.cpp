@@ -22,8 +22,8 @@ struct ConvGeom {
 };
 
 ConvGeom geom_of(const Shape& x, const Shape& w, const Shape& y, const Conv2dParams& p, const char* op) {
-  TANGENT_CHECK(x.size() == 4 && w.size() == 4 && y.size() == 4, op, ": expected 4-D input, weight and output, got ",
-                x, ", ", w, " and ", y);
+  TANGENT_CHECK(x.size() == 4 && w.size() == 4 && y.size() == 4, op, ": expected 4-D input, weight and output, got ", x,
+                ", ", w, " and ", y);
   ConvGeom g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], p.groups, p};
   TANGENT_CHECK(g.G >= 1 && g.C == w[1] * g.G && g.O % g.G == 0 && y[0] == g.N && y[1] == g.O, op,
                 ": inconsistent shapes: input ", x, ", weight ", w, ", output ", y, ", groups ", g.G);
@@ -66,10 +66,10 @@ ConvDescs conv_descs(const ConvGeom& g, memory::data_type dt) {
 
 dnnl::convolution_forward::primitive_desc fwd_pd(const ConvDescs& d, bool bias) {
   using namespace dnnl;
-  const auto desc = bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct,
-                                                     d.x, d.w, d.b, d.y, d.stride, d.dilate, d.pad_l, d.pad_r)
-                         : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct,
-                                                     d.x, d.w, d.y, d.stride, d.dilate, d.pad_l, d.pad_r);
+  const auto desc = bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, d.x,
+                                                     d.w, d.b, d.y, d.stride, d.dilate, d.pad_l, d.pad_r)
+                         : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, d.x,
+                                                     d.w, d.y, d.stride, d.dilate, d.pad_l, d.pad_r);
   return convolution_forward::primitive_desc(desc, engine());
 }
 
@@ -212,7 +212,9 @@ void CpuBackend::conv2d(const Tensor& x, const Tensor& weight, const Tensor* bia
   });
   guarded("conv2d", [&] {
     if (bias) {
-      prim.run({{DNNL_ARG_SRC, xc.raw_data()}, {DNNL_ARG_WEIGHTS, wc.raw_data()}, {DNNL_ARG_DST, out.raw_data()},
+      prim.run({{DNNL_ARG_SRC, xc.raw_data()},
+                {DNNL_ARG_WEIGHTS, wc.raw_data()},
+                {DNNL_ARG_DST, out.raw_data()},
                 {DNNL_ARG_BIAS, bc.raw_data()}});
     } else {
       prim.run({{DNNL_ARG_SRC, xc.raw_data()}, {DNNL_ARG_WEIGHTS, wc.raw_data()}, {DNNL_ARG_DST, out.raw_data()}});
@@ -254,7 +256,8 @@ void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& wei
     });
   });
   guarded("conv2d_backward_input", [&] {
-    prim.run({{DNNL_ARG_DIFF_DST, gyc.raw_data()}, {DNNL_ARG_WEIGHTS, wc.raw_data()},
+    prim.run({{DNNL_ARG_DIFF_DST, gyc.raw_data()},
+              {DNNL_ARG_WEIGHTS, wc.raw_data()},
               {DNNL_ARG_DIFF_SRC, grad_in.raw_data()}});
   });
 }
@@ -293,10 +296,10 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
     return guarded("conv2d_backward_weight", [&] {
       const ConvDescs d = conv_descs(g, memory::data_type::f32);
       using bw = dnnl::convolution_backward_weights;
-      const auto desc = has_bias ? bw::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.b, d.y, d.stride,
-                                            d.dilate, d.pad_l, d.pad_r)
-                                 : bw::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.stride, d.dilate,
-                                            d.pad_l, d.pad_r);
+      const auto desc =
+          has_bias
+              ? bw::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.b, d.y, d.stride, d.dilate, d.pad_l, d.pad_r)
+              : bw::desc(dnnl::algorithm::convolution_direct, d.x, d.w, d.y, d.stride, d.dilate, d.pad_l, d.pad_r);
       Prim pr;
       pr.prim = bw(bw::primitive_desc(desc, engine(), fwd_pd(d, has_bias)));
       pr.add_arg(DNNL_ARG_SRC, d.x);
@@ -308,10 +311,13 @@ void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& x,
   });
   guarded("conv2d_backward_weight", [&] {
     if (has_bias) {
-      prim.run({{DNNL_ARG_SRC, xc.raw_data()}, {DNNL_ARG_DIFF_DST, gyc.raw_data()},
-                {DNNL_ARG_DIFF_WEIGHTS, grad_weight.raw_data()}, {DNNL_ARG_DIFF_BIAS, grad_bias->raw_data()}});
+      prim.run({{DNNL_ARG_SRC, xc.raw_data()},
+                {DNNL_ARG_DIFF_DST, gyc.raw_data()},
+                {DNNL_ARG_DIFF_WEIGHTS, grad_weight.raw_data()},
+                {DNNL_ARG_DIFF_BIAS, grad_bias->raw_data()}});
     } else {
-      prim.run({{DNNL_ARG_SRC, xc.raw_data()}, {DNNL_ARG_DIFF_DST, gyc.raw_data()},
+      prim.run({{DNNL_ARG_SRC, xc.raw_data()},
+                {DNNL_ARG_DIFF_DST, gyc.raw_data()},
                 {DNNL_ARG_DIFF_WEIGHTS, grad_weight.raw_data()}});
     }
   });

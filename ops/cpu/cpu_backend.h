@@ -34,10 +34,9 @@ class CpuBackend : public Backend {
               const Tensor& out) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Conv2dParams& p,
                              const Tensor& grad_in) override;
-  void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Conv2dParams& p,
-                              const Tensor& grad_weight, const Tensor* grad_bias) override;
-  void pool2d(PoolKind kind, const Tensor& x, const Pool2dParams& p, const Tensor& out,
-              const Tensor* indices) override;
+  void conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Conv2dParams& p, const Tensor& grad_weight,
+                              const Tensor* grad_bias) override;
+  void pool2d(PoolKind kind, const Tensor& x, const Pool2dParams& p, const Tensor& out, const Tensor* indices) override;
   void avg_pool2d_backward(const Tensor& grad_out, const Pool2dParams& p, const Tensor& grad_in) override;
 
   void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
@@ -49,25 +48,24 @@ class CpuBackend : public Backend {
 
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_padding_mask,
                          const AttentionParams& p, const Tensor& out, const Tensor& lse) override;
-  void attention_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
-                          const Tensor& out, const Tensor& lse, const Tensor* key_padding_mask,
-                          const AttentionParams& p, const Tensor& grad_q, const Tensor& grad_k,
-                          const Tensor& grad_v) override;
+  void attention_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                          const Tensor& lse, const Tensor* key_padding_mask, const AttentionParams& p,
+                          const Tensor& grad_q, const Tensor& grad_k, const Tensor& grad_v) override;
 
   void moba_route(const Tensor& q, const Tensor& k, const MobaRouting& r) override;
   void moba_forward(const Tensor& q, const Tensor& k, const Tensor& v, const MobaRouting& r, double scale,
                     const Tensor& out, const Tensor& lse) override;
   void moba_backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
-                     const Tensor& lse, const MobaRouting& r, double scale, const Tensor& grad_q,
-                     const Tensor& grad_k, const Tensor& grad_v) override;
+                     const Tensor& lse, const MobaRouting& r, double scale, const Tensor& grad_q, const Tensor& grad_k,
+                     const Tensor& grad_v) override;
 
-  void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t ignore_index, bool mean,
-                             bool reduce, const Tensor& log_probs, const Tensor& weight, const Tensor& loss) override;
+  void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t ignore_index, bool mean, bool reduce,
+                             const Tensor& log_probs, const Tensor& weight, const Tensor& loss) override;
   void cross_entropy_backward(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
                               const Tensor& grad_row, const Tensor& grad_logits) override;
 
-  void norm_forward(const Tensor& x, const Tensor* weight, const Tensor* bias, bool rms, double eps,
-                    const Tensor& out, const Tensor& mean, const Tensor& rstd) override;
+  void norm_forward(const Tensor& x, const Tensor* weight, const Tensor* bias, bool rms, double eps, const Tensor& out,
+                    const Tensor& mean, const Tensor& rstd) override;
   void norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor* weight, const Tensor& mean,
                      const Tensor& rstd, bool rms, const Tensor& grad_x, const Tensor* grad_weight,
                      const Tensor* grad_bias) override;

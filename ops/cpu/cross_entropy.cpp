@@ -56,8 +56,7 @@ void backward(const Tensor& log_probs, const Tensor& target, int64_t ignore_inde
 }  // namespace
 
 void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t ignore_index, bool mean,
-                                       bool reduce, const Tensor& log_probs, const Tensor& weight,
-                                       const Tensor& loss) {
+                                       bool reduce, const Tensor& log_probs, const Tensor& weight, const Tensor& loss) {
   softmax(logits, 1, /*log=*/true, log_probs);
   if (logits.dtype() == kFloat32)
     forward<float>(logits, target, ignore_index, mean, reduce, log_probs, weight, loss);

@@ -22,10 +22,17 @@ PrimCache& cache() {
 
 bool to_dnnl_type(DType t, dnnl::memory::data_type* out) {
   switch (t) {
-    case DType::Float32: *out = dnnl::memory::data_type::f32; return true;
-    case DType::Float16: *out = dnnl::memory::data_type::f16; return true;
-    case DType::BFloat16: *out = dnnl::memory::data_type::bf16; return true;
-    default: return false;
+    case DType::Float32:
+      *out = dnnl::memory::data_type::f32;
+      return true;
+    case DType::Float16:
+      *out = dnnl::memory::data_type::f16;
+      return true;
+    case DType::BFloat16:
+      *out = dnnl::memory::data_type::bf16;
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -93,7 +93,8 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
   if (op == UnaryOp::PowScalar && p0 == 0.5) op = UnaryOp::Sqrt;
   switch (op) {
 #define TANGENT_UNARY_CASE(Name) \
-  case UnaryOp::Name: return unary_kernel<scalar_math::Name>(x, out, p0, p1);
+  case UnaryOp::Name:            \
+    return unary_kernel<scalar_math::Name>(x, out, p0, p1);
     TANGENT_UNARY_OPS(TANGENT_UNARY_CASE)
 #undef TANGENT_UNARY_CASE
   }
@@ -103,7 +104,8 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double p0
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   switch (op) {
 #define TANGENT_BINARY_CASE(Name) \
-  case BinaryOp::Name: return binary_kernel<scalar_math::Name>(a, b, out);
+  case BinaryOp::Name:            \
+    return binary_kernel<scalar_math::Name>(a, b, out);
     TANGENT_BINARY_OPS(TANGENT_BINARY_CASE)
 #undef TANGENT_BINARY_CASE
   }
@@ -113,14 +115,13 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   TANGENT_DISPATCH_ALL(out.dtype(), "where", [&](auto tag) {
     using T = decltype(tag);
-    cpu_loop<4>(out.shape(), {&out, &cond, &a, &b},
-                [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i) {
-                    const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
-                    *reinterpret_cast<T*>(p[0] + i * s[0]) =
-                        c ? *reinterpret_cast<const T*>(p[2] + i * s[2]) : *reinterpret_cast<const T*>(p[3] + i * s[3]);
-                  }
-                });
+    cpu_loop<4>(out.shape(), {&out, &cond, &a, &b}, [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) {
+        const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) =
+            c ? *reinterpret_cast<const T*>(p[2] + i * s[2]) : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+      }
+    });
   });
 }
 

@@ -33,22 +33,21 @@ Tensor index_along(const Tensor& index, const Shape& shape, int64_t dim) {
 }
 
 void check_index(const Tensor& index, const char* op) {
-  TANGENT_CHECK(index.dtype() == kInt64, op, ": index must be int64, got ", index.dtype(), " (shape ",
-                index.shape(), ")");
+  TANGENT_CHECK(index.dtype() == kInt64, op, ": index must be int64, got ", index.dtype(), " (shape ", index.shape(),
+                ")");
 }
 
 // out[p] = *(xs[p] + idx[p] * dim_bytes), over out's shape. xs has stride 0 along dim.
 void gather_loop(const Tensor& out, const Tensor& xs, const Tensor& idx, int64_t dim_bytes, const char* op) {
   TANGENT_DISPATCH_ALL(out.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    cpu_loop<3>(out.shape(), {&out, &xs, &idx},
-                [dim_bytes](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
-                  for (int64_t i = 0; i < n; ++i) {
-                    const int64_t j = *reinterpret_cast<const int64_t*>(p[2] + i * s[2]);
-                    *reinterpret_cast<T*>(p[0] + i * s[0]) =
-                        *reinterpret_cast<const T*>(p[1] + i * s[1] + j * dim_bytes);
-                  }
-                });
+    cpu_loop<3>(
+        out.shape(), {&out, &xs, &idx}, [dim_bytes](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            const int64_t j = *reinterpret_cast<const int64_t*>(p[2] + i * s[2]);
+            *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const T*>(p[1] + i * s[1] + j * dim_bytes);
+          }
+        });
   });
 }
 
@@ -72,24 +71,25 @@ void scatter_loop(const Tensor& outs, const Tensor& src, const Tensor& idx, int6
   const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(len, 1));
   TANGENT_DISPATCH_ALL(src.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    cpu_loop<3>(outer, {&o, &s, &x},
-                [=](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
-                  for (int64_t j = 0; j < len; ++j) {
-                    const char* ps = p[1] + j * src_bytes;
-                    const char* pi = p[2] + j * idx_bytes;
-                    for (int64_t i = 0; i < n; ++i) {
-                      const int64_t k = *reinterpret_cast<const int64_t*>(pi + i * st[2]);
-                      T* dst = reinterpret_cast<T*>(p[0] + i * st[0] + k * out_bytes);
-                      const T v = *reinterpret_cast<const T*>(ps + i * st[1]);
-                      if constexpr (std::is_same_v<T, bool>) {
-                        *dst = *dst || v;
-                      } else {
-                        *dst = T(static_cast<acc_t<T>>(*dst) + static_cast<acc_t<T>>(v));
-                      }
-                    }
-                  }
-                },
-                grain);
+    cpu_loop<3>(
+        outer, {&o, &s, &x},
+        [=](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
+          for (int64_t j = 0; j < len; ++j) {
+            const char* ps = p[1] + j * src_bytes;
+            const char* pi = p[2] + j * idx_bytes;
+            for (int64_t i = 0; i < n; ++i) {
+              const int64_t k = *reinterpret_cast<const int64_t*>(pi + i * st[2]);
+              T* dst = reinterpret_cast<T*>(p[0] + i * st[0] + k * out_bytes);
+              const T v = *reinterpret_cast<const T*>(ps + i * st[1]);
+              if constexpr (std::is_same_v<T, bool>) {
+                *dst = *dst || v;
+              } else {
+                *dst = T(static_cast<acc_t<T>>(*dst) + static_cast<acc_t<T>>(v));
+              }
+            }
+          }
+        },
+        grain);
   });
 }
 
@@ -106,8 +106,7 @@ void CpuBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
 
 void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index(index, "index_add");
-  TANGENT_CHECK(src.dtype() == out.dtype(), "index_add: source has dtype ", src.dtype(), " but out has ",
-                out.dtype());
+  TANGENT_CHECK(src.dtype() == out.dtype(), "index_add: source has dtype ", src.dtype(), " but out has ", out.dtype());
   const Tensor outs = alias(out, src.shape(), strides_without(out, dim));
   const Tensor idx = index_along(index, src.shape(), dim);
   scatter_loop(outs, src, idx, dim, out.strides()[static_cast<size_t>(dim)], "index_add");
@@ -123,8 +122,7 @@ void CpuBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const
 
 void CpuBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index(index, "scatter_add");
-  TANGENT_CHECK(src.dtype() == out.dtype(), "scatter_add: src has dtype ", src.dtype(), " but out has ",
-                out.dtype());
+  TANGENT_CHECK(src.dtype() == out.dtype(), "scatter_add: src has dtype ", src.dtype(), " but out has ", out.dtype());
   TANGENT_CHECK(src.shape() == index.shape(), "scatter_add: src shape ", src.shape(), " must equal index shape ",
                 index.shape());
   const Tensor outs = alias(out, src.shape(), strides_without(out, dim));

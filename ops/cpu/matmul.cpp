@@ -62,8 +62,8 @@ Prim make_matmul_prim(memory::data_type dt, int64_t B, int64_t M, int64_t K, int
   const memory::desc b_md({lb.batch, K, N}, dt, {lb.stride[0], lb.stride[1], lb.stride[2]});
   const memory::desc c_md({B, M, N}, dt, {M * N, N, 1});
   const memory::desc bias_md({1, 1, N}, dt, {N, N, 1});
-  const dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
-                                        : dnnl::matmul::desc(a_md, b_md, c_md);
+  const dnnl::matmul::desc d =
+      has_bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md);
   const dnnl::matmul::primitive_desc pd(d, engine());
   Prim p;
   p.prim = dnnl::matmul(pd);
@@ -118,7 +118,9 @@ void matmul_dnnl(Backend& be, const Tensor& a, const Tensor& b, const Tensor* bi
   const Tensor bc = (p.flags & 2) ? copy_operand(be, b, lb.batch, K, N) : b;
   guarded("matmul", [&] {
     if (bias_p) {
-      p.run({{DNNL_ARG_SRC, ac.raw_data()}, {DNNL_ARG_WEIGHTS, bc.raw_data()}, {DNNL_ARG_DST, out.raw_data()},
+      p.run({{DNNL_ARG_SRC, ac.raw_data()},
+             {DNNL_ARG_WEIGHTS, bc.raw_data()},
+             {DNNL_ARG_DST, out.raw_data()},
              {DNNL_ARG_BIAS, bias_p->raw_data()}});
     } else {
       p.run({{DNNL_ARG_SRC, ac.raw_data()}, {DNNL_ARG_WEIGHTS, bc.raw_data()}, {DNNL_ARG_DST, out.raw_data()}});
@@ -191,8 +193,10 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, co
   TANGENT_CHECK(out.is_contiguous(), "matmul (cpu): out must be contiguous");
   if (out.numel() == 0) return;
   if (K == 0) {  // an empty sum: out = bias (or 0)
-    if (bias) copy(alias_with(*bias, {B, M, N}, {0, 0, bias->stride(0)}, bias->storage_offset()), out);
-    else fill(out, 0);
+    if (bias)
+      copy(alias_with(*bias, {B, M, N}, {0, 0, bias->stride(0)}, bias->storage_offset()), out);
+    else
+      fill(out, 0);
     return;
   }
   const DType dt = out.dtype();

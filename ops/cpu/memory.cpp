@@ -16,8 +16,10 @@ bool CpuBackend::supports(Primitive, DType dt) const { return dt == kFloat32 || 
 Storage CpuBackend::allocate(size_t nbytes, Device) { return allocate_cpu_storage(nbytes); }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
-  TANGENT_CHECK(src.device().is_cpu() && dst.device().is_cpu(), "copy: the CPU backend copies host tensors only, "
-                "got ", src.device(), " -> ", dst.device());
+  TANGENT_CHECK(src.device().is_cpu() && dst.device().is_cpu(),
+                "copy: the CPU backend copies host tensors only, "
+                "got ",
+                src.device(), " -> ", dst.device());
   TANGENT_CHECK(src.shape() == dst.shape(), "copy: shape mismatch ", src.shape(), " -> ", dst.shape());
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
     if (src.raw_data() != dst.raw_data())

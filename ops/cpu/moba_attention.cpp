@@ -25,11 +25,10 @@ constexpr int64_t kTileRows = 128;
 
 // Row-major C[M, N] = alpha * op(A) op(B) + beta * C; op(A) is [M, K] (A stored [K, M] when ta), op(B) is [K, N]
 // (B stored [N, K] when tb).
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  const dnnl_status_t st =
-      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   TANGENT_CHECK(st == dnnl_success, "moba_attention: oneDNN sgemm failed with status ", static_cast<int>(st));
 }
 
@@ -93,7 +92,8 @@ float exp_shifted(float* x, int64_t n, float shift) {
 
 // The rows attending to key block n, restricted to queries in [r0, r1): the block's own rows (when inside the
 // range; they attend causally), then the queries that selected it as a past block (all later than the block).
-void rows_for_block(const MobaRoutingView& r, int64_t bh, int64_t n, int64_t r0, int64_t r1, std::vector<int64_t>& list) {
+void rows_for_block(const MobaRoutingView& r, int64_t bh, int64_t n, int64_t r0, int64_t r1,
+                    std::vector<int64_t>& list) {
   list.clear();
   const int64_t N = r.length, kn0 = n * r.block, kn1 = std::min(N, kn0 + r.block);
   for (int64_t t = std::max(kn0, r0); t < std::min(kn1, r1); ++t) list.push_back(static_cast<int64_t>(t));
@@ -248,8 +248,8 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
 }
 
 template <typename T>
-void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk,
-                   T* dv, const MobaRoutingView& r, int64_t D, int64_t Dv, T scale) {
+void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv,
+                   const MobaRoutingView& r, int64_t D, int64_t Dv, T scale) {
   const int64_t B = r.batch, H = r.heads, Hkv = r.kv_heads, N = r.length, bs = r.block, nb = r.nblocks;
   if (N == 0 || B * H == 0) return;
   const int64_t G = H / Hkv;
@@ -336,10 +336,10 @@ void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* ls
   }
 }
 
-#define TANGENT_MOBA_INSTANTIATE(T)                                                                              \
-  template void moba_route<T>(const T*, const T*, int64_t, const MobaRoutingView&);                              \
+#define TANGENT_MOBA_INSTANTIATE(T)                                                                                 \
+  template void moba_route<T>(const T*, const T*, int64_t, const MobaRoutingView&);                                 \
   template void moba_forward<T>(const T*, const T*, const T*, T*, T*, const MobaRoutingView&, int64_t, int64_t, T); \
-  template void moba_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, T*,         \
+  template void moba_backward<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, T*,            \
                                  const MobaRoutingView&, int64_t, int64_t, T);
 TANGENT_MOBA_INSTANTIATE(float)
 TANGENT_MOBA_INSTANTIATE(double)
@@ -381,8 +381,8 @@ void CpuBackend::moba_route(const Tensor& q, const Tensor& k, const MobaRouting&
   });
 }
 
-void CpuBackend::moba_forward(const Tensor& q, const Tensor& k, const Tensor& v, const MobaRouting& r,
-                              double scale, const Tensor& out, const Tensor& lse) {
+void CpuBackend::moba_forward(const Tensor& q, const Tensor& k, const Tensor& v, const MobaRouting& r, double scale,
+                              const Tensor& out, const Tensor& lse) {
   dispatch_floating(q, "moba_forward", [&](auto tag) {
     using T = decltype(tag);
     cpu::moba_forward<T>(q.data_ptr<T>(), k.data_ptr<T>(), v.data_ptr<T>(), out.data_ptr<T>(), lse.data_ptr<T>(),

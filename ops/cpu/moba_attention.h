@@ -48,7 +48,7 @@ void moba_forward(const T* q, const T* k, const T* v, T* out, T* lse, const Moba
 
 // dq, dk, dv are overwritten.
 template <typename T>
-void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk,
-                   T* dv, const MobaRoutingView& r, int64_t D, int64_t Dv, T scale);
+void moba_backward(const T* q, const T* k, const T* v, const T* out, const T* lse, const T* dout, T* dq, T* dk, T* dv,
+                   const MobaRoutingView& r, int64_t D, int64_t Dv, T scale);
 
 }  // namespace tangent::cpu

@@ -70,8 +70,10 @@ void sgd_loop(T* p, const T* g, T* buf, int64_t n, const SgdStep& o) {
                 T b = d;  // the buffer starts as the first step's gradient
                 if constexpr (!first) b = mu * B[i] + keep * d;
                 B[i] = b;
-                if constexpr (nesterov) d += mu * b;
-                else d = b;
+                if constexpr (nesterov)
+                  d += mu * b;
+                else
+                  d = b;
               }
               P[i] -= lr * d;
             }
@@ -90,7 +92,8 @@ void adam_loop(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const AdamStep&
         for_blocks(n, [&](int64_t begin, int64_t len) {
           const T b1 = static_cast<T>(o.beta1), b2 = static_cast<T>(o.beta2);
           const T c1 = static_cast<T>(1.0 - o.beta1), c2 = static_cast<T>(1.0 - o.beta2);
-          const T step_size = static_cast<T>(o.step_size), bc2_sqrt = static_cast<T>(o.bc2_sqrt), eps = static_cast<T>(o.eps);
+          const T step_size = static_cast<T>(o.step_size), bc2_sqrt = static_cast<T>(o.bc2_sqrt),
+                  eps = static_cast<T>(o.eps);
           const T wd = static_cast<T>(o.weight_decay), shrink = static_cast<T>(1.0 - o.lr * o.weight_decay);
           T* __restrict P = p + begin;
           const T* __restrict G = g + begin;
@@ -239,8 +242,8 @@ void CpuBackend::adam_step(const Tensor& p, const Tensor& g, const Tensor& exp_a
               max_exp_avg_sq ? max_exp_avg_sq->data_ptr<double>() : nullptr, p.numel(), s);
 }
 
-void CpuBackend::rmsprop_step(const Tensor& p, const Tensor& g, const Tensor& square_avg,
-                              const Tensor* momentum_buffer, const Tensor* grad_avg, const RmspropStep& s) {
+void CpuBackend::rmsprop_step(const Tensor& p, const Tensor& g, const Tensor& square_avg, const Tensor* momentum_buffer,
+                              const Tensor* grad_avg, const RmspropStep& s) {
   if (p.dtype() == kFloat32)
     rmsprop_loop(p.data_ptr<float>(), g.data_ptr<float>(), square_avg.data_ptr<float>(),
                  momentum_buffer ? momentum_buffer->data_ptr<float>() : nullptr,

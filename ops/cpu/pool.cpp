@@ -132,8 +132,7 @@ void CpuBackend::pool2d(PoolKind kind, const Tensor& x, const Pool2dParams& p, c
   const char* op = kind == PoolKind::Max ? "max_pool2d" : "avg_pool2d";
   const PoolGeom g = pool_geom(x.shape(), out.shape(), p, op);
   TANGENT_CHECK(out.is_contiguous() && x.dtype() == out.dtype(), op, " (cpu): out must be contiguous with x's dtype");
-  TANGENT_CHECK(!indices || (indices->dtype() == kInt64 && indices->shape() == out.shape() &&
-                             indices->is_contiguous()),
+  TANGENT_CHECK(!indices || (indices->dtype() == kInt64 && indices->shape() == out.shape() && indices->is_contiguous()),
                 op, " (cpu): indices must be a contiguous int64 tensor of shape ", out.shape());
   if (out.numel() == 0) return;
   const Tensor xc = dense(*this, x);

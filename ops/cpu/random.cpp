@@ -29,15 +29,21 @@ void CpuBackend::random(RandomKind kind, const Tensor& out, PhiloxState state, d
         uniform_pair(state, i, &u0, &u1);
         double v = 0.0;
         switch (kind) {
-          case RandomKind::Uniform: v = p0 + (p1 - p0) * u0; break;
+          case RandomKind::Uniform:
+            v = p0 + (p1 - p0) * u0;
+            break;
           case RandomKind::Normal: {
             // Box-Muller on (u0, u1); 1 - u0 keeps the log argument in (0, 1].
             const double r = std::sqrt(-2.0 * std::log(1.0 - u0));
             v = p0 + p1 * r * std::cos(2.0 * 3.14159265358979323846 * u1);
             break;
           }
-          case RandomKind::Bernoulli: v = u0 < p0 ? 1.0 : 0.0; break;
-          case RandomKind::RandInt: v = std::floor(p0 + (p1 - p0) * u0); break;
+          case RandomKind::Bernoulli:
+            v = u0 < p0 ? 1.0 : 0.0;
+            break;
+          case RandomKind::RandInt:
+            v = std::floor(p0 + (p1 - p0) * u0);
+            break;
         }
         if constexpr (std::is_same_v<T, bool>) {
           p[i] = v != 0.0;
@@ -46,7 +52,8 @@ void CpuBackend::random(RandomKind kind, const Tensor& out, PhiloxState state, d
         } else {
           T t = T(static_cast<acc_t<T>>(v));
           // Rounding to a narrow type must not push a uniform draw onto its upper bound.
-          if (kind == RandomKind::Uniform && static_cast<double>(static_cast<acc_t<T>>(t)) >= p1) t = T(static_cast<acc_t<T>>(p0));
+          if (kind == RandomKind::Uniform && static_cast<double>(static_cast<acc_t<T>>(t)) >= p1)
+            t = T(static_cast<acc_t<T>>(p0));
           p[i] = t;
         }
       }

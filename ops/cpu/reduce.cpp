@@ -59,17 +59,23 @@ struct Combine {
     } else if constexpr (op == ReduceOp::Prod) {
       return static_cast<V>(a * b);
     } else if constexpr (op == ReduceOp::Max) {
-      if constexpr (is_float_v<V>) return select((b > a) | (b != b), b, a);  // NaN wins and then stays
-      else return b > a ? b : a;
+      if constexpr (is_float_v<V>)
+        return select((b > a) | (b != b), b, a);  // NaN wins and then stays
+      else
+        return b > a ? b : a;
     } else {
-      if constexpr (is_float_v<V>) return select((b < a) | (b != b), b, a);
-      else return b < a ? b : a;
+      if constexpr (is_float_v<V>)
+        return select((b < a) | (b != b), b, a);
+      else
+        return b < a ? b : a;
     }
   }
   template <typename V>
   static V identity() {
-    if constexpr (op == ReduceOp::Sum) return V(0);
-    else if constexpr (op == ReduceOp::Prod) return V(1);
+    if constexpr (op == ReduceOp::Sum)
+      return V(0);
+    else if constexpr (op == ReduceOp::Prod)
+      return V(1);
     else if constexpr (is_float_v<V>)
       return op == ReduceOp::Max ? -std::numeric_limits<V>::infinity() : std::numeric_limits<V>::infinity();
     else
@@ -91,7 +97,7 @@ struct Acc {
 // Geometry.
 
 struct ReduceGeometry {
-  int nk = 0, nr = 0;                                   // kept and reduced dims after coalescing (each >= 1)
+  int nk = 0, nr = 0;  // kept and reduced dims after coalescing (each >= 1)
   int64_t ksize[Shape::kMaxDims] = {}, kstride[Shape::kMaxDims] = {};  // outermost first; x strides (elements)
   int64_t rsize[Shape::kMaxDims] = {}, rstride[Shape::kMaxDims] = {};  // sorted by decreasing stride
   int64_t n_out = 1, n_red = 1;
@@ -139,8 +145,16 @@ ReduceGeometry make_reduce_geometry(const Tensor& x, const Shape& dims) {
       ++g.nr;
     }
   }
-  if (g.nk == 0) { g.ksize[0] = 1; g.kstride[0] = 0; g.nk = 1; }
-  if (g.nr == 0) { g.rsize[0] = 1; g.rstride[0] = 0; g.nr = 1; }
+  if (g.nk == 0) {
+    g.ksize[0] = 1;
+    g.kstride[0] = 0;
+    g.nk = 1;
+  }
+  if (g.nr == 0) {
+    g.rsize[0] = 1;
+    g.rstride[0] = 0;
+    g.nr = 1;
+  }
   for (int i = 0; i < g.nk; ++i) g.n_out *= g.ksize[i];
   for (int i = 0; i < g.nr; ++i) g.n_red *= g.rsize[i];
   return g;
@@ -216,10 +230,14 @@ typedef double f64x4 __attribute__((vector_size(32)));
 
 template <ReduceOp op, typename VA>
 inline VA vapply(VA a, VA b) {
-  if constexpr (op == ReduceOp::Sum) return a + b;
-  else if constexpr (op == ReduceOp::Prod) return a * b;
-  else if constexpr (op == ReduceOp::Max) return ((b > a) | (b != b)) ? b : a;
-  else return ((b < a) | (b != b)) ? b : a;
+  if constexpr (op == ReduceOp::Sum)
+    return a + b;
+  else if constexpr (op == ReduceOp::Prod)
+    return a * b;
+  else if constexpr (op == ReduceOp::Max)
+    return ((b > a) | (b != b)) ? b : a;
+  else
+    return ((b < a) | (b != b)) ? b : a;
 }
 
 template <typename VA, typename T>
@@ -240,7 +258,7 @@ inline VA vload(const T* p) {
 // ((lane k) op (lane K + k)) op ((lane 2K + k) op (lane 3K + k)) for k = 0 .. K - 1, then the tail in order.
 // K is the vector width when the run has SIMD (float32/float64) and 4 otherwise.
 template <typename T, typename A>
-constexpr bool kHasSimd = (std::is_same_v<T, float> || std::is_same_v<T, double>) && is_float_v<A>;
+constexpr bool kHasSimd = (std::is_same_v<T, float> || std::is_same_v<T, double>)&&is_float_v<A>;
 template <typename T, typename A>
 constexpr int64_t kRunLanes = kHasSimd<T, A> ? int64_t{32} / static_cast<int64_t>(sizeof(A)) : 4;
 
@@ -280,7 +298,8 @@ int64_t lane_run(const T* p, int64_t n, int64_t stride, A& acc) {
   int64_t i = 4 * K;
   for (; i + 4 * K <= n; i += 4 * K)
     for (int64_t j = 0; j < 4 * K; ++j) l[j] = C::apply(l[j], load(i + j));
-  for (int64_t k = 0; k < K; ++k) acc = C::apply(acc, C::apply(C::apply(l[k], l[K + k]), C::apply(l[2 * K + k], l[3 * K + k])));
+  for (int64_t k = 0; k < K; ++k)
+    acc = C::apply(acc, C::apply(C::apply(l[k], l[K + k]), C::apply(l[2 * K + k], l[3 * K + k])));
   return i;
 }
 
@@ -298,12 +317,10 @@ typename Acc<T, op>::A reduce_run(const T* p, int64_t n, int64_t stride, typenam
 
 // acc[j] = acc[j] (op) row[j * stride] for j < w: the column kernel's step (vectorised when stride is 1).
 template <typename T, ReduceOp op>
-inline void combine_row(typename Acc<T, op>::A* __restrict acc, const T* __restrict row, int64_t w,
-                        int64_t stride) {
+inline void combine_row(typename Acc<T, op>::A* __restrict acc, const T* __restrict row, int64_t w, int64_t stride) {
   using A = typename Acc<T, op>::A;
   if (stride == 1) {
-    for (int64_t j = 0; j < w; ++j)
-      acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j])));
+    for (int64_t j = 0; j < w; ++j) acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j])));
   } else {
     for (int64_t j = 0; j < w; ++j)
       acc[j] = Combine<op>::apply(acc[j], static_cast<A>(static_cast<acc_t<T>>(row[j * stride])));
@@ -312,8 +329,8 @@ inline void combine_row(typename Acc<T, op>::A* __restrict acc, const T* __restr
 
 // Outputs [ob, oe) over the reduced range [rb, re), merged into dst[0 .. oe - ob).
 template <typename T, ReduceOp op>
-void reduce_block(const T* x, const ReduceGeometry& g, bool columns, int64_t ob, int64_t oe, int64_t rb,
-                  int64_t re, typename Acc<T, op>::A* dst) {
+void reduce_block(const T* x, const ReduceGeometry& g, bool columns, int64_t ob, int64_t oe, int64_t rb, int64_t re,
+                  typename Acc<T, op>::A* dst) {
   using A = typename Acc<T, op>::A;
   using C = Combine<op>;
   const int64_t rs = g.rstride[g.nr - 1];
@@ -390,10 +407,14 @@ void reduce_typed(const Tensor& xt, const ReduceGeometry& g, const Tensor& out) 
 
 const char* reduce_op_name(ReduceOp op) {
   switch (op) {
-    case ReduceOp::Sum: return "sum";
-    case ReduceOp::Prod: return "prod";
-    case ReduceOp::Max: return "max";
-    case ReduceOp::Min: return "min";
+    case ReduceOp::Sum:
+      return "sum";
+    case ReduceOp::Prod:
+      return "prod";
+    case ReduceOp::Max:
+      return "max";
+    case ReduceOp::Min:
+      return "min";
   }
   return "reduce";
 }
@@ -413,17 +434,22 @@ Around around_dim(CpuBackend& be, const Tensor& x, int64_t dim) {
   }
   for (int64_t d = 0; d < x.dim(); ++d) {
     const int64_t s = x.shape()[static_cast<size_t>(d)];
-    if (d < dim) a.outer *= s;
-    else if (d == dim) a.n = s;
-    else a.inner *= s;
+    if (d < dim)
+      a.outer *= s;
+    else if (d == dim)
+      a.n = s;
+    else
+      a.inner *= s;
   }
   return a;
 }
 
 template <typename V>
 inline bool is_nan(V v) {
-  if constexpr (std::is_floating_point_v<V>) return v != v;
-  else return false;
+  if constexpr (std::is_floating_point_v<V>)
+    return v != v;
+  else
+    return false;
 }
 
 template <typename T>
@@ -445,7 +471,10 @@ void arg_reduce_typed(bool is_max, const Around& a, T* values, int64_t* indices)
         int64_t bi = 0;
         for (int64_t i = 1; i < n && !is_nan(best); ++i) {
           const V v = static_cast<V>(p[i]);
-          if (better(v, best)) { best = v; bi = i; }
+          if (better(v, best)) {
+            best = v;
+            bi = i;
+          }
         }
         values[o] = static_cast<T>(best);
         indices[o] = bi;
@@ -462,12 +491,18 @@ void arg_reduce_typed(bool is_max, const Around& a, T* values, int64_t* indices)
     for (int64_t t = b; t < e; ++t) {
       const int64_t o = t / tiles, c0 = (t % tiles) * tw, w = std::min(tw, inner - c0);
       const T* p = x + o * n * inner + c0;
-      for (int64_t j = 0; j < w; ++j) { best[j] = static_cast<V>(p[j]); bi[j] = 0; }
+      for (int64_t j = 0; j < w; ++j) {
+        best[j] = static_cast<V>(p[j]);
+        bi[j] = 0;
+      }
       for (int64_t i = 1; i < n; ++i) {
         const T* row = p + i * inner;
         for (int64_t j = 0; j < w; ++j) {
           const V v = static_cast<V>(row[j]);
-          if (better(v, best[j])) { best[j] = v; bi[j] = i; }
+          if (better(v, best[j])) {
+            best[j] = v;
+            bi[j] = i;
+          }
         }
       }
       for (int64_t j = 0; j < w; ++j) {
@@ -483,7 +518,7 @@ void arg_reduce_typed(bool is_max, const Around& a, T* values, int64_t* indices)
 // (relative error about 1e-7); results below the normal range flush to 0.
 inline float exp_nonpositive(float x) {
   const float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-  const float kRound = 12582912.0f;  // 1.5 * 2^23
+  const float kRound = 12582912.0f;          // 1.5 * 2^23
   float xc = select(x > -87.0f, x, -87.0f);  // NaN becomes -87 here ...
   xc = select(xc < 0.0f, xc, 0.0f);
   const float t = xc * kLog2e + kRound;  // the nearest integer n to x / ln2 sits in t's low mantissa bits
@@ -539,7 +574,10 @@ void softmax_columns(const T* x, T* y, int64_t n, int64_t inner, int64_t c0, int
   using C = Combine<ReduceOp::Max>;
   V m[kTile];
   double s[kTile];
-  for (int64_t j = 0; j < w; ++j) { m[j] = C::identity<V>(); s[j] = 0.0; }
+  for (int64_t j = 0; j < w; ++j) {
+    m[j] = C::identity<V>();
+    s[j] = 0.0;
+  }
   for (int64_t i = 0; i < n; ++i) {
     const T* row = x + i * inner + c0;
     for (int64_t j = 0; j < w; ++j) m[j] = C::apply(m[j], static_cast<V>(row[j]));
@@ -582,28 +620,33 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Shape& dims, const T
     if constexpr (std::is_same_v<T, bool>) {
       TANGENT_CHECK(op == ReduceOp::Max || op == ReduceOp::Min, name, ": not supported for bool tensors (shape ",
                     x.shape(), "); cast to int64 first");
-      if (op == ReduceOp::Max) reduce_typed<bool, ReduceOp::Max>(x, g, out);
-      else reduce_typed<bool, ReduceOp::Min>(x, g, out);
+      if (op == ReduceOp::Max)
+        reduce_typed<bool, ReduceOp::Max>(x, g, out);
+      else
+        reduce_typed<bool, ReduceOp::Min>(x, g, out);
     } else {
       switch (op) {
-        case ReduceOp::Sum: return reduce_typed<T, ReduceOp::Sum>(x, g, out);
-        case ReduceOp::Prod: return reduce_typed<T, ReduceOp::Prod>(x, g, out);
-        case ReduceOp::Max: return reduce_typed<T, ReduceOp::Max>(x, g, out);
-        case ReduceOp::Min: return reduce_typed<T, ReduceOp::Min>(x, g, out);
+        case ReduceOp::Sum:
+          return reduce_typed<T, ReduceOp::Sum>(x, g, out);
+        case ReduceOp::Prod:
+          return reduce_typed<T, ReduceOp::Prod>(x, g, out);
+        case ReduceOp::Max:
+          return reduce_typed<T, ReduceOp::Max>(x, g, out);
+        case ReduceOp::Min:
+          return reduce_typed<T, ReduceOp::Min>(x, g, out);
       }
     }
   });
 }
 
-void CpuBackend::arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values,
-                            const Tensor& indices) {
+void CpuBackend::arg_reduce(ReduceOp op, const Tensor& x, int64_t dim, const Tensor& values, const Tensor& indices) {
   const char* name = op == ReduceOp::Max ? "argmax" : "argmin";
   TANGENT_CHECK(op == ReduceOp::Max || op == ReduceOp::Min, "arg_reduce: only Max and Min are supported");
   TANGENT_CHECK(x.dim() == 0 || (dim >= 0 && dim < x.dim()), name, ": dim ", dim, " out of range for shape ",
                 x.shape());
-  TANGENT_CHECK(indices.dtype() == kInt64 && values.dtype() == x.dtype() && values.is_contiguous() &&
-                    indices.is_contiguous(),
-                name, ": expected contiguous values of dtype ", x.dtype(), " and int64 indices");
+  TANGENT_CHECK(
+      indices.dtype() == kInt64 && values.dtype() == x.dtype() && values.is_contiguous() && indices.is_contiguous(),
+      name, ": expected contiguous values of dtype ", x.dtype(), " and int64 indices");
   if (values.numel() == 0) return;
   const Around a = around_dim(*this, x, x.dim() == 0 ? 0 : dim);
   TANGENT_CHECK(a.n > 0, name, ": cannot reduce over a zero-size dimension (input shape ", x.shape(), ", dim ", dim,

@@ -27,32 +27,32 @@ void run(T* image, T* cols, const Dims& d, const UnfoldParams& p) {
   if (kFold) std::fill(image, image + d.N * d.C * d.H * d.W, T(0));
   parallel_for(d.N * d.C, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(kh * kw * L, 1)),
                [&](int64_t p0, int64_t p1) {
-    for (int64_t nc = p0; nc < p1; ++nc) {
-      T* plane = image + nc * d.H * d.W;
-      T* col = cols + nc * kh * kw * L;  // [N, C, kh, kw, L] == [N, C*kh*kw, L]
-      for (int64_t ky = 0; ky < kh; ++ky)
-        for (int64_t kx = 0; kx < kw; ++kx) {
-          T* row = col + (ky * kw + kx) * L;
-          for (int64_t oy = 0; oy < d.Ho; ++oy) {
-            const int64_t iy = oy * p.stride[0] - p.padding[0] + ky * p.dilation[0];
-            T* r = row + oy * d.Wo;
-            if (iy < 0 || iy >= d.H) {
-              if (!kFold) std::fill(r, r + d.Wo, T(0));
-              continue;
-            }
-            for (int64_t ox = 0; ox < d.Wo; ++ox) {
-              const int64_t ix = ox * p.stride[1] - p.padding[1] + kx * p.dilation[1];
-              const bool inside = ix >= 0 && ix < d.W;
-              if (kFold) {
-                if (inside) plane[iy * d.W + ix] += r[ox];
-              } else {
-                r[ox] = inside ? plane[iy * d.W + ix] : T(0);
-              }
-            }
-          }
-        }
-    }
-  });
+                 for (int64_t nc = p0; nc < p1; ++nc) {
+                   T* plane = image + nc * d.H * d.W;
+                   T* col = cols + nc * kh * kw * L;  // [N, C, kh, kw, L] == [N, C*kh*kw, L]
+                   for (int64_t ky = 0; ky < kh; ++ky)
+                     for (int64_t kx = 0; kx < kw; ++kx) {
+                       T* row = col + (ky * kw + kx) * L;
+                       for (int64_t oy = 0; oy < d.Ho; ++oy) {
+                         const int64_t iy = oy * p.stride[0] - p.padding[0] + ky * p.dilation[0];
+                         T* r = row + oy * d.Wo;
+                         if (iy < 0 || iy >= d.H) {
+                           if (!kFold) std::fill(r, r + d.Wo, T(0));
+                           continue;
+                         }
+                         for (int64_t ox = 0; ox < d.Wo; ++ox) {
+                           const int64_t ix = ox * p.stride[1] - p.padding[1] + kx * p.dilation[1];
+                           const bool inside = ix >= 0 && ix < d.W;
+                           if (kFold) {
+                             if (inside) plane[iy * d.W + ix] += r[ox];
+                           } else {
+                             r[ox] = inside ? plane[iy * d.W + ix] : T(0);
+                           }
+                         }
+                       }
+                     }
+                 }
+               });
 }
 
 }  // namespace

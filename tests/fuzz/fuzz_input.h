@@ -22,8 +22,8 @@ inline std::string write_input(const void* data, size_t size, const std::string&
     ~Remover() { std::remove(path.c_str()); }
   };
   const char* dir = std::getenv("TMPDIR");
-  const std::string path = std::string(dir && *dir ? dir : "/tmp") + "/tangent-fuzz-" + std::to_string(::getpid()) +
-                           suffix;
+  const std::string path =
+      std::string(dir && *dir ? dir : "/tmp") + "/tangent-fuzz-" + std::to_string(::getpid()) + suffix;
   static Remover remover{path};  // one file per process and target
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr || (size > 0 && std::fwrite(data, 1, size, f) != size) || std::fclose(f) != 0) {
@@ -38,8 +38,7 @@ template <typename F>
 void accept_errors(F&& read) {
   try {
     read();
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
 }
 
 }  // namespace tangent::fuzz

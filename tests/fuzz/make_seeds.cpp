@@ -74,9 +74,12 @@ void checkpoints() {
 
   nn::Checkpoint d;
   d.model_kind = "mlp";
-  d.model_state = {{"f64", randn({2, 2}, kFloat64)}, {"f16", randn({3}).to(kFloat16)},
-                   {"bf16", randn({2}).to(kBFloat16)}, {"i64", arange(0, 4)},
-                   {"bool", tensor(std::vector<bool>{true, false}, {2})}, {"scalar", scalar_tensor(2.5)},
+  d.model_state = {{"f64", randn({2, 2}, kFloat64)},
+                   {"f16", randn({3}).to(kFloat16)},
+                   {"bf16", randn({2}).to(kBFloat16)},
+                   {"i64", arange(0, 4)},
+                   {"bool", tensor(std::vector<bool>{true, false}, {2})},
+                   {"scalar", scalar_tensor(2.5)},
                    {"empty", zeros({0, 3})}};
   nn::save_checkpoint(seed("fuzz_checkpoint", "dtypes.tgt"), d);
   nn::save_checkpoint(seed("fuzz_checkpoint", "empty.tgt"), nn::Checkpoint());
@@ -98,8 +101,8 @@ void npys() {
                                              std::string("\1\0\0\0\2\0\0\0\3\0\0\0\4\0\0\0", 16)));
   write_bytes(seed(t, "be_u2.npy"),
               npy("{\"descr\": \">u2\", \"fortran_order\": False, \"shape\": (2,)}", std::string("\0\1\1\0", 4)));
-  write_bytes(seed(t, "u8.npy"), npy("{'descr': '<u8', 'fortran_order': False, 'shape': (1L,), }",
-                                     std::string("\5\0\0\0\0\0\0\0", 8)));
+  write_bytes(seed(t, "u8.npy"),
+              npy("{'descr': '<u8', 'fortran_order': False, 'shape': (1L,), }", std::string("\5\0\0\0\0\0\0\0", 8)));
 }
 
 void idxs() {
@@ -132,9 +135,12 @@ void safetensors() {
   nn::write_safetensors(seed("fuzz_safetensors", "mlp.safetensors"), small_mlp()->state_dict(),
                         {{"format", "pt"}, {"producer", "tangent"}});
   nn::write_safetensors(seed("fuzz_safetensors", "dtypes.safetensors"),
-                        {{"f64", randn({2}, kFloat64)}, {"f16", ones({3}).to(kFloat16)},
-                         {"bf16", ones({1}).to(kBFloat16)}, {"i64", arange(0, 2)},
-                         {"b", tensor(std::vector<bool>{true, false}, {2})}, {"s", scalar_tensor(1.0)},
+                        {{"f64", randn({2}, kFloat64)},
+                         {"f16", ones({3}).to(kFloat16)},
+                         {"bf16", ones({1}).to(kBFloat16)},
+                         {"i64", arange(0, 2)},
+                         {"b", tensor(std::vector<bool>{true, false}, {2})},
+                         {"s", scalar_tensor(1.0)},
                          {"e", zeros({0})}});
 }
 

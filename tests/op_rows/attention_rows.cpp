@@ -125,11 +125,12 @@ OpCase sdpa_row(const std::string& name, std::function<Inputs()> inputs, Spec s,
   return OpCase{
       .name = name,
       .inputs = std::move(inputs),
-      .fn = [s, through_reference](const Inputs& x) {
-        const AttentionOptions o = options_of(s, x);
-        return through_reference ? attention_reference(x[0], x[1], x[2], o)
-                                 : scaled_dot_product_attention(x[0], x[1], x[2], o);
-      },
+      .fn =
+          [s, through_reference](const Inputs& x) {
+            const AttentionOptions o = options_of(s, x);
+            return through_reference ? attention_reference(x[0], x[1], x[2], o)
+                                     : scaled_dot_product_attention(x[0], x[1], x[2], o);
+          },
       .reference = [s](const Inputs& x) { return Naive(x, s).run(0); },
       .tol_scale = 8.0,  // float32: sums over the keys and the head dim
   };
@@ -143,33 +144,39 @@ Spec unfused(Spec s) {
 }
 
 // B = 2, 4 keys, the second batch's last key and the first's first key padded.
-Inputs padded() { return with_pad(qkv(2, 2, 2, 3, 4, 3), {true, false, false, false, false, false, false, true}, {2, 4}); }
-Inputs padded_gqa() { return with_pad(qkv(2, 4, 2, 4, 4, 3), {false, false, true, false, false, true, false, false}, {2, 4}); }
+Inputs padded() {
+  return with_pad(qkv(2, 2, 2, 3, 4, 3), {true, false, false, false, false, false, false, true}, {2, 4});
+}
+Inputs padded_gqa() {
+  return with_pad(qkv(2, 4, 2, 4, 4, 3), {false, false, true, false, false, true, false, false}, {2, 4});
+}
 // Every key of the second batch padded: its rows output 0.
 Inputs fully_padded() { return with_pad(qkv(2, 2, 1, 2, 3, 2), {false, true, false, true, true, true}, {2, 3}); }
 
 const bool kAttentionRows = [] {
   auto& rows = tangent::testing::op_cases();
-  rows.push_back(sdpa_row("scaled_dot_product_attention/softmax", [] { return qkv(1, 2, 2, 3, 4, 3); }, kSoftmax));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_causal_gqa", [] { return qkv(1, 4, 2, 4, 4, 3); },
-                          kSoftmaxCausal));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_causal_more_queries",
-                          [] { return qkv(1, 2, 1, 5, 3, 2); }, kSoftmaxCausal));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/softmax", [] { return qkv(1, 2, 2, 3, 4, 3); }, kSoftmax));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/softmax_causal_gqa", [] { return qkv(1, 4, 2, 4, 4, 3); }, kSoftmaxCausal));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/softmax_causal_more_queries", [] { return qkv(1, 2, 1, 5, 3, 2); },
+      kSoftmaxCausal));
   rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_key_padding", padded, kSoftmax));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_causal_key_padding_gqa", padded_gqa,
-                          kSoftmaxCausal));
+  rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_causal_key_padding_gqa", padded_gqa, kSoftmaxCausal));
   rows.push_back(sdpa_row("scaled_dot_product_attention/softmax_fully_padded_rows", fully_padded, kSoftmax));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/sigmoid", [] { return qkv(1, 2, 2, 3, 4, 3); }, kSigmoid));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/sigmoid_causal_gqa", [] { return qkv(1, 4, 2, 4, 4, 3); },
-                          kSigmoidCausal));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/sigmoid_causal_key_padding_gqa", padded_gqa,
-                          kSigmoidCausal));
-  rows.push_back(sdpa_row("scaled_dot_product_attention/unfused_softmax_causal_gqa",
-                          [] { return qkv(1, 4, 2, 4, 4, 3); }, unfused(kSoftmaxCausal)));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/sigmoid", [] { return qkv(1, 2, 2, 3, 4, 3); }, kSigmoid));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/sigmoid_causal_gqa", [] { return qkv(1, 4, 2, 4, 4, 3); }, kSigmoidCausal));
+  rows.push_back(sdpa_row("scaled_dot_product_attention/sigmoid_causal_key_padding_gqa", padded_gqa, kSigmoidCausal));
+  rows.push_back(sdpa_row(
+      "scaled_dot_product_attention/unfused_softmax_causal_gqa", [] { return qkv(1, 4, 2, 4, 4, 3); },
+      unfused(kSoftmaxCausal)));
   rows.push_back(sdpa_row("scaled_dot_product_attention/unfused_sigmoid_key_padding", padded, unfused(kSigmoid)));
   rows.push_back(sdpa_row("attention_reference/softmax_causal_key_padding_gqa", padded_gqa, kSoftmaxCausal, true));
-  rows.push_back(sdpa_row("attention_reference/sigmoid_causal", [] { return qkv(1, 2, 2, 3, 4, 3); },
-                          kSigmoidCausal, true));
+  rows.push_back(sdpa_row(
+      "attention_reference/sigmoid_causal", [] { return qkv(1, 2, 2, 3, 4, 3); }, kSigmoidCausal, true));
   // The log-sum-exp (not differentiable): forward only, fused and reference.
   for (bool fused : {true, false}) {
     Spec s = kSoftmaxCausal;
@@ -206,16 +213,18 @@ const bool kAttentionRows = [] {
     rows.push_back(OpCase{
         .name = "scaled_dot_product_attention/moba_block3_top2_ragged" + suffix,  // 7 positions: a short last block
         .inputs = [] { return qkv(2, 2, 2, 7, 7, 2); },
-        .fn = [s](const Inputs& x) {
-          AttentionOptions o = options_of(s, x);
-          o.moba_block_size = 3;
-          return scaled_dot_product_attention(x[0], x[1], x[2], o);
-        },
-        .reference = [s](const Inputs& x) {
-          Spec s3 = s;
-          s3.block = 3;
-          return Naive(x, s3).run(0);
-        },
+        .fn =
+            [s](const Inputs& x) {
+              AttentionOptions o = options_of(s, x);
+              o.moba_block_size = 3;
+              return scaled_dot_product_attention(x[0], x[1], x[2], o);
+            },
+        .reference =
+            [s](const Inputs& x) {
+              Spec s3 = s;
+              s3.block = 3;
+              return Naive(x, s3).run(0);
+            },
         .tol_scale = 8.0,
     });
     rows.push_back(OpCase{
@@ -230,17 +239,19 @@ const bool kAttentionRows = [] {
   rows.push_back(OpCase{
       .name = "moba_select_blocks/block2_top2_gqa",
       .inputs = [] { return qkv(1, 4, 2, 8, 8, 3); },
-      .fn = [](const Inputs& x) {
-        return moba_select_blocks(x[0], x[1], options_of(Spec{AttentionKind::MoBA, true, true, 2, 2}, x));
-      },
-      .reference = [](const Inputs& x) {
-        const Naive n(x, Spec{AttentionKind::MoBA, true, true, 2, 2});
-        std::vector<bool> out;
-        for (int64_t h = 0; h < n.H; ++h)
-          for (int64_t i = 0; i < n.Lq; ++i)
-            for (bool b : n.moba_blocks(0, h, i)) out.push_back(b);
-        return tensor(out, {1, n.H, n.Lq, 4});
-      },
+      .fn =
+          [](const Inputs& x) {
+            return moba_select_blocks(x[0], x[1], options_of(Spec{AttentionKind::MoBA, true, true, 2, 2}, x));
+          },
+      .reference =
+          [](const Inputs& x) {
+            const Naive n(x, Spec{AttentionKind::MoBA, true, true, 2, 2});
+            std::vector<bool> out;
+            for (int64_t h = 0; h < n.H; ++h)
+              for (int64_t i = 0; i < n.Lq; ++i)
+                for (bool b : n.moba_blocks(0, h, i)) out.push_back(b);
+            return tensor(out, {1, n.H, n.Lq, 4});
+          },
       .first_order = false,
   });
   return true;

@@ -47,41 +47,50 @@ const bool kCastRows = [] {
   for (DType from : kAllDTypes)
     for (DType to : kAllDTypes) {
       const std::string name = std::string("to_dtype/") + dtype_name(from) + "_to_" + dtype_name(to);
-      const bool differentiable = is_floating_point(from) && is_floating_point(to) && from == kFloat64 &&
-                                  to == kFloat64;
+      const bool differentiable =
+          is_floating_point(from) && is_floating_point(to) && from == kFloat64 && to == kFloat64;
       tangent::testing::op_cases().push_back(OpCase{
           .name = name,
-          .inputs = [] { return Inputs{tensor(std::vector<double>{-2.5, -1.0, 0.0, 0.5, 1.0, 3.0, -0.5, 2.0}, {2, 4},
-                                              kFloat64)}; },
+          .inputs =
+              [] {
+                return Inputs{tensor(std::vector<double>{-2.5, -1.0, 0.0, 0.5, 1.0, 3.0, -0.5, 2.0}, {2, 4}, kFloat64)};
+              },
           .fn = [from, to](const Inputs& x) { return to_dtype(to_dtype(x[0], from), to); },
-          .reference = [from, to](const Inputs& x) {
-            const std::vector<double> v = cast_values(to_vector<double>(x[0]), from, to);
-            return to_dtype(tensor(v, x[0].shape(), kFloat64), to);
-          },
+          .reference =
+              [from, to](const Inputs& x) {
+                const std::vector<double> v = cast_values(to_vector<double>(x[0]), from, to);
+                return to_dtype(tensor(v, x[0].shape(), kFloat64), to);
+              },
           .dtypes = {kFloat64},
           .first_order = differentiable,
-          .check = [from, to](const Inputs& in, const Tensor& out) {
-            EXPECT_EQ(out.dtype(), to);
-            expect_cast_gradient(in[0], from);
-            expect_cast_gradient(in[0], to);
-          },
+          .check =
+              [from, to](const Inputs& in, const Tensor& out) {
+                EXPECT_EQ(out.dtype(), to);
+                expect_cast_gradient(in[0], from);
+                expect_cast_gradient(in[0], to);
+              },
       });
     }
   return true;
 }();
 
 // Rounding casts on values that are not representable: float64 -> float32 -> float64 equals a float cast.
-TANGENT_OP_CASE(to_dtype_rounding, {
-    .name = "to_dtype/float64_to_float32_rounding",
-    .inputs = [] { return Inputs{randn({3, 4}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return to_dtype(to_dtype(x[0], kFloat32), kFloat64); },
-    .reference = [](const Inputs& x) {
-      std::vector<double> v = to_vector<double>(x[0]);
-      for (auto& e : v) e = static_cast<double>(static_cast<float>(e));
-      return tensor(v, x[0].shape(), kFloat64);
-    },
-    .dtypes = {kFloat64},  // the row rounds by itself; its output is float64 whatever the input
-    .first_order = false,
-});
+TANGENT_OP_CASE(to_dtype_rounding,
+                {
+                    .name = "to_dtype/float64_to_float32_rounding",
+                    .inputs =
+                        [] {
+                          return Inputs{randn({3, 4}, kFloat64)};
+                        },
+                    .fn = [](const Inputs& x) { return to_dtype(to_dtype(x[0], kFloat32), kFloat64); },
+                    .reference =
+                        [](const Inputs& x) {
+                          std::vector<double> v = to_vector<double>(x[0]);
+                          for (auto& e : v) e = static_cast<double>(static_cast<float>(e));
+                          return tensor(v, x[0].shape(), kFloat64);
+                        },
+                    .dtypes = {kFloat64},  // the row rounds by itself; its output is float64 whatever the input
+                    .first_order = false,
+                });
 
 }  // namespace

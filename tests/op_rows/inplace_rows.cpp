@@ -63,43 +63,100 @@ Tensor away_from_zero(const Shape& s) {
 
 const bool kInplaceRows = [] {
   const auto all = tangent::testing::all_float_dtypes();
-  add_row("add_/broadcast_alpha", [] { return Inputs{normal({3, 4}), normal({4})}; },
-          [](Tensor& y, const Inputs& x) { add_(y, x[1], 0.5); },
-          [](const Inputs& x) { return add(x[0], x[1], 0.5); }, all);
-  add_row("add_/method", [] { return Inputs{normal({3, 4}), normal({3, 4})}; },
-          [](Tensor& y, const Inputs& x) { y.add_(x[1]); }, [](const Inputs& x) { return add(x[0], x[1]); });
-  add_row("sub_", [] { return Inputs{normal({3, 4}), normal({3, 1})}; },
-          [](Tensor& y, const Inputs& x) { sub_(y, x[1], 2.0); },
-          [](const Inputs& x) { return sub(x[0], x[1], 2.0); }, all);
-  add_row("mul_", [] { return Inputs{normal({3, 4}), normal({4})}; },
-          [](Tensor& y, const Inputs& x) { mul_(y, x[1]); }, [](const Inputs& x) { return mul(x[0], x[1]); }, all);
-  add_row("mul_/scalar", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { y.mul_(-1.5); },
-          [](const Inputs& x) { return mul(x[0], -1.5); });
-  add_row("div_", [] { return Inputs{normal({3, 4}), away_from_zero({3, 4})}; },
-          [](Tensor& y, const Inputs& x) { div_(y, x[1]); }, [](const Inputs& x) { return div(x[0], x[1]); });
-  add_row("div_/scalar", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { y.div_(4.0); },
-          [](const Inputs& x) { return div(x[0], 4.0); });
-  add_row("pow_", [] { return Inputs{add(rand({3, 4}, kFloat64), 0.5)}; },
-          [](Tensor& y, const Inputs&) { pow_(y, 2.5); }, [](const Inputs& x) { return pow(x[0], 2.5); });
-  add_row("exp_", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { exp_(y); },
-          [](const Inputs& x) { return exp(x[0]); }, all);
-  add_row("relu_", [] { return Inputs{away_from_zero({3, 4})}; }, [](Tensor& y, const Inputs&) { relu_(y); },
-          [](const Inputs& x) { return relu(x[0]); }, all);
-  add_row("sigmoid_", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { sigmoid_(y); },
-          [](const Inputs& x) { return sigmoid(x[0]); });
-  add_row("tanh_", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { tanh_(y); },
-          [](const Inputs& x) { return tanh(x[0]); });
-  add_row("neg_", [] { return Inputs{normal({3, 4})}; }, [](Tensor& y, const Inputs&) { neg_(y); },
-          [](const Inputs& x) { return neg(x[0]); }, all);
+  add_row(
+      "add_/broadcast_alpha",
+      [] {
+        return Inputs{normal({3, 4}), normal({4})};
+      },
+      [](Tensor& y, const Inputs& x) { add_(y, x[1], 0.5); }, [](const Inputs& x) { return add(x[0], x[1], 0.5); },
+      all);
+  add_row(
+      "add_/method",
+      [] {
+        return Inputs{normal({3, 4}), normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs& x) { y.add_(x[1]); }, [](const Inputs& x) { return add(x[0], x[1]); });
+  add_row(
+      "sub_",
+      [] {
+        return Inputs{normal({3, 4}), normal({3, 1})};
+      },
+      [](Tensor& y, const Inputs& x) { sub_(y, x[1], 2.0); }, [](const Inputs& x) { return sub(x[0], x[1], 2.0); },
+      all);
+  add_row(
+      "mul_",
+      [] {
+        return Inputs{normal({3, 4}), normal({4})};
+      },
+      [](Tensor& y, const Inputs& x) { mul_(y, x[1]); }, [](const Inputs& x) { return mul(x[0], x[1]); }, all);
+  add_row(
+      "mul_/scalar",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { y.mul_(-1.5); }, [](const Inputs& x) { return mul(x[0], -1.5); });
+  add_row(
+      "div_",
+      [] {
+        return Inputs{normal({3, 4}), away_from_zero({3, 4})};
+      },
+      [](Tensor& y, const Inputs& x) { div_(y, x[1]); }, [](const Inputs& x) { return div(x[0], x[1]); });
+  add_row(
+      "div_/scalar",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { y.div_(4.0); }, [](const Inputs& x) { return div(x[0], 4.0); });
+  add_row(
+      "pow_",
+      [] {
+        return Inputs{add(rand({3, 4}, kFloat64), 0.5)};
+      },
+      [](Tensor& y, const Inputs&) { pow_(y, 2.5); }, [](const Inputs& x) { return pow(x[0], 2.5); });
+  add_row(
+      "exp_",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { exp_(y); }, [](const Inputs& x) { return exp(x[0]); }, all);
+  add_row(
+      "relu_",
+      [] {
+        return Inputs{away_from_zero({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { relu_(y); }, [](const Inputs& x) { return relu(x[0]); }, all);
+  add_row(
+      "sigmoid_",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { sigmoid_(y); }, [](const Inputs& x) { return sigmoid(x[0]); });
+  add_row(
+      "tanh_",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { tanh_(y); }, [](const Inputs& x) { return tanh(x[0]); });
+  add_row(
+      "neg_",
+      [] {
+        return Inputs{normal({3, 4})};
+      },
+      [](Tensor& y, const Inputs&) { neg_(y); }, [](const Inputs& x) { return neg(x[0]); }, all);
   // Values at least 0.1 from the bounds.
-  add_row("clamp_",
-          [] { return Inputs{tensor(std::vector<double>{-1.7, -0.9, -0.3, 0.1, 0.6, 1.2, 2.0, -0.65}, {2, 4}, kFloat64)}; },
-          [](Tensor& y, const Inputs&) { clamp_(y, -0.5, 0.8); },
-          [](const Inputs& x) { return clamp(x[0], -0.5, 0.8); });
-  add_row("masked_fill_",
-          [] { return Inputs{normal({3, 4}), tensor(std::vector<bool>{false, true, true, false}, {4})}; },
-          [](Tensor& y, const Inputs& x) { masked_fill_(y, x[1], 0.25); },
-          [](const Inputs& x) { return masked_fill(x[0], x[1], 0.25); }, all);
+  add_row(
+      "clamp_",
+      [] {
+        return Inputs{tensor(std::vector<double>{-1.7, -0.9, -0.3, 0.1, 0.6, 1.2, 2.0, -0.65}, {2, 4}, kFloat64)};
+      },
+      [](Tensor& y, const Inputs&) { clamp_(y, -0.5, 0.8); }, [](const Inputs& x) { return clamp(x[0], -0.5, 0.8); });
+  add_row(
+      "masked_fill_",
+      [] {
+        return Inputs{normal({3, 4}), tensor(std::vector<bool>{false, true, true, false}, {4})};
+      },
+      [](Tensor& y, const Inputs& x) { masked_fill_(y, x[1], 0.25); },
+      [](const Inputs& x) { return masked_fill(x[0], x[1], 0.25); }, all);
   return true;
 }();
 

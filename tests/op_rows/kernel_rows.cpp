@@ -51,38 +51,58 @@ Vec patches(const Vec& in, int64_t N, int64_t C, int64_t H, int64_t W, const Unf
 
 }  // namespace
 
-TANGENT_OP_CASE(kernel_unfold, {
-    .name = "unfold",
-    .inputs = [] { return Inputs{randn({2, 3, 5, 6}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return unfold(x[0], strided()); },
-    .reference = [](const Inputs& x) {
-      // Ho = (5 + 2 - 1 - 1) / 2 + 1 = 3, Wo = (6 + 2 - 4 - 1) / 1 + 1 = 4
-      return tensor(patches(to_vector<double>(x[0].contiguous()), 2, 3, 5, 6, strided(), false), {2, 18, 12},
-                    kFloat64);
-    },
-});
+TANGENT_OP_CASE(kernel_unfold,
+                {
+                    .name = "unfold",
+                    .inputs =
+                        [] {
+                          return Inputs{randn({2, 3, 5, 6}, kFloat64)};
+                        },
+                    .fn = [](const Inputs& x) { return unfold(x[0], strided()); },
+                    .reference =
+                        [](const Inputs& x) {
+                          // Ho = (5 + 2 - 1 - 1) / 2 + 1 = 3, Wo = (6 + 2 - 4 - 1) / 1 + 1 = 4
+                          return tensor(patches(to_vector<double>(x[0].contiguous()), 2, 3, 5, 6, strided(), false),
+                                        {2, 18, 12}, kFloat64);
+                        },
+                });
 
-TANGENT_OP_CASE(kernel_unfold_plain, {
-    .name = "unfold/3x3",
-    .inputs = [] { return Inputs{randn({1, 2, 4, 4}, kFloat64)}; },
-    .fn = [](const Inputs& x) {
-      UnfoldOptions o;
-      o.kernel_size = {3, 3};
-      return unfold(x[0], o);
-    },
-    .reference = [](const Inputs& x) {
-      UnfoldOptions o;
-      o.kernel_size = {3, 3};
-      return tensor(patches(to_vector<double>(x[0].contiguous()), 1, 2, 4, 4, o, false), {1, 18, 4}, kFloat64);
-    },
-});
+TANGENT_OP_CASE(
+    kernel_unfold_plain,
+    {
+        .name = "unfold/3x3",
+        .inputs =
+            [] {
+              return Inputs{randn({1, 2, 4, 4}, kFloat64)};
+            },
+        .fn =
+            [](const Inputs& x) {
+              UnfoldOptions o;
+              o.kernel_size = {3, 3};
+              return unfold(x[0], o);
+            },
+        .reference =
+            [](const Inputs& x) {
+              UnfoldOptions o;
+              o.kernel_size = {3, 3};
+              return tensor(patches(to_vector<double>(x[0].contiguous()), 1, 2, 4, 4, o, false), {1, 18, 4}, kFloat64);
+            },
+    });
 
 TANGENT_OP_CASE(kernel_fold, {
-    .name = "fold",
-    .inputs = [] { return Inputs{randn({2, 18, 12}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return fold(x[0], {5, 6}, strided()); },
-    .reference = [](const Inputs& x) {
-      return tensor(patches(to_vector<double>(x[0].contiguous()), 2, 3, 5, 6, strided(), true), {2, 3, 5, 6},
-                    kFloat64);
-    },
-});
+                                 .name = "fold",
+                                 .inputs =
+                                     [] {
+                                       return Inputs{randn({2, 18, 12}, kFloat64)};
+                                     },
+                                 .fn =
+                                     [](const Inputs& x) {
+                                       return fold(x[0], {5, 6}, strided());
+                                     },
+                                 .reference =
+                                     [](const Inputs& x) {
+                                       return tensor(
+                                           patches(to_vector<double>(x[0].contiguous()), 2, 3, 5, 6, strided(), true),
+                                           {2, 3, 5, 6}, kFloat64);
+                                     },
+                             });

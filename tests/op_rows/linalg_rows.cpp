@@ -97,93 +97,160 @@ Tensor separated(const Shape& s) {
 }  // namespace
 
 TANGENT_OP_CASE(matmul_2d, {
-    .name = "matmul/2d",
-    .inputs = [] { return Inputs{normal({3, 4}), normal({4, 5})}; },
-    .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
-});
+                               .name = "matmul/2d",
+                               .inputs =
+                                   [] {
+                                     return Inputs{normal({3, 4}), normal({4, 5})};
+                                   },
+                               .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
+                               .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+                           });
 
 TANGENT_OP_CASE(matmul_batched_broadcast, {
-    .name = "matmul/batched_broadcast",
-    .inputs = [] { return Inputs{normal({2, 1, 3, 4}), normal({3, 4, 2})}; },
-    .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
-});
+                                              .name = "matmul/batched_broadcast",
+                                              .inputs =
+                                                  [] {
+                                                    return Inputs{normal({2, 1, 3, 4}), normal({3, 4, 2})};
+                                                  },
+                                              .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
+                                              .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+                                          });
 
 TANGENT_OP_CASE(matmul_vec_mat, {
-    .name = "matmul/1d_2d",
-    .inputs = [] { return Inputs{normal({4}), normal({4, 3})}; },
-    .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0].reshape({1, 4}), x[1]).reshape({3}); },
-});
+                                    .name = "matmul/1d_2d",
+                                    .inputs =
+                                        [] {
+                                          return Inputs{normal({4}), normal({4, 3})};
+                                        },
+                                    .fn = [](const Inputs& x) { return matmul(x[0], x[1]); },
+                                    .reference =
+                                        [](const Inputs& x) {
+                                          return naive_matmul(x[0].reshape({1, 4}), x[1]).reshape({3});
+                                        },
+                                });
 
-TANGENT_OP_CASE(linear_bias, {
-    .name = "linear/bias",
-    .inputs = [] { return Inputs{normal({2, 3, 4}), normal({5, 4}), normal({5})}; },
-    .fn = [](const Inputs& x) { return linear(x[0], x[1], x[2]); },
-    .reference = [](const Inputs& x) { return add(naive_matmul(x[0], x[1].t().contiguous()), x[2]); },
-});
+TANGENT_OP_CASE(linear_bias,
+                {
+                    .name = "linear/bias",
+                    .inputs =
+                        [] {
+                          return Inputs{normal({2, 3, 4}), normal({5, 4}), normal({5})};
+                        },
+                    .fn = [](const Inputs& x) { return linear(x[0], x[1], x[2]); },
+                    .reference = [](const Inputs& x) { return add(naive_matmul(x[0], x[1].t().contiguous()), x[2]); },
+                });
 
 TANGENT_OP_CASE(addmm_bias, {
-    .name = "addmm/bias",
-    .inputs = [] { return Inputs{normal({4}), normal({3, 2}), normal({2, 4})}; },
-    .fn = [](const Inputs& x) { return addmm(x[0], x[1], x[2]); },
-    .reference = [](const Inputs& x) { return add(naive_matmul(x[1], x[2]), x[0]); },
-});
+                                .name = "addmm/bias",
+                                .inputs =
+                                    [] {
+                                      return Inputs{normal({4}), normal({3, 2}), normal({2, 4})};
+                                    },
+                                .fn = [](const Inputs& x) { return addmm(x[0], x[1], x[2]); },
+                                .reference = [](const Inputs& x) { return add(naive_matmul(x[1], x[2]), x[0]); },
+                            });
 
-TANGENT_OP_CASE(addmm_scaled, {
-    .name = "addmm/scaled",
-    .inputs = [] { return Inputs{normal({3, 4}), normal({3, 2}), normal({2, 4})}; },
-    .fn = [](const Inputs& x) { return addmm(x[0], x[1], x[2], 0.5, 2.0); },
-    .reference = [](const Inputs& x) { return add(mul(naive_matmul(x[1], x[2]), 2.0), mul(x[0], 0.5)); },
-});
+TANGENT_OP_CASE(addmm_scaled,
+                {
+                    .name = "addmm/scaled",
+                    .inputs =
+                        [] {
+                          return Inputs{normal({3, 4}), normal({3, 2}), normal({2, 4})};
+                        },
+                    .fn = [](const Inputs& x) { return addmm(x[0], x[1], x[2], 0.5, 2.0); },
+                    .reference =
+                        [](const Inputs& x) { return add(mul(naive_matmul(x[1], x[2]), 2.0), mul(x[0], 0.5)); },
+                });
 
-TANGENT_OP_CASE(conv2d_stride_pad_groups, {
-    .name = "conv2d/stride2_pad1_groups2",
-    .inputs = [] { return Inputs{normal({2, 4, 5, 5}), normal({4, 2, 3, 3}), normal({4})}; },
-    .fn = [](const Inputs& x) { return conv2d(x[0], x[1], x[2], {2, 2}, {1, 1}, {1, 1}, 2); },
-    .reference = [](const Inputs& x) { return naive_conv(x[0], x[1], x[2], {2, 2}, {1, 1}, 2); },
-});
+TANGENT_OP_CASE(conv2d_stride_pad_groups,
+                {
+                    .name = "conv2d/stride2_pad1_groups2",
+                    .inputs =
+                        [] {
+                          return Inputs{normal({2, 4, 5, 5}), normal({4, 2, 3, 3}), normal({4})};
+                        },
+                    .fn =
+                        [](const Inputs& x) {
+                          return conv2d(x[0], x[1], x[2], {2, 2}, {1, 1}, {1, 1}, 2);
+                        },
+                    .reference =
+                        [](const Inputs& x) {
+                          return naive_conv(x[0], x[1], x[2], {2, 2}, {1, 1}, 2);
+                        },
+                });
 
 TANGENT_OP_CASE(max_pool2d_basic, {
-    .name = "max_pool2d/k3_s2_p1",
-    .inputs = [] { return Inputs{separated({1, 2, 5, 5})}; },
-    .fn = [](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); },
-    .reference = [](const Inputs& x) { return naive_pool(x[0], {3, 3}, {2, 2}, {1, 1}, true); },
-});
+                                      .name = "max_pool2d/k3_s2_p1",
+                                      .inputs =
+                                          [] {
+                                            return Inputs{separated({1, 2, 5, 5})};
+                                          },
+                                      .fn =
+                                          [](const Inputs& x) {
+                                            return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1});
+                                          },
+                                      .reference =
+                                          [](const Inputs& x) {
+                                            return naive_pool(x[0], {3, 3}, {2, 2}, {1, 1}, true);
+                                          },
+                                  });
 
 TANGENT_OP_CASE(avg_pool2d_basic, {
-    .name = "avg_pool2d/k3_s2_p1",
-    .inputs = [] { return Inputs{normal({1, 2, 5, 5})}; },
-    .fn = [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); },
-    .reference = [](const Inputs& x) { return naive_pool(x[0], {3, 3}, {2, 2}, {1, 1}, false); },
-});
+                                      .name = "avg_pool2d/k3_s2_p1",
+                                      .inputs =
+                                          [] {
+                                            return Inputs{normal({1, 2, 5, 5})};
+                                          },
+                                      .fn =
+                                          [](const Inputs& x) {
+                                            return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1});
+                                          },
+                                      .reference =
+                                          [](const Inputs& x) {
+                                            return naive_pool(x[0], {3, 3}, {2, 2}, {1, 1}, false);
+                                          },
+                                  });
 
 TANGENT_OP_CASE(adaptive_avg_pool2d_uneven, {
-    .name = "adaptive_avg_pool2d/uneven",
-    .inputs = [] { return Inputs{normal({1, 2, 5, 4})}; },
-    .fn = [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 3}); },
-});
+                                                .name = "adaptive_avg_pool2d/uneven",
+                                                .inputs =
+                                                    [] {
+                                                      return Inputs{normal({1, 2, 5, 4})};
+                                                    },
+                                                .fn =
+                                                    [](const Inputs& x) {
+                                                      return adaptive_avg_pool2d(x[0], {3, 3});
+                                                    },
+                                            });
 
 TANGENT_OP_CASE(mm_2d, {
-    .name = "mm",
-    .inputs = [] { return Inputs{normal({3, 4}), normal({4, 5})}; },
-    .fn = [](const Inputs& x) { return mm(x[0], x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
-    .dtypes = tangent::testing::all_float_dtypes(),
-    .tol_scale = 4.0,  // a sum of K = 4 rounded products
-});
+                           .name = "mm",
+                           .inputs =
+                               [] {
+                                 return Inputs{normal({3, 4}), normal({4, 5})};
+                               },
+                           .fn = [](const Inputs& x) { return mm(x[0], x[1]); },
+                           .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+                           .dtypes = tangent::testing::all_float_dtypes(),
+                           .tol_scale = 4.0,  // a sum of K = 4 rounded products
+                       });
 TANGENT_OP_CASE(mm_transposed, {
-    .name = "mm/transposed_operand",
-    .inputs = [] { return Inputs{normal({4, 3}), normal({4, 5})}; },
-    .fn = [](const Inputs& x) { return mm(x[0].t(), x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0].t(), x[1]); },
-});
+                                   .name = "mm/transposed_operand",
+                                   .inputs =
+                                       [] {
+                                         return Inputs{normal({4, 3}), normal({4, 5})};
+                                       },
+                                   .fn = [](const Inputs& x) { return mm(x[0].t(), x[1]); },
+                                   .reference = [](const Inputs& x) { return naive_matmul(x[0].t(), x[1]); },
+                               });
 TANGENT_OP_CASE(bmm_3d, {
-    .name = "bmm",
-    .inputs = [] { return Inputs{normal({2, 3, 4}), normal({2, 4, 2})}; },
-    .fn = [](const Inputs& x) { return bmm(x[0], x[1]); },
-    .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
-    .dtypes = tangent::testing::all_float_dtypes(),
-    .tol_scale = 4.0,
-});
+                            .name = "bmm",
+                            .inputs =
+                                [] {
+                                  return Inputs{normal({2, 3, 4}), normal({2, 4, 2})};
+                                },
+                            .fn = [](const Inputs& x) { return bmm(x[0], x[1]); },
+                            .reference = [](const Inputs& x) { return naive_matmul(x[0], x[1]); },
+                            .dtypes = tangent::testing::all_float_dtypes(),
+                            .tol_scale = 4.0,
+                        });

@@ -55,9 +55,12 @@ Tensor pad_ref(const Tensor& x, const std::vector<int64_t>& pads, const std::str
       const int64_t left = back < pairs ? pads[2 * back] : 0;
       int64_t j = o - left;
       if (j < 0 || j >= in[d]) {
-        if (mode == "constant") inside = false;
-        else if (mode == "reflect") j = j < 0 ? -j : 2 * (in[d] - 1) - j;
-        else j = j < 0 ? 0 : in[d] - 1;
+        if (mode == "constant")
+          inside = false;
+        else if (mode == "reflect")
+          j = j < 0 ? -j : 2 * (in[d] - 1) - j;
+        else
+          j = j < 0 ? 0 : in[d] - 1;
       }
       src += j * stride;
       stride *= in[d];
@@ -96,7 +99,8 @@ Tensor grid_sample_ref(const Tensor& input, const Tensor& grid, const std::strin
   const int64_t n = input.shape()[0], c = input.shape()[1], h = input.shape()[2], w = input.shape()[3];
   const int64_t ho = grid.shape()[1], wo = grid.shape()[2];
   auto unnorm = [align](double coord, int64_t size) {
-    double p = align ? (coord + 1) / 2 * static_cast<double>(size - 1) : ((coord + 1) * static_cast<double>(size) - 1) / 2;
+    double p =
+        align ? (coord + 1) / 2 * static_cast<double>(size - 1) : ((coord + 1) * static_cast<double>(size) - 1) / 2;
     return p;
   };
   auto clip = [](double p, int64_t size) { return std::min(std::max(p, 0.0), static_cast<double>(size - 1)); };
@@ -144,122 +148,221 @@ Tensor grid_points(int64_t n, int64_t ho, int64_t wo, int64_t h, int64_t w, bool
 
 // ---- floor / round ----
 TANGENT_OP_CASE(floor_basic, {
-    .name = "floor",
-    .inputs = [] { return Inputs{away_from_steps({3, 4})}; },
-    .fn = [](const Inputs& x) { return floor(x[0]); },
-    .reference = unary_ref([](double v) { return std::floor(v); }),
-});
+                                 .name = "floor",
+                                 .inputs =
+                                     [] {
+                                       return Inputs{away_from_steps({3, 4})};
+                                     },
+                                 .fn = [](const Inputs& x) { return floor(x[0]); },
+                                 .reference = unary_ref([](double v) { return std::floor(v); }),
+                             });
 TANGENT_OP_CASE(round_basic, {
-    .name = "round",
-    .inputs = [] { return Inputs{away_from_steps({3, 4})}; },
-    .fn = [](const Inputs& x) { return round(x[0]); },
-    .reference = unary_ref([](double v) { return std::nearbyint(v); }),
-});
+                                 .name = "round",
+                                 .inputs =
+                                     [] {
+                                       return Inputs{away_from_steps({3, 4})};
+                                     },
+                                 .fn = [](const Inputs& x) { return round(x[0]); },
+                                 .reference = unary_ref([](double v) { return std::nearbyint(v); }),
+                             });
 // Inside a composition: x * floor(x) has gradient floor(x).
 TANGENT_OP_CASE(floor_in_product, {
-    .name = "floor/times_x",
-    .inputs = [] { return Inputs{away_from_steps({5})}; },
-    .fn = [](const Inputs& x) { return mul(x[0], floor(x[0])); },
-    .reference = unary_ref([](double v) { return v * std::floor(v); }),
-});
+                                      .name = "floor/times_x",
+                                      .inputs = [] { return Inputs{away_from_steps({5})}; },
+                                      .fn = [](const Inputs& x) { return mul(x[0], floor(x[0])); },
+                                      .reference = unary_ref([](double v) { return v * std::floor(v); }),
+                                  });
 
 // ---- atan2 ----
 TANGENT_OP_CASE(atan2_same, {
-    .name = "atan2/same_shape",
-    .inputs = [] { return Inputs{randn({3, 4}, kFloat64), add(randn({3, 4}, kFloat64), 0.1)}; },
-    .fn = [](const Inputs& x) { return atan2(x[0], x[1]); },
-    .reference = [](const Inputs& x) {
-      const std::vector<double> a = to_vector<double>(x[0]), b = to_vector<double>(x[1]);
-      std::vector<double> out(a.size());
-      for (size_t i = 0; i < a.size(); ++i) out[i] = std::atan2(a[i], b[i]);
-      return from_values(out, x[0].shape());
-    },
-});
+                                .name = "atan2/same_shape",
+                                .inputs =
+                                    [] {
+                                      return Inputs{randn({3, 4}, kFloat64), add(randn({3, 4}, kFloat64), 0.1)};
+                                    },
+                                .fn = [](const Inputs& x) { return atan2(x[0], x[1]); },
+                                .reference =
+                                    [](const Inputs& x) {
+                                      const std::vector<double> a = to_vector<double>(x[0]),
+                                                                b = to_vector<double>(x[1]);
+                                      std::vector<double> out(a.size());
+                                      for (size_t i = 0; i < a.size(); ++i) out[i] = std::atan2(a[i], b[i]);
+                                      return from_values(out, x[0].shape());
+                                    },
+                            });
 TANGENT_OP_CASE(atan2_broadcast, {
-    .name = "atan2/broadcast",
-    .inputs = [] { return Inputs{randn({3, 1}, kFloat64), uniform({4}, -2.0, -0.5)}; },
-    .fn = [](const Inputs& x) { return atan2(x[0], x[1]); },
-    .reference = [](const Inputs& x) {
-      const std::vector<double> a = to_vector<double>(x[0].expand({3, 4})), b = to_vector<double>(x[1].expand({3, 4}));
-      std::vector<double> out(a.size());
-      for (size_t i = 0; i < a.size(); ++i) out[i] = std::atan2(a[i], b[i]);
-      return from_values(out, {3, 4});
-    },
-});
+                                     .name = "atan2/broadcast",
+                                     .inputs =
+                                         [] {
+                                           return Inputs{randn({3, 1}, kFloat64), uniform({4}, -2.0, -0.5)};
+                                         },
+                                     .fn = [](const Inputs& x) { return atan2(x[0], x[1]); },
+                                     .reference =
+                                         [](const Inputs& x) {
+                                           const std::vector<double> a = to_vector<double>(x[0].expand({3, 4})),
+                                                                     b = to_vector<double>(x[1].expand({3, 4}));
+                                           std::vector<double> out(a.size());
+                                           for (size_t i = 0; i < a.size(); ++i) out[i] = std::atan2(a[i], b[i]);
+                                           return from_values(out, {3, 4});
+                                         },
+                                 });
 
 // ---- pad ----
 TANGENT_OP_CASE(pad_constant_1d, {
-    .name = "pad/constant_1d",
-    .inputs = [] { return Inputs{randn({2, 3, 5}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {2, 1}, "constant", 0.5); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {2, 1}, "constant", 0.5); },
-});
+                                     .name = "pad/constant_1d",
+                                     .inputs =
+                                         [] {
+                                           return Inputs{randn({2, 3, 5}, kFloat64)};
+                                         },
+                                     .fn =
+                                         [](const Inputs& x) {
+                                           return pad(x[0], {2, 1}, "constant", 0.5);
+                                         },
+                                     .reference =
+                                         [](const Inputs& x) {
+                                           return pad_ref(x[0], {2, 1}, "constant", 0.5);
+                                         },
+                                 });
 TANGENT_OP_CASE(pad_constant_2d, {
-    .name = "pad/constant_2d",
-    .inputs = [] { return Inputs{randn({2, 3, 4, 5}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {1, 2, 0, 3}); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {1, 2, 0, 3}, "constant", 0.0); },
-});
-TANGENT_OP_CASE(pad_constant_crop, {
-    .name = "pad/constant_negative_crops",
-    .inputs = [] { return Inputs{randn({3, 6}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {-2, 1, 1, -1}, "constant", -1.0); },
-    .reference = [](const Inputs& x) {
-      // Crop 2 on the left of the last dim and 1 at the bottom, then pad (PyTorch applies both the same way).
-      const Tensor cropped = x[0].contiguous();
-      return pad_ref(slice(slice(cropped, 1, 2, 6), 0, 0, 2), {0, 1, 1, 0}, "constant", -1.0);
-    },
-});
+                                     .name = "pad/constant_2d",
+                                     .inputs =
+                                         [] {
+                                           return Inputs{randn({2, 3, 4, 5}, kFloat64)};
+                                         },
+                                     .fn =
+                                         [](const Inputs& x) {
+                                           return pad(x[0], {1, 2, 0, 3});
+                                         },
+                                     .reference =
+                                         [](const Inputs& x) {
+                                           return pad_ref(x[0], {1, 2, 0, 3}, "constant", 0.0);
+                                         },
+                                 });
+TANGENT_OP_CASE(pad_constant_crop,
+                {
+                    .name = "pad/constant_negative_crops",
+                    .inputs =
+                        [] {
+                          return Inputs{randn({3, 6}, kFloat64)};
+                        },
+                    .fn =
+                        [](const Inputs& x) {
+                          return pad(x[0], {-2, 1, 1, -1}, "constant", -1.0);
+                        },
+                    .reference =
+                        [](const Inputs& x) {
+                          // Crop 2 on the left of the last dim and 1 at the bottom, then pad (PyTorch applies both the
+                          // same way).
+                          const Tensor cropped = x[0].contiguous();
+                          return pad_ref(slice(slice(cropped, 1, 2, 6), 0, 0, 2), {0, 1, 1, 0}, "constant", -1.0);
+                        },
+                });
 TANGENT_OP_CASE(pad_reflect_1d, {
-    .name = "pad/reflect_1d",
-    .inputs = [] { return Inputs{randn({2, 3, 5}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {4, 2}, "reflect"); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {4, 2}, "reflect", 0.0); },
-});
+                                    .name = "pad/reflect_1d",
+                                    .inputs =
+                                        [] {
+                                          return Inputs{randn({2, 3, 5}, kFloat64)};
+                                        },
+                                    .fn =
+                                        [](const Inputs& x) {
+                                          return pad(x[0], {4, 2}, "reflect");
+                                        },
+                                    .reference =
+                                        [](const Inputs& x) {
+                                          return pad_ref(x[0], {4, 2}, "reflect", 0.0);
+                                        },
+                                });
 TANGENT_OP_CASE(pad_reflect_2d, {
-    .name = "pad/reflect_2d",
-    .inputs = [] { return Inputs{randn({1, 2, 4, 5}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {2, 3, 1, 3}, "reflect"); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {2, 3, 1, 3}, "reflect", 0.0); },
-});
+                                    .name = "pad/reflect_2d",
+                                    .inputs =
+                                        [] {
+                                          return Inputs{randn({1, 2, 4, 5}, kFloat64)};
+                                        },
+                                    .fn =
+                                        [](const Inputs& x) {
+                                          return pad(x[0], {2, 3, 1, 3}, "reflect");
+                                        },
+                                    .reference =
+                                        [](const Inputs& x) {
+                                          return pad_ref(x[0], {2, 3, 1, 3}, "reflect", 0.0);
+                                        },
+                                });
 TANGENT_OP_CASE(pad_replicate_1d, {
-    .name = "pad/replicate_1d",
-    .inputs = [] { return Inputs{randn({2, 3, 4}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {3, 1}, "replicate"); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {3, 1}, "replicate", 0.0); },
-});
+                                      .name = "pad/replicate_1d",
+                                      .inputs =
+                                          [] {
+                                            return Inputs{randn({2, 3, 4}, kFloat64)};
+                                          },
+                                      .fn =
+                                          [](const Inputs& x) {
+                                            return pad(x[0], {3, 1}, "replicate");
+                                          },
+                                      .reference =
+                                          [](const Inputs& x) {
+                                            return pad_ref(x[0], {3, 1}, "replicate", 0.0);
+                                          },
+                                  });
 TANGENT_OP_CASE(pad_replicate_2d, {
-    .name = "pad/replicate_2d",
-    .inputs = [] { return Inputs{randn({2, 1, 3, 4}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return pad(x[0], {2, 2, 3, 1}, "replicate"); },
-    .reference = [](const Inputs& x) { return pad_ref(x[0], {2, 2, 3, 1}, "replicate", 0.0); },
-});
+                                      .name = "pad/replicate_2d",
+                                      .inputs =
+                                          [] {
+                                            return Inputs{randn({2, 1, 3, 4}, kFloat64)};
+                                          },
+                                      .fn =
+                                          [](const Inputs& x) {
+                                            return pad(x[0], {2, 2, 3, 1}, "replicate");
+                                          },
+                                      .reference =
+                                          [](const Inputs& x) {
+                                            return pad_ref(x[0], {2, 2, 3, 1}, "replicate", 0.0);
+                                          },
+                                  });
 
 // ---- affine_grid ----
 TANGENT_OP_CASE(affine_grid_edges, {
-    .name = "affine_grid/pixel_edges",
-    .inputs = [] { return Inputs{randn({2, 2, 3}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return affine_grid(x[0], {2, 3, 4, 5}, false); },
-    .reference = [](const Inputs& x) { return affine_grid_ref(x[0], {2, 3, 4, 5}, false); },
-});
+                                       .name = "affine_grid/pixel_edges",
+                                       .inputs =
+                                           [] {
+                                             return Inputs{randn({2, 2, 3}, kFloat64)};
+                                           },
+                                       .fn =
+                                           [](const Inputs& x) {
+                                             return affine_grid(x[0], {2, 3, 4, 5}, false);
+                                           },
+                                       .reference =
+                                           [](const Inputs& x) {
+                                             return affine_grid_ref(x[0], {2, 3, 4, 5}, false);
+                                           },
+                                   });
 TANGENT_OP_CASE(affine_grid_corners, {
-    .name = "affine_grid/align_corners",
-    .inputs = [] { return Inputs{randn({1, 2, 3}, kFloat64)}; },
-    .fn = [](const Inputs& x) { return affine_grid(x[0], {1, 1, 3, 1}, true); },
-    .reference = [](const Inputs& x) { return affine_grid_ref(x[0], {1, 1, 3, 1}, true); },
-});
+                                         .name = "affine_grid/align_corners",
+                                         .inputs =
+                                             [] {
+                                               return Inputs{randn({1, 2, 3}, kFloat64)};
+                                             },
+                                         .fn =
+                                             [](const Inputs& x) {
+                                               return affine_grid(x[0], {1, 1, 3, 1}, true);
+                                             },
+                                         .reference =
+                                             [](const Inputs& x) {
+                                               return affine_grid_ref(x[0], {1, 1, 3, 1}, true);
+                                             },
+                                     });
 
 // ---- grid_sample (input [2, 3, 4, 5], grid [2, 3, 2, 2]) ----
-#define TANGENT_GRID_SAMPLE_ROW(id, label, mode, padding, align)                                               \
-  TANGENT_OP_CASE(id, {                                                                                       \
-      .name = label,                                                                                          \
-      .inputs = [] {                                                                                          \
-        Tensor input = randn({2, 3, 4, 5}, kFloat64);                                                         \
-        return Inputs{input, grid_points(2, 3, 2, 4, 5, align, std::string(mode) == "nearest")};              \
-      },                                                                                                      \
-      .fn = [](const Inputs& x) { return grid_sample(x[0], x[1], mode, padding, align); },                    \
-      .reference = [](const Inputs& x) { return grid_sample_ref(x[0], x[1], mode, padding, align); },        \
-  })
+#define TANGENT_GRID_SAMPLE_ROW(id, label, mode, padding, align)                                                      \
+  TANGENT_OP_CASE(id,                                                                                                 \
+                  {                                                                                                   \
+                      .name = label,                                                                                  \
+                      .inputs =                                                                                       \
+                          [] {                                                                                        \
+                            Tensor input = randn({2, 3, 4, 5}, kFloat64);                                             \
+                            return Inputs{input, grid_points(2, 3, 2, 4, 5, align, std::string(mode) == "nearest")};  \
+                          },                                                                                          \
+                      .fn = [](const Inputs& x) { return grid_sample(x[0], x[1], mode, padding, align); },            \
+                      .reference = [](const Inputs& x) { return grid_sample_ref(x[0], x[1], mode, padding, align); }, \
+                  })
 TANGENT_GRID_SAMPLE_ROW(gs_bilinear_zeros, "grid_sample/bilinear_zeros", "bilinear", "zeros", false);
 TANGENT_GRID_SAMPLE_ROW(gs_bilinear_zeros_ac, "grid_sample/bilinear_zeros_align_corners", "bilinear", "zeros", true);
 TANGENT_GRID_SAMPLE_ROW(gs_bilinear_border, "grid_sample/bilinear_border", "bilinear", "border", false);
@@ -269,14 +372,21 @@ TANGENT_GRID_SAMPLE_ROW(gs_nearest_border_ac, "grid_sample/nearest_border_align_
 #undef TANGENT_GRID_SAMPLE_ROW
 
 // A spatial transformer: a small affine warp of the identity, sampled bilinearly (gradients to theta and image).
-TANGENT_OP_CASE(spatial_transformer, {
-    .name = "grid_sample/affine_grid_warp",
-    .inputs = [] {
-      const Tensor identity = tensor(std::vector<double>{1, 0, 0, 0, 1, 0}, Shape{1, 2, 3}, kFloat64);
-      return Inputs{randn({1, 2, 4, 4}, kFloat64), add(identity, mul(randn({1, 2, 3}, kFloat64), 0.05))};
-    },
-    .fn = [](const Inputs& x) { return grid_sample(x[0], affine_grid(x[1], {1, 2, 4, 4}, false)); },
-    .reference = [](const Inputs& x) {
-      return grid_sample_ref(x[0], affine_grid_ref(x[1], {1, 2, 4, 4}, false), "bilinear", "zeros", false);
-    },
-});
+TANGENT_OP_CASE(
+    spatial_transformer,
+    {
+        .name = "grid_sample/affine_grid_warp",
+        .inputs =
+            [] {
+              const Tensor identity = tensor(std::vector<double>{1, 0, 0, 0, 1, 0}, Shape{1, 2, 3}, kFloat64);
+              return Inputs{randn({1, 2, 4, 4}, kFloat64), add(identity, mul(randn({1, 2, 3}, kFloat64), 0.05))};
+            },
+        .fn =
+            [](const Inputs& x) {
+              return grid_sample(x[0], affine_grid(x[1], {1, 2, 4, 4}, false));
+            },
+        .reference =
+            [](const Inputs& x) {
+              return grid_sample_ref(x[0], affine_grid_ref(x[1], {1, 2, 4, 4}, false), "bilinear", "zeros", false);
+            },
+    });

@@ -66,8 +66,8 @@ bool close(double a, double n, double atol, double rtol) {
 
 // The shared engine of gradcheck / gradgradcheck. `numeric_with_grad`: evaluate fn with grad mode on during the
 // finite differences (needed when fn itself calls autograd::grad).
-::testing::AssertionResult check_jacobian(const MultiFn& fn, const std::vector<Tensor>& inputs, double eps,
-                                          double atol, double rtol, const std::string& name, bool numeric_with_grad,
+::testing::AssertionResult check_jacobian(const MultiFn& fn, const std::vector<Tensor>& inputs, double eps, double atol,
+                                          double rtol, const std::string& name, bool numeric_with_grad,
                                           const char* what) {
   // 1. Leaves: perturbable float64 copies of the inputs that require grad.
   std::vector<Tensor> leaves = inputs;
@@ -92,8 +92,8 @@ bool close(double a, double n, double atol, double rtol) {
   }
   for (size_t k = 0; k < outs.size(); ++k) {
     if (outs[k].defined() && !outs[k].is_floating_point())
-      return ::testing::AssertionFailure() << what << "(" << name << "): output " << k << " has non-floating dtype "
-                                           << outs[k].dtype();
+      return ::testing::AssertionFailure()
+             << what << "(" << name << "): output " << k << " has non-floating dtype " << outs[k].dtype();
   }
 
   auto evaluate = [&]() {
@@ -155,9 +155,8 @@ bool close(double a, double n, double atol, double rtol) {
             if (g[0].defined()) {
               if (g[0].shape() != leaf.shape() || g[0].dtype() != leaf.dtype())
                 return ::testing::AssertionFailure()
-                       << what << "(" << name << "): the gradient w.r.t. input " << i << " has shape "
-                       << g[0].shape() << " and dtype " << g[0].dtype() << ", expected " << leaf.shape() << " and "
-                       << leaf.dtype();
+                       << what << "(" << name << "): the gradient w.r.t. input " << i << " has shape " << g[0].shape()
+                       << " and dtype " << g[0].dtype() << ", expected " << leaf.shape() << " and " << leaf.dtype();
               row = to_vector<double>(g[0]);
             }
           }
@@ -168,8 +167,8 @@ bool close(double a, double n, double atol, double rtol) {
               auto r = ::testing::AssertionFailure();
               r << what << "(" << name << "): Jacobian mismatch for output " << k << " (shape " << out.shape()
                 << ") element " << index_str(j, out.shape()) << " w.r.t. input " << i << " (shape " << leaf.shape()
-                << ") element " << index_str(e, leaf.shape()) << ": analytic " << a << ", numerical " << n
-                << " (atol " << atol << ", rtol " << rtol << ")";
+                << ") element " << index_str(e, leaf.shape()) << ": analytic " << a << ", numerical " << n << " (atol "
+                << atol << ", rtol " << rtol << ")";
               if (!out.requires_grad()) r << " [the output does not require grad]";
               return r;
             }
@@ -267,9 +266,10 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     const bool both_nan = std::isnan(x[i]) && std::isnan(y[i]);
     const bool ok = both_nan || x[i] == y[i] || std::abs(x[i] - y[i]) <= atol + rtol * std::abs(y[i]);
     if (!ok)
-      return ::testing::AssertionFailure() << "all_close: element " << index_str(static_cast<int64_t>(i), actual.shape())
-                                           << " is " << x[i] << ", expected " << y[i] << " (diff "
-                                           << std::abs(x[i] - y[i]) << ", atol " << atol << ", rtol " << rtol << ")";
+      return ::testing::AssertionFailure()
+             << "all_close: element " << index_str(static_cast<int64_t>(i), actual.shape()) << " is " << x[i]
+             << ", expected " << y[i] << " (diff " << std::abs(x[i] - y[i]) << ", atol " << atol << ", rtol " << rtol
+             << ")";
   }
   return ::testing::AssertionSuccess();
 }

@@ -11,11 +11,16 @@ std::vector<OpCase>& op_cases() {
 
 double forward_tolerance(DType dtype) {
   switch (dtype) {
-    case kFloat64: return 1e-12;  // another backend's float64 against the CPU's
-    case kFloat32: return 2e-6;
-    case kFloat16: return 2e-3;
-    case kBFloat16: return 1.6e-2;
-    default: return 0.0;  // integers and bool: exact
+    case kFloat64:
+      return 1e-12;  // another backend's float64 against the CPU's
+    case kFloat32:
+      return 2e-6;
+    case kFloat16:
+      return 2e-3;
+    case kBFloat16:
+      return 1.6e-2;
+    default:
+      return 0.0;  // integers and bool: exact
   }
 }
 

@@ -23,12 +23,12 @@ inline bool optional_dependencies_required() {
 
 // Use at the top of a test body or SetUp(): `TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime (pip install ...)");`
 // Skips (or fails under TANGENT_REQUIRE_OPTIONAL=1) naming what is missing.
-#define TANGENT_REQUIRE_OR_SKIP(available, what)                                                          \
-  if (!(available)) {                                                                                     \
-    if (::tangent::testing_support::optional_dependencies_required()) {                                   \
-      FAIL() << "missing " << what << " (required: TANGENT_REQUIRE_OPTIONAL is set)";                     \
-    } else {                                                                                              \
-      GTEST_SKIP() << "missing " << what;                                                                 \
-    }                                                                                                     \
-  }                                                                                                       \
+#define TANGENT_REQUIRE_OR_SKIP(available, what)                                      \
+  if (!(available)) {                                                                 \
+    if (::tangent::testing_support::optional_dependencies_required()) {               \
+      FAIL() << "missing " << what << " (required: TANGENT_REQUIRE_OPTIONAL is set)"; \
+    } else {                                                                          \
+      GTEST_SKIP() << "missing " << what;                                             \
+    }                                                                                 \
+  }                                                                                   \
   static_assert(true, "")

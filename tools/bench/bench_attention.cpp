@@ -60,15 +60,15 @@ void register_all() {
   for (AttentionKind kind : {AttentionKind::Softmax, AttentionKind::Sigmoid, AttentionKind::MoBA}) {
     for (int64_t n : {512, 1024, 2048, 4096}) {
       const std::string base = std::string("attention/") + attention_kind_name(kind) + "/N:" + std::to_string(n);
-      benchmark::RegisterBenchmark((base + "/fused_fwd").c_str(),
-                                   [=](benchmark::State& s) { run(s, kind, true, Mode::Forward, n); })
-          ->Unit(benchmark::kMillisecond);
-      benchmark::RegisterBenchmark((base + "/fused_fwd_bwd").c_str(),
-                                   [=](benchmark::State& s) { run(s, kind, true, Mode::ForwardBackward, n); })
-          ->Unit(benchmark::kMillisecond);
-      auto* ref = benchmark::RegisterBenchmark(
-          (base + "/reference_fwd_bwd").c_str(),
-          [=](benchmark::State& s) { run(s, kind, false, Mode::ForwardBackward, n); });
+      benchmark::RegisterBenchmark((base + "/fused_fwd").c_str(), [=](benchmark::State& s) {
+        run(s, kind, true, Mode::Forward, n);
+      })->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark((base + "/fused_fwd_bwd").c_str(), [=](benchmark::State& s) {
+        run(s, kind, true, Mode::ForwardBackward, n);
+      })->Unit(benchmark::kMillisecond);
+      auto* ref = benchmark::RegisterBenchmark((base + "/reference_fwd_bwd").c_str(), [=](benchmark::State& s) {
+        run(s, kind, false, Mode::ForwardBackward, n);
+      });
       ref->Unit(benchmark::kMillisecond);
       if (n >= 2048) ref->Iterations(n >= 4096 ? 1 : 2);  // the N x N score matrices: slow and large
     }

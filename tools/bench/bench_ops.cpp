@@ -18,8 +18,8 @@ constexpr int64_t kGemm = 1024;
 
 // Sets the GFLOP/s counter for an M x N x K product per iteration.
 void set_gflops(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * static_cast<double>(m * n * k) / 1e9,
-                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(2.0 * static_cast<double>(m * n * k) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_add_8x8(benchmark::State& state) {

@@ -16,7 +16,8 @@ namespace {
 void train_step(benchmark::State& state, int64_t in, int64_t hidden, int64_t out, int64_t batch) {
   manual_seed(0);
   auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-      std::make_shared<nn::Linear>(in, hidden), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(hidden, out)});
+      std::make_shared<nn::Linear>(in, hidden), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(hidden, out)});
   optim::SGDOptions so;
   so.lr = 0.01;
   optim::SGD opt(model->parameters(), so);

@@ -33,8 +33,9 @@ Run add_eval(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
-  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N, fashion-mnist-test[:N] or npy:X.npy,Y.npy; "
-                                    "for language models text:PATH or fortunes (the default)")
+  app.add_option("--data", a->data,
+                 "fashion-mnist, fashion-mnist:N, fashion-mnist-test[:N] or npy:X.npy,Y.npy; "
+                 "for language models text:PATH or fortunes (the default)")
       ->check(data_spec());
   app.add_option("--val-fraction", a->val_fraction, "language models: the held-out last fraction of the text")
       ->check(number(0, 1, false, true));
@@ -56,9 +57,8 @@ Run add_eval(CLI::App& app) {
                   static_cast<long long>(gpt->options.context), a->train ? "train" : "validation");
       return 0;
     }
-    const nn::EvalResult r = for_flag("--data", [&] {
-      return nn::evaluate(*model, data::load_dataset(a->data, a->train), a->batch_size);
-    });
+    const nn::EvalResult r =
+        for_flag("--data", [&] { return nn::evaluate(*model, data::load_dataset(a->data, a->train), a->batch_size); });
     std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
                 static_cast<long long>(r.count), a->train ? "train" : "test");
     return 0;
@@ -73,7 +73,8 @@ Run add_predict(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
-  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")->required()
+  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")
+      ->required()
       ->check(input_file());
   app.add_option("--out", a->out, "outputs as .npy")->required()->check(output_file());
   app.add_flag("--probabilities", a->probabilities, "write softmax probabilities instead of logits");
@@ -93,8 +94,8 @@ Run add_predict(CLI::App& app) {
         x = x.reshape(s);
         got = per;
       }
-      TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ",
-                    per, " (expected [N, ...])");
+      TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ", per,
+                    " (expected [N, ...])");
       x = x.to(model->input_dtype());
       return nn::predict(*model, x, a->batch_size);
     });

@@ -19,15 +19,19 @@ std::string interval(double lo, double hi, bool open_lo, bool open_hi) {
   std::ostringstream os;
   os.precision(10);
   if (lo == -std::numeric_limits<double>::max() && hi == std::numeric_limits<double>::max()) return "";
-  if (hi == std::numeric_limits<double>::max()) os << (open_lo ? "> " : ">= ") << lo;
-  else os << "in " << (open_lo ? "(" : "[") << lo << ", " << hi << (open_hi ? ")" : "]");
+  if (hi == std::numeric_limits<double>::max())
+    os << (open_lo ? "> " : ">= ") << lo;
+  else
+    os << "in " << (open_lo ? "(" : "[") << lo << ", " << hi << (open_hi ? ")" : "]");
   return os.str();
 }
 
 std::string integer_range(int64_t lo, int64_t hi) {
   std::ostringstream os;
-  if (hi == std::numeric_limits<int64_t>::max()) os << ">= " << lo;
-  else os << "in [" << lo << ", " << hi << "]";
+  if (hi == std::numeric_limits<int64_t>::max())
+    os << ">= " << lo;
+  else
+    os << "in [" << lo << ", " << hi << "]";
   return os.str();
 }
 
@@ -118,7 +122,9 @@ CLI::Validator non_empty() {
                         "");
 }
 
-CLI::Validator input_file() { return CLI::Validator([](std::string& s) { return check_input_file(s); }, "FILE"); }
+CLI::Validator input_file() {
+  return CLI::Validator([](std::string& s) { return check_input_file(s); }, "FILE");
+}
 
 CLI::Validator output_file() {
   return CLI::Validator(
@@ -162,8 +168,8 @@ CLI::Validator data_spec() {
         if (s.rfind("npy:", 0) == 0) {
           const std::string files = s.substr(4);
           const size_t comma = files.find(',');
-          for (const std::string& f : {files.substr(0, comma), comma == std::string::npos ? std::string("-")
-                                                                                         : files.substr(comma + 1)}) {
+          for (const std::string& f :
+               {files.substr(0, comma), comma == std::string::npos ? std::string("-") : files.substr(comma + 1)}) {
             if (f == "-") continue;
             const std::string problem = check_input_file(f);
             if (!problem.empty()) return "in '" + s + "': " + problem;

@@ -6,6 +6,7 @@
 //   STEM.<param>.npy         --per-layer: one term per parameter tensor (they sum to the kernel)
 //   STEM.eigenvalues.npy     --eig K: the K largest eigenvalues, descending
 //   STEM.predictions.npy     --regress: the kernel-regression outputs on the test set [M, O]
+#include <unistd.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,7 +17,6 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "autograd/grad_mode.h"
@@ -36,8 +36,8 @@
 #include "ops/shape_ops.h"
 #include "tools/tangent/commands.h"
 #include "tools/tangent/flags.h"
-#include "tools/tangent/outputs.h"
 #include "tools/tangent/ntk_plots.h"
+#include "tools/tangent/outputs.h"
 
 namespace tangent::cli {
 
@@ -64,9 +64,7 @@ double peak_rss_mb() {
   return -1;
 }
 
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string stem_of(const std::string& out) {
   const std::string ext = ".npy";
@@ -185,8 +183,7 @@ struct KernelRun {
 Run add_ntk(CLI::App& app) {
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
-  app.add_option("--data", a->data,
-                 "inputs: x.npy (no labels), npy:X.npy,Y.npy or fashion-mnist[:N] (training split)")
+  app.add_option("--data", a->data, "inputs: x.npy (no labels), npy:X.npy,Y.npy or fashion-mnist[:N] (training split)")
       ->check(data_spec());
   app.add_option("--data2", a->data2, "second inputs (kernel [N1, N2] between --data and these; test split)")
       ->check(data_spec());
@@ -220,7 +217,8 @@ Run add_ntk(CLI::App& app) {
       ->check(number(0, kMaxReal));
   app.add_option("--out", a->out,
                  "the kernel as STEM.npy (and STEM.<param>.npy, STEM.eigenvalues.npy, STEM.predictions.npy)")
-      ->required()->check(output_file());
+      ->required()
+      ->check(output_file());
   app.add_option("--plot", a->plot, "an SVG heatmap of the kernel and its spectrum")->check(output_file());
   return [a] {
     if (a->threads > 0) set_num_threads(static_cast<int>(a->threads));
@@ -235,14 +233,16 @@ Run add_ntk(CLI::App& app) {
     TANGENT_CHECK(a->regress.empty() || mode != ntk::Mode::Diagonal,
                   "ntk: --regress needs --mode trace or full (the diagonal mode drops the output coupling)");
     TANGENT_CHECK(a->plot.empty() || a->plot != a->out, "ntk: --plot and --out name the same file");
-    const double t = a->t == "inf" ? std::numeric_limits<double>::infinity() : std::strtod(a->t.c_str(), nullptr);  // validated
+    const double t =
+        a->t == "inf" ? std::numeric_limits<double>::infinity() : std::strtod(a->t.c_str(), nullptr);  // validated
     const nn::Checkpoint c = nn::load_checkpoint(a->checkpoint);
     if (a->init) manual_seed(a->seed);
     auto model = models::create_model(c.model_kind, c.model_config);
     if (!a->init) model->load_state_dict(c.model_state);
     model->eval();
     std::optional<ntk::AnalyticOptions> analytic;
-    if (a->analytic) analytic = for_flag("--analytic", [&] { return models::analytic_options_for(*model); });  // MLPs only
+    if (a->analytic)
+      analytic = for_flag("--analytic", [&] { return models::analytic_options_for(*model); });  // MLPs only
 
     const data::TensorDataset ds1 = for_flag("--data", [&] { return load_inputs(a->data, true); });
     const Tensor x1 = for_flag("--data", [&] { return model_inputs(*model, ds1.data(), a->data); });
@@ -260,8 +260,8 @@ Run add_ntk(CLI::App& app) {
     }
     const int64_t out = output_size(*model, x1);
     const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);
-    TANGENT_CHECK(a->regress.empty() || spectrum_n <= kMaxEigen, "ntk: --regress: the ", spectrum_n, "x",
-                  spectrum_n, " train kernel matrix is too large for the dense solvers (at most ", kMaxEigen,
+    TANGENT_CHECK(a->regress.empty() || spectrum_n <= kMaxEigen, "ntk: --regress: the ", spectrum_n, "x", spectrum_n,
+                  " train kernel matrix is too large for the dense solvers (at most ", kMaxEigen,
                   "; use --mode trace or fewer examples)");
     TANGENT_CHECK(a->eig == 0 || spectrum_n <= kMaxEigen, "ntk: --eig: the ", spectrum_n, "x", spectrum_n,
                   " kernel matrix is too large for the dense eigen-solver (at most ", kMaxEigen,
@@ -395,11 +395,12 @@ Run add_ntk(CLI::App& app) {
       const double mse = mean(pow(sub(r.test, one_hot(yt, out).to(kFloat64)), 2.0)).item<double>();
       const Tensor net_out = nn::predict(*model, xt, a->batch_size);
       const double net_acc = ntk::accuracy(net_out.to(kFloat64), yt);
-      std::printf("kernel regression (t = %s%s): test accuracy %.2f%%, test MSE %.4f on %lld examples "
-                  "(%lld training examples, one-hot targets, f0 = %s)\n",
-                  a->t.c_str(), a->diag_reg > 0 ? (", diag-reg " + std::to_string(a->diag_reg)).c_str() : "",
-                  100.0 * reg_acc, mse, static_cast<long long>(xt.size(0)), static_cast<long long>(x1.size(0)),
-                  analytic ? "0 (infinite-width mean)" : "the network's outputs");
+      std::printf(
+          "kernel regression (t = %s%s): test accuracy %.2f%%, test MSE %.4f on %lld examples "
+          "(%lld training examples, one-hot targets, f0 = %s)\n",
+          a->t.c_str(), a->diag_reg > 0 ? (", diag-reg " + std::to_string(a->diag_reg)).c_str() : "", 100.0 * reg_acc,
+          mse, static_cast<long long>(xt.size(0)), static_cast<long long>(x1.size(0)),
+          analytic ? "0 (infinite-width mean)" : "the network's outputs");
       std::printf("the %s network on the same test set: accuracy %.2f%%\n", a->init ? "re-initialised" : "trained",
                   100.0 * net_acc);
       save_output(stem + ".predictions.npy", r.test);

@@ -94,15 +94,15 @@ std::string svg_heatmap(const std::string& title, const std::vector<double>& val
   // Colour bar with its range.
   const double bx = left + cellsize * static_cast<double>(nc) + 10;
   for (int l = 0; l < kLevels; ++l)
-    os << "<rect x='" << bx << "' y='" << top + h * (kLevels - 1 - l) / kLevels << "' width='" << bar
-       << "' height='" << h / kLevels + 0.5 << "' fill='" << ramp((l + 0.5) / kLevels) << "'/>\n";
+    os << "<rect x='" << bx << "' y='" << top + h * (kLevels - 1 - l) / kLevels << "' width='" << bar << "' height='"
+       << h / kLevels + 0.5 << "' fill='" << ramp((l + 0.5) / kLevels) << "'/>\n";
   os << std::setprecision(3) << "<text x='" << bx + bar + 3 << "' y='" << top + 10 << "'>" << hi << "</text>\n"
      << "<text x='" << bx + bar + 3 << "' y='" << top + h << "'>" << lo << "</text>\n</svg>\n";
   return os.str();
 }
 
-void write_ntk_svg(const std::string& path, const std::string& title, const std::vector<double>& values,
-                   int64_t rows, int64_t cols, const std::vector<double>& eigenvalues) {
+void write_ntk_svg(const std::string& path, const std::string& title, const std::vector<double>& values, int64_t rows,
+                   int64_t cols, const std::vector<double>& eigenvalues) {
   const std::string heat = svg_heatmap(title, values, rows, cols);
   std::ostringstream os;
   if (eigenvalues.empty()) {

@@ -14,7 +14,7 @@ std::string svg_heatmap(const std::string& title, const std::vector<double>& val
 
 // The heatmap and, when eigenvalues are given (any order), log10 of the positive eigenvalues in descending order
 // (svg_line_chart), side by side; written atomically to `path`.
-void write_ntk_svg(const std::string& path, const std::string& title, const std::vector<double>& values,
-                   int64_t rows, int64_t cols, const std::vector<double>& eigenvalues);
+void write_ntk_svg(const std::string& path, const std::string& title, const std::vector<double>& values, int64_t rows,
+                   int64_t cols, const std::vector<double>& eigenvalues);
 
 }  // namespace tangent::cli

@@ -13,15 +13,15 @@
 namespace tangent::cli {
 
 namespace {
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 std::string clock_str(double seconds) {
   const auto s = static_cast<int64_t>(seconds);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
-                               static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
-  else std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
   return buf;
 }
 }  // namespace
@@ -97,8 +97,8 @@ std::string svg_line_chart(const std::string& title, const std::string& xlabel, 
        << "</text>\n";
   }
   os << "<text x='" << (L + W - R) / 2 << "' y='" << H - 10 << "' text-anchor='middle'>" << xlabel << "</text>\n"
-     << "<text x='14' y='" << (T + H - B) / 2 << "' text-anchor='middle' transform='rotate(-90 14 "
-     << (T + H - B) / 2 << ")'>" << ylabel << "</text>\n";
+     << "<text x='14' y='" << (T + H - B) / 2 << "' text-anchor='middle' transform='rotate(-90 14 " << (T + H - B) / 2
+     << ")'>" << ylabel << "</text>\n";
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
     std::ostringstream pts;
@@ -107,7 +107,8 @@ std::string svg_line_chart(const std::string& title, const std::string& xlabel, 
     const char* c = colors[k % 4];
     os << "<polyline fill='none' stroke='" << c << "' stroke-width='2' points='" << pts.str() << "'/>\n";
     for (size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(s.y[i])) os << "<circle cx='" << px(s.x[i]) << "' cy='" << py(s.y[i]) << "' r='3' fill='" << c << "'/>\n";
+      if (std::isfinite(s.y[i]))
+        os << "<circle cx='" << px(s.x[i]) << "' cy='" << py(s.y[i]) << "' r='3' fill='" << c << "'/>\n";
     os << "<text x='" << W - R - 90 << "' y='" << T + 14 * (k + 1) << "' fill='" << c << "'>" << s.name << "</text>\n";
   }
   os << "</svg>\n";

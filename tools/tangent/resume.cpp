@@ -68,16 +68,16 @@ void parse_flag(const std::string& name, const std::string& text, int64_t& v) {
   v = parse_number<int64_t>(name, text, [](const char* s, char** e) { return std::strtoll(s, e, 10); });
 }
 void parse_flag(const std::string& name, const std::string& text, uint64_t& v) {
-  TANGENT_CHECK(text.find('-') == std::string::npos, "train: --resume: the checkpoint's value '", text, "' of --",
-                name, " is malformed");
+  TANGENT_CHECK(text.find('-') == std::string::npos, "train: --resume: the checkpoint's value '", text, "' of --", name,
+                " is malformed");
   v = parse_number<uint64_t>(name, text, [](const char* s, char** e) { return std::strtoull(s, e, 10); });
 }
 void parse_flag(const std::string& name, const std::string& text, double& v) {
   v = parse_number<double>(name, text, [](const char* s, char** e) { return std::strtod(s, e); });
 }
 void parse_flag(const std::string& name, const std::string& text, bool& v) {
-  TANGENT_CHECK(text == "true" || text == "false", "train: --resume: the checkpoint's value '", text, "' of --",
-                name, " is malformed (expected true or false)");
+  TANGENT_CHECK(text == "true" || text == "false", "train: --resume: the checkpoint's value '", text, "' of --", name,
+                " is malformed (expected true or false)");
   v = text == "true";
 }
 void parse_flag(const std::string& name, const std::string& text, Inverted v) {
@@ -120,8 +120,7 @@ RunFlags resume_flags(const RunFlags& checkpoint, const RunFlags& command_line, 
     if (stored == checkpoint.end()) continue;  // not recorded: the command line's value
     if (given.count(name) == 0) {
       out[name] = stored->second;
-    } else if (value != stored->second &&
-               std::find(overrides.begin(), overrides.end(), name) == overrides.end()) {
+    } else if (value != stored->second && std::find(overrides.begin(), overrides.end(), name) == overrides.end()) {
       differences += (differences.empty() ? "" : "; ") + std::string("the checkpoint was trained with ") +
                      with(name, stored->second) + ", the command line says " + with(name, value);
     }

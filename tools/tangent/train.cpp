@@ -39,7 +39,7 @@ struct TrainArgs {
   bool ntk = false;
   int threads = 0;
   bool resume = false;
-  std::string overrides;      // --override: flag names, comma separated
+  std::string overrides;        // --override: flag names, comma separated
   std::set<std::string> given;  // the flags on the command line, without dashes
   nn::TrainOptions options;
   bool epochs_given = false;
@@ -91,8 +91,8 @@ std::optional<nn::Checkpoint> load_for_resume(TrainArgs& a) {
   std::optional<nn::Checkpoint> c;
   if (std::filesystem::exists(path)) c = nn::load_checkpoint(path);
   // Without a checkpoint (or with one written before flags were recorded) this only checks --override's names.
-  set_run_flags(a, resume_flags(c ? stored_run_flags(*c) : RunFlags{}, run_flags(a), a.given,
-                                parse_flag_names(a.overrides)));
+  set_run_flags(
+      a, resume_flags(c ? stored_run_flags(*c) : RunFlags{}, run_flags(a), a.given, parse_flag_names(a.overrides)));
   return c;
 }
 
@@ -187,20 +187,24 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
   auto train_set = std::make_shared<data::TensorDataset>(text.train);
   std::shared_ptr<data::TensorDataset> val_set;
   if (text.validation.size() > 0)
-    val_set = std::make_shared<data::TensorDataset>(a.test_limit >= 0 ? text.validation.head(a.test_limit)
-                                                                      : text.validation);
+    val_set =
+        std::make_shared<data::TensorDataset>(a.test_limit >= 0 ? text.validation.head(a.test_limit) : text.validation);
   model = std::make_shared<models::GPT>(a.gpt);
   const int64_t tokens_per_step = a.options.batch_size * a.gpt.context;
   if (a.tokens > 0) a.options.max_steps = (a.tokens + tokens_per_step - 1) / tokens_per_step;
   if (a.options.max_steps > 0 && !a.epochs_given) a.options.epochs = std::numeric_limits<int32_t>::max();
   std::printf("%s", model->summary().c_str());
-  std::printf("data: %s, %lld characters (vocabulary %lld), %lld training windows of %lld, %lld validation%s, "
-              "threads %d\n", spec.c_str(), static_cast<long long>(text.train_chars + text.validation_chars),
-              static_cast<long long>(text.vocab.size()), static_cast<long long>(train_set->size()),
-              static_cast<long long>(a.gpt.context), static_cast<long long>(val_set ? val_set->size() : 0),
-              a.options.max_steps > 0 ? (", " + std::to_string(a.options.max_steps) + " steps of " +
-                                         std::to_string(tokens_per_step) + " tokens").c_str() : "",
-              get_num_threads());
+  std::printf(
+      "data: %s, %lld characters (vocabulary %lld), %lld training windows of %lld, %lld validation%s, "
+      "threads %d\n",
+      spec.c_str(), static_cast<long long>(text.train_chars + text.validation_chars),
+      static_cast<long long>(text.vocab.size()), static_cast<long long>(train_set->size()),
+      static_cast<long long>(a.gpt.context), static_cast<long long>(val_set ? val_set->size() : 0),
+      a.options.max_steps > 0
+          ? (", " + std::to_string(a.options.max_steps) + " steps of " + std::to_string(tokens_per_step) + " tokens")
+                .c_str()
+          : "",
+      get_num_threads());
 
   nn::Trainer trainer(model, model->kind(), model->config(), train_set, val_set, a.options);
   std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
@@ -217,13 +221,14 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
   while (!trainer.done()) {
     ProgressBar bar("step " + std::to_string(trainer.step()) + "/" + std::to_string(trainer.total_steps()),
                     a.options.batch_size);
-    const nn::EpochMetrics m = trainer.train_epoch(
-        [&](int64_t i, int64_t n, double loss, double acc) { bar.update(i, n, loss, acc); });
+    const nn::EpochMetrics m =
+        trainer.train_epoch([&](int64_t i, int64_t n, double loss, double acc) { bar.update(i, n, loss, acc); });
     bar.finish();
     std::printf("step %lld: train loss %.4f (%.3f bpc) acc %.2f%%", static_cast<long long>(m.step), m.train_loss,
                 nn::bits_per_char(m.train_loss), 100.0 * m.train_accuracy);
-    if (val_set) std::printf(" | val loss %.4f (%.3f bpc) acc %.2f%%", m.test_loss, nn::bits_per_char(m.test_loss),
-                             100.0 * m.test_accuracy);
+    if (val_set)
+      std::printf(" | val loss %.4f (%.3f bpc) acc %.2f%%", m.test_loss, nn::bits_per_char(m.test_loss),
+                  100.0 * m.test_accuracy);
     std::printf(" | %.1f s, %.0f tok/s\n", m.seconds, m.examples_per_second * static_cast<double>(a.gpt.context));
     std::fflush(stdout);
     nn::Checkpoint c = trainer.checkpoint();
@@ -247,9 +252,10 @@ void check_train_args(const TrainArgs& a);
 // machine's memory, naming the flags that size it, before anything is allocated.
 void check_model_fits(double parameters, const std::string& flags) {
   const double bytes = parameters * 4 * 4, limit = static_cast<double>(host_memory_limit());
-  TANGENT_CHECK(bytes <= limit, "train: ", flags, " gives a model of ", parameters, " parameters, about ",
-                bytes / 1e9, " GB to train (weights, gradients and optimizer state in float32), more than this "
-                "machine's ", limit / 1e9, " GB of memory");
+  TANGENT_CHECK(bytes <= limit, "train: ", flags, " gives a model of ", parameters, " parameters, about ", bytes / 1e9,
+                " GB to train (weights, gradients and optimizer state in float32), more than this "
+                "machine's ",
+                limit / 1e9, " GB of memory");
 }
 
 // The classifier's parameter count from its flags and the data's shape (as models::MLP and models::ConvNet build it).
@@ -257,7 +263,8 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
   double in = 1, n = 0;
   for (int64_t d : input_shape) in *= static_cast<double>(d);
   if (a.model == "mlp") {
-    for (int64_t h : parse_list(a.hidden, "hidden")) n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
+    for (int64_t h : parse_list(a.hidden, "hidden"))
+      n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
     return n + (in + 1) * static_cast<double>(num_classes);
   }
   const models::ConvNetOptions defaults;
@@ -273,7 +280,8 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
 // The language model's parameter count, bounded above (at most 256 characters in the vocabulary).
 double lm_parameters(const models::GPTOptions& g) {
   const double d = static_cast<double>(g.dim), vocab = 256;
-  const double block = (4 + 2 * static_cast<double>(g.mlp_ratio)) * d * d + (8 + 2 * static_cast<double>(g.mlp_ratio)) * d;
+  const double block =
+      (4 + 2 * static_cast<double>(g.mlp_ratio)) * d * d + (8 + 2 * static_cast<double>(g.mlp_ratio)) * d;
   return 2 * vocab * d + static_cast<double>(g.context) * d + static_cast<double>(g.layers) * block;
 }
 
@@ -301,8 +309,10 @@ int run_train(TrainArgs a) {
   TANGENT_CHECK(train_set->size() > 0, "train: the data set '", a.data, "' is empty");
   for (const auto* ds : {train_set.get(), test_set.get()})
     if (ds && ds->targets().defined())
-      TANGENT_CHECK(ds->targets().dtype() == kInt64 && ds->targets().dim() == 1, "train: labels must be a 1-D array "
-                    "of integer class indices, got ", ds->targets().dtype(), " of shape ", ds->targets().shape());
+      TANGENT_CHECK(ds->targets().dtype() == kInt64 && ds->targets().dim() == 1,
+                    "train: labels must be a 1-D array "
+                    "of integer class indices, got ",
+                    ds->targets().dtype(), " of shape ", ds->targets().shape());
   const Shape input_shape(train_set->data().shape().begin() + 1, train_set->data().shape().end());
   if (test_set) {
     const Shape test_shape(test_set->data().shape().begin() + 1, test_set->data().shape().end());
@@ -314,8 +324,10 @@ int run_train(TrainArgs a) {
   if (test_set && test_set->targets().defined() && test_set->size() > 0)
     num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
-  if (a.model == "mlp") check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + a.hidden);
-  else check_model_fits(classifier_parameters(a, input_shape, num_classes), "--channels " + a.channels);
+  if (a.model == "mlp")
+    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + a.hidden);
+  else
+    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--channels " + a.channels);
   // A checkpoint written before flags were recorded rebuilds its own model.
   const bool resuming = resume_from.has_value();
   const std::shared_ptr<models::Model> model =
@@ -323,8 +335,7 @@ int run_train(TrainArgs a) {
           ? models::create_model(resume_from->model_kind, resume_from->model_config)
           : build_model(a, input_shape, num_classes);
   std::printf("%s", model->summary().c_str());
-  std::printf("data: %lld training examples%s, %lld classes, threads %d\n",
-              static_cast<long long>(train_set->size()),
+  std::printf("data: %lld training examples%s, %lld classes, threads %d\n", static_cast<long long>(train_set->size()),
               test_set ? (", " + std::to_string(test_set->size()) + " test").c_str() : "",
               static_cast<long long>(num_classes), get_num_threads());
 
@@ -344,8 +355,8 @@ int run_train(TrainArgs a) {
   while (!trainer.done()) {
     ProgressBar bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(a.options.epochs),
                     a.options.batch_size);
-    const nn::EpochMetrics m = trainer.train_epoch(
-        [&](int64_t i, int64_t n, double loss, double acc) { bar.update(i, n, loss, acc); });
+    const nn::EpochMetrics m =
+        trainer.train_epoch([&](int64_t i, int64_t n, double loss, double acc) { bar.update(i, n, loss, acc); });
     bar.finish();
     std::printf("epoch %lld: train loss %.4f acc %.2f%%", static_cast<long long>(m.epoch), m.train_loss,
                 100.0 * m.train_accuracy);
@@ -372,10 +383,10 @@ int run_train(TrainArgs a) {
 void check_train_args(const TrainArgs& a) {
   auto given = [&](const char* flag) { return a.given.count(std::string(flag + 2)) > 0; };
   const bool lm = a.model == "transformer";
-  for (const char* f : {"--tokens", "--val-fraction", "--attention", "--context", "--layers", "--heads", "--kv-heads",
-                        "--dim", "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale",
-                        "--sigmoid-bias", "--moba-block", "--moba-topk", "--moba-key-conv", "--untied",
-                        "--reference-attention"})
+  for (const char* f :
+       {"--tokens", "--val-fraction", "--attention", "--context", "--layers", "--heads", "--kv-heads", "--dim",
+        "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale", "--sigmoid-bias", "--moba-block",
+        "--moba-topk", "--moba-key-conv", "--untied", "--reference-attention"})
     TANGENT_CHECK(lm || !given(f), "train: ", f, " is for --model transformer, not ", a.model);
   for (const char* f : {"--hidden", "--activation", "--ntk"})
     TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
@@ -402,9 +413,10 @@ Run add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
       ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
-  app.add_option("--data", a->data, "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N] or "
-                                    "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
-                                    "(the default); $TANGENT_FASHION_MNIST names another Fashion-MNIST directory")
+  app.add_option("--data", a->data,
+                 "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N] or "
+                 "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
+                 "(the default); $TANGENT_FASHION_MNIST names another Fashion-MNIST directory")
       ->check(data_spec());
   app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)")
       ->check(data_spec());
@@ -432,10 +444,12 @@ Run add_train(CLI::App& app) {
   app.add_option("--dropout", a->dropout, "mlp, cnn: dropout probability")->check(number(0, 1, false, true));
   app.add_flag("--ntk", a->ntk, "mlp: the NTK parametrisation");
   app.add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(integer(1, kMaxThreads));
-  app.add_flag("--resume", a->resume, "continue from DIR/model.tgt if it exists, with the flags it was trained with "
-                                      "(a flag given with another value is an error, unless --override names it)");
-  app.add_option("--override", a->overrides, "with --resume: flags (comma separated, e.g. lr,epochs) whose command "
-                                             "line values replace the checkpoint's");
+  app.add_flag("--resume", a->resume,
+               "continue from DIR/model.tgt if it exists, with the flags it was trained with "
+               "(a flag given with another value is an error, unless --override names it)");
+  app.add_option("--override", a->overrides,
+                 "with --resume: flags (comma separated, e.g. lr,epochs) whose command "
+                 "line values replace the checkpoint's");
   app.add_option("--max-steps", a->options.max_steps, "stop after N optimisation steps in all (0: no limit)")
       ->check(integer(0, kMaxCount));
   // transformer
@@ -462,20 +476,25 @@ Run add_train(CLI::App& app) {
       ->check(integer(0, kMaxLayers));
   app.add_option("--qk-norm", g.qk_norm, "transformer: auto (on for sigmoid), none, rmsnorm or layernorm")
       ->check(CLI::IsMember({"auto", "none", "rmsnorm", "layernorm"}));
-  app.add_option("--layer-scale", g.layer_scale, "transformer: LayerScale init on the attention branch (0 = off; "
-                                                 "default 1e-4 for sigmoid layers, off otherwise)")
+  app.add_option("--layer-scale", g.layer_scale,
+                 "transformer: LayerScale init on the attention branch (0 = off; "
+                 "default 1e-4 for sigmoid layers, off otherwise)")
       ->check(number(0, kMaxReal));
   app.add_option("--sigmoid-bias", g.sigmoid_bias, "transformer: sigmoid attention bias (default -ln context)")
       ->check(number(-kMaxReal, kMaxReal));
   app.add_option("--moba-block", g.moba_block, "transformer: MoBA block size")->check(integer(1, kMaxSize));
   app.add_option("--moba-topk", g.moba_top_k, "transformer: MoBA blocks per query (including its own)")
       ->check(integer(1, kMaxSize));
-  app.add_option("--moba-key-conv", g.moba_key_conv, "transformer: causal key convolution width in MoBA layers "
-                                                     "(0 = off, 3 or 5)")->check(CLI::IsMember({0, 3, 5}));
-  app.add_flag_callback("--untied", [g = &a->gpt] { g->tie_weights = false; },
-               "transformer: a separate LM head instead of the tied token embedding");
-  app.add_flag_callback("--reference-attention", [g = &a->gpt] { g->fused = false; },
-                        "transformer: the unfused reference attention kernels (slow; for checking)");
+  app.add_option("--moba-key-conv", g.moba_key_conv,
+                 "transformer: causal key convolution width in MoBA layers "
+                 "(0 = off, 3 or 5)")
+      ->check(CLI::IsMember({0, 3, 5}));
+  app.add_flag_callback(
+      "--untied", [g = &a->gpt] { g->tie_weights = false; },
+      "transformer: a separate LM head instead of the tied token embedding");
+  app.add_flag_callback(
+      "--reference-attention", [g = &a->gpt] { g->fused = false; },
+      "transformer: the unfused reference attention kernels (slow; for checking)");
   return [a, epochs, &app] {
     a->epochs_given = epochs->count() > 0;
     const RunFlags recorded = run_flags(*a);
