@@ -210,7 +210,9 @@ TEST(Capability, CompositeOptimizerStepsAndClipMatchFused) {
          return std::make_unique<optim::RMSprop>(std::move(p), o);
        }},
   };
-  for (const auto& [name, make] : makers) {
+  for (const auto& maker : makers) {
+    const char* name = maker.first;
+    const auto& make = maker.second;  // a plain reference: lambdas cannot capture structured bindings before C++20
     for (DType dt : {kFloat32, kFloat64}) {
       manual_seed(8);
       const Tensor start = randn({37, 5}, dt), target = randn({37, 5}, dt);
