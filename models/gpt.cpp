@@ -131,53 +131,111 @@ std::string GPT::extra_repr() const {
   return os.str();
 }
 
+Tensor GPT::forward_cached(const Tensor& ids, GPTCache& cache) {
+  const int64_t pos = cache.length();
+  TANGENT_CHECK(ids.dim() == 2 && ids.dtype() == kInt64 && ids.size(1) >= 1 && pos + ids.size(1) <= options.context,
+                "GPT::forward_cached: expected int64 token ids [B, T] with 1 <= T and ", pos,
+                " cached + T <= ", options.context, ", got ", ids.dtype(), " of shape ", ids.shape());
+  NoGradGuard no_grad;
+  const int64_t t = ids.size(1);
+  if (cache.layers.empty()) cache.layers.resize(blocks->size());
+  Tensor h = (*token_embedding)(ids);
+  if (position_embedding) h = add(h, (*position_embedding)(arange(pos, pos + t)));
+  for (size_t i = 0; i < blocks->size(); ++i)
+    h = std::static_pointer_cast<nn::TransformerBlock>((*blocks)[i])->forward_cached(h, cache.layers[i]);
+  h = (*final_norm)(h);
+  return lm_head ? (*lm_head)(h) : linear(h, token_embedding->weight);
+}
+
+namespace {
+
+// The next token from one row of logits l[0, v): greedy at temperature 0, else sampled (top-k cut) with `gen`.
+int64_t sample_token(const double* l, int64_t v, const GenerateOptions& g, Generator& gen, std::vector<double>& p) {
+  if (g.temperature == 0.0) return std::max_element(l, l + v) - l;
+  double cut = -INFINITY;  // logits below the k-th largest are dropped
+  if (g.top_k > 0 && g.top_k < v) {
+    std::vector<double> sorted(l, l + v);
+    std::nth_element(sorted.begin(), sorted.begin() + (g.top_k - 1), sorted.end(), std::greater<double>());
+    cut = sorted[static_cast<size_t>(g.top_k - 1)];
+  }
+  const double top = *std::max_element(l, l + v);
+  double total = 0.0;
+  for (int64_t i = 0; i < v; ++i) {
+    p[static_cast<size_t>(i)] = l[i] >= cut ? std::exp((l[i] - top) / g.temperature) : 0.0;
+    total += p[static_cast<size_t>(i)];
+  }
+  const double u = rand({1}, kFloat64, &gen).item<double>() * total;
+  double acc = 0.0;
+  for (int64_t i = 0; i < v; ++i) {
+    acc += p[static_cast<size_t>(i)];
+    if (u < acc) return i;
+  }
+  for (int64_t i = v - 1; i >= 0; --i)  // rounding at the very top: the last token with non-zero probability
+    if (p[static_cast<size_t>(i)] > 0) return i;
+  return 0;
+}
+
+}  // namespace
+
 std::vector<int64_t> GPT::generate(const std::vector<int64_t>& prompt, const GenerateOptions& g) {
-  TANGENT_CHECK(!prompt.empty(), "generate: the prompt must not be empty");
+  return generate_batch({prompt}, g).front();
+}
+
+std::vector<std::vector<int64_t>> GPT::generate_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                                      const GenerateOptions& g) {
+  TANGENT_CHECK(!prompts.empty(), "generate: no prompts");
   TANGENT_CHECK(g.tokens >= 0 && g.temperature >= 0 && g.top_k >= 0, "generate: tokens, temperature and top_k must ",
                 "be >= 0, got ", g.tokens, ", ", g.temperature, ", ", g.top_k);
-  const int64_t v = options.vocab_size();
-  for (int64_t id : prompt)
-    TANGENT_CHECK(id >= 0 && id < v, "generate: prompt token id ", id, " is outside the vocabulary [0, ", v, ")");
+  const int64_t v = options.vocab_size(), ctx = options.context, keep = (options.context + 1) / 2;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    TANGENT_CHECK(!prompts[i].empty(), "generate: prompt ", i + 1, " is empty");
+    for (int64_t id : prompts[i])
+      TANGENT_CHECK(id >= 0 && id < v, "generate: prompt ", i + 1, " has token id ", id, " outside the vocabulary [0, ",
+                    v, ")");
+  }
   const bool was_training = is_training();
   eval();
   NoGradGuard no_grad;
-  Generator gen(g.seed);
-  std::vector<int64_t> seq = prompt, out;
+  std::vector<std::vector<int64_t>> out(prompts.size());
   std::vector<double> p(static_cast<size_t>(v));
-  for (int64_t step = 0; step < g.tokens; ++step) {
-    const int64_t t = std::min<int64_t>(options.context, static_cast<int64_t>(seq.size()));
-    const std::vector<int64_t> window(seq.end() - t, seq.end());
-    const Tensor logits = forward(tensor(window, {1, t})).select(1, t - 1).reshape({v}).to(kFloat64).contiguous();
-    const double* l = logits.data_ptr<double>();
-    int64_t next = 0;
-    if (g.temperature == 0.0) {
-      next = std::max_element(l, l + v) - l;
-    } else {
-      double cut = -INFINITY;  // logits below the k-th largest are dropped
-      if (g.top_k > 0 && g.top_k < v) {
-        std::vector<double> sorted(l, l + v);
-        std::nth_element(sorted.begin(), sorted.begin() + (g.top_k - 1), sorted.end(), std::greater<double>());
-        cut = sorted[static_cast<size_t>(g.top_k - 1)];
+  std::vector<bool> done(prompts.size(), false);
+  for (size_t first = 0; first < prompts.size(); ++first) {
+    if (done[first]) continue;
+    std::vector<size_t> rows;  // the prompts of this length, run as one batch
+    for (size_t i = first; i < prompts.size(); ++i)
+      if (!done[i] && prompts[i].size() == prompts[first].size()) {
+        rows.push_back(i);
+        done[i] = true;
       }
-      const double top = *std::max_element(l, l + v);
-      double total = 0.0;
-      for (int64_t i = 0; i < v; ++i) {
-        p[static_cast<size_t>(i)] = l[i] >= cut ? std::exp((l[i] - top) / g.temperature) : 0.0;
-        total += p[static_cast<size_t>(i)];
-      }
-      const double u = rand({1}, kFloat64, &gen).item<double>() * total;
-      double acc = 0.0;
-      next = -1;
-      for (int64_t i = 0; i < v && next < 0; ++i) {
-        acc += p[static_cast<size_t>(i)];
-        if (u < acc) next = i;
-      }
-      if (next < 0)  // rounding at the very top: the last token with non-zero probability
-        for (int64_t i = v - 1; i >= 0 && next < 0; --i)
-          if (p[static_cast<size_t>(i)] > 0) next = i;
+    const int64_t b = static_cast<int64_t>(rows.size());
+    std::vector<std::vector<int64_t>> seqs;
+    std::vector<Generator> gens;
+    for (size_t i : rows) {
+      seqs.push_back(prompts[i]);
+      gens.emplace_back(g.seed);
     }
-    seq.push_back(next);
-    out.push_back(next);
+    int64_t start = std::max<int64_t>(0, static_cast<int64_t>(seqs[0].size()) - ctx);  // the window's first token
+    GPTCache cache;
+    for (int64_t step = 0; step < g.tokens; ++step) {
+      const int64_t len = static_cast<int64_t>(seqs[0].size());
+      if (len - start > ctx) {  // slide
+        start = len - keep;
+        cache = GPTCache();
+      }
+      // The tokens to feed: the whole window, or with a warm cache only the newest token.
+      const int64_t from = g.cache && cache.length() > 0 ? len - 1 : start, t = len - from;
+      std::vector<int64_t> ids;
+      for (const auto& s : seqs) ids.insert(ids.end(), s.begin() + from, s.end());
+      const Tensor x = tensor(ids, {b, t});
+      const Tensor logits =
+          (g.cache ? forward_cached(x, cache) : forward(x)).select(1, t - 1).to(kFloat64).contiguous();
+      const double* l = logits.data_ptr<double>();
+      for (int64_t r = 0; r < b; ++r) {
+        const int64_t next = sample_token(l + r * v, v, g, gens[static_cast<size_t>(r)], p);
+        seqs[static_cast<size_t>(r)].push_back(next);
+        out[rows[static_cast<size_t>(r)]].push_back(next);
+      }
+    }
   }
   train(was_training);
   return out;

@@ -54,6 +54,13 @@ struct GenerateOptions {
   double temperature = 1.0;  // 0: greedy (argmax)
   int64_t top_k = 0;         // 0: sample from all; else only the k most likely
   uint64_t seed = 0;
+  bool cache = true;  // false: run the whole window again for every token (same tokens, for comparison)
+};
+
+// The per-layer key/value caches of GPT::forward_cached.
+struct GPTCache {
+  std::vector<nn::KVCache> layers;
+  int64_t length() const { return layers.empty() ? 0 : layers.front().length(); }
 };
 
 class GPT : public Model {
@@ -68,9 +75,23 @@ class GPT : public Model {
   Shape input_shape() const override { return {options.context}; }
   DType input_dtype() const override { return kInt64; }
 
-  // Autoregressive sampling after `prompt` (token ids, non-empty), feeding at most the last `context` tokens each
-  // step; returns only the new tokens. Deterministic for a seed; runs in eval mode without gradients.
+  // Incremental forward without gradients: ids [B, T] at positions cache.length() .. + T - 1 (all < context) ->
+  // their logits [B, T, V], as forward() gives them on the whole sequence (up to rounding). The cache must be empty
+  // (a prefill) or T == 1.
+  Tensor forward_cached(const Tensor& ids, GPTCache& cache);
+
+  // Autoregressive sampling after `prompt` (token ids, non-empty); returns only the new tokens. Runs in eval mode
+  // without gradients. The model sees a window of at most `context` tokens at positions 0, 1, ...: it starts as the
+  // last min(context, prompt length) tokens of the prompt; when the next token would not fit, the window slides:
+  // it restarts from the last ceil(context / 2) tokens, encoded again from position 0 (with rotary or learned
+  // positions alike). With the cache, that is one prefill every ceil(context / 2) tokens; without it, the whole
+  // window runs for each token. Both see the same windows, so they give the same tokens. Sampling draws from a
+  // Generator seeded with options.seed.
   std::vector<int64_t> generate(const std::vector<int64_t>& prompt, const GenerateOptions& options);
+  // Several prompts at once: prompts of equal length run as one batch; each prompt samples from its own Generator
+  // seeded with options.seed, so its tokens are those generate(prompt, options) gives alone.
+  std::vector<std::vector<int64_t>> generate_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                                   const GenerateOptions& options);
 
   GPTOptions options;
   std::shared_ptr<nn::Embedding> token_embedding, position_embedding;  // positions: null with rotary

@@ -1,12 +1,19 @@
 #include "nn/attention.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <sstream>
+#include <vector>
 
+#include "autograd/grad_mode.h"
 #include "core/error.h"
 #include "nn/norm.h"
 #include "nn/rotary.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
+#include "ops/linalg.h"
+#include "ops/reduce.h"
 #include "ops/shape_ops.h"
 
 namespace tangent::nn {
@@ -122,12 +129,19 @@ AttentionOptions MultiheadAttention::attention_options() const {
   return a;
 }
 
-Tensor MultiheadAttention::forward(const Tensor& x) {
-  const int64_t e = options.embed_dim;
-  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ", x.shape());
-  const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
-  Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
-  if (key_conv) k = (*key_conv)(k);
+namespace {
+
+// kv [B, Hkv, L, E] with each head repeated for its H / Hkv query heads: [B, H, L, E].
+Tensor expand_heads(const Tensor& t, int64_t h) {
+  const int64_t b = t.size(0), hkv = t.size(1), l = t.size(2), e = t.size(3);
+  if (hkv == h) return t;
+  return t.unsqueeze(2).expand({b, hkv, h / hkv, l, e}).reshape({b, h, l, e});
+}
+
+}  // namespace
+
+void MultiheadAttention::split_heads(Tensor& q, Tensor& k, Tensor& v, int64_t offset) {
+  const int64_t b = q.size(0), t = q.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
   // [B, T, heads * D] -> [B, heads, T, D]
   q = q.reshape({b, t, h, d}).transpose(1, 2);
   k = k.reshape({b, t, hkv, d}).transpose(1, 2);
@@ -137,11 +151,104 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
     k = (*k_norm)(k);
   }
   if (options.rotary) {
-    q = functional::rotary_embedding(q, 0, options.rotary_base);
-    k = functional::rotary_embedding(k, 0, options.rotary_base);
+    q = functional::rotary_embedding(q, offset, options.rotary_base);
+    k = functional::rotary_embedding(k, offset, options.rotary_base);
   }
-  const Tensor o = scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), attention_options());
+  q = q.contiguous();
+  k = k.contiguous();
+  v = v.contiguous();
+}
+
+Tensor MultiheadAttention::forward(const Tensor& x) {
+  const int64_t e = options.embed_dim;
+  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e, "MultiheadAttention: expected input [B, T, ", e, "], got ", x.shape());
+  const int64_t b = x.size(0), t = x.size(1);
+  Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
+  if (key_conv) k = (*key_conv)(k);
+  split_heads(q, k, v, 0);
+  const Tensor o = scaled_dot_product_attention(q, k, v, attention_options());
+  return (*out_proj)(o.transpose(1, 2).reshape({b, t, options.num_heads * options.head_dim()}));
+}
+
+Tensor MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache) {
+  const int64_t e = options.embed_dim, pos = cache.length();
+  TANGENT_CHECK(x.dim() == 3 && x.size(2) == e && x.size(1) >= 1, "MultiheadAttention::forward_cached: expected input ",
+                "[B, T, ", e, "], got ", x.shape());
+  const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, d = options.head_dim();
+  TANGENT_CHECK(pos == 0 || (t == 1 && cache.keys.size(0) == b), "MultiheadAttention::forward_cached: after the ",
+                "prefill the input must be one position of the cached batch [", cache.keys.size(0), ", 1, ", e,
+                "], got ", x.shape());
+  NoGradGuard no_grad;
+  Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
+  if (key_conv) {
+    const int64_t kk = key_conv->kernel_size, c = key_conv->channels;
+    const Tensor raw = k;
+    if (pos == 0) {
+      k = (*key_conv)(raw);
+    } else {  // the terms of CausalConv1d::forward for the last row, in the same order
+      k = mul(raw, key_conv->weight.select(0, 0));
+      for (int64_t j = 1; j < kk && j <= pos; ++j)
+        k = add(k, mul(narrow(cache.key_tail, 1, kk - 1 - j, 1), key_conv->weight.select(0, j)));
+    }
+    const Tensor all = cat({pos == 0 ? zeros({b, kk - 1, c}, raw.options()) : cache.key_tail, raw}, 1);
+    cache.key_tail = narrow(all, 1, all.size(1) - (kk - 1), kk - 1).contiguous();
+  }
+  split_heads(q, k, v, pos);
+  cache.keys = pos == 0 ? k : cat({cache.keys, k}, 2);
+  cache.values = pos == 0 ? v : cat({cache.values, v}, 2);
+  Tensor o;
+  if (pos == 0) {
+    o = scaled_dot_product_attention(q, k, v, attention_options());
+  } else if (options.kind != AttentionKind::MoBA) {
+    AttentionOptions a = attention_options();
+    a.causal = false;  // the one query is the last position: every cached key is at or before it
+    o = scaled_dot_product_attention(q, cache.keys, cache.values, a);
+  } else {
+    o = moba_step(q, cache);
+  }
+  if (options.kind == AttentionKind::MoBA) {  // the mean keys of blocks completed by these positions
+    const int64_t bs = options.moba_block_size, hkv = options.kv_heads();
+    const int64_t have = cache.block_means.defined() ? cache.block_means.size(2) : 0, done = cache.length() / bs;
+    if (done > have) {
+      const Tensor keys = narrow(cache.keys, 2, have * bs, (done - have) * bs).reshape({b, hkv, done - have, bs, d});
+      const Tensor means = div(sum(keys, {3}), static_cast<double>(bs));
+      cache.block_means = have == 0 ? means.contiguous() : cat({cache.block_means, means}, 2);
+    }
+  }
   return (*out_proj)(o.transpose(1, 2).reshape({b, t, h * d}));
+}
+
+// One MoBA query q [B, H, 1, D] at position p = cache.length() - 1 (its key already cached): the gates against the
+// complete blocks' mean keys pick the top_k - 1 highest (ties to the later block, as ops/moba.h), and the query
+// attends with one softmax over those blocks and its own block up to p.
+Tensor MultiheadAttention::moba_step(const Tensor& q, const KVCache& cache) const {
+  const int64_t b = q.size(0), h = q.size(1), d = q.size(3), len = cache.length(), p = len - 1;
+  const int64_t bs = options.moba_block_size, own = p / bs, past = std::min(options.moba_top_k - 1, own);
+  const Tensor keys = expand_heads(cache.keys, h), values = expand_heads(cache.values, h);
+  std::vector<double> mask(static_cast<size_t>(b * h * len), -std::numeric_limits<double>::infinity());
+  Tensor gate_tensor;  // [B, H, 1, own]
+  if (past > 0) {
+    const Tensor means = expand_heads(narrow(cache.block_means, 2, 0, own), h);
+    gate_tensor = matmul(q, means.transpose(-2, -1)).to(kFloat64).contiguous();
+  }
+  const double* gates = past > 0 ? gate_tensor.data_ptr<double>() : nullptr;
+  std::vector<int64_t> order(static_cast<size_t>(own));
+  for (int64_t r = 0; r < b * h; ++r) {
+    double* row = mask.data() + r * len;
+    std::fill(row + own * bs, row + len, 0.0);
+    if (past == 0) continue;
+    for (int64_t n = 0; n < own; ++n) order[static_cast<size_t>(n)] = n;
+    const double* g = gates + r * own;
+    std::partial_sort(order.begin(), order.begin() + past, order.end(),
+                      [g](int64_t i, int64_t j) { return g[i] > g[j] || (g[i] == g[j] && i > j); });
+    for (int64_t s = 0; s < past; ++s) {
+      const int64_t n = order[static_cast<size_t>(s)];
+      std::fill(row + n * bs, row + (n + 1) * bs, 0.0);
+    }
+  }
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const Tensor scores = add(mul(matmul(q, keys.transpose(-2, -1)), scale), tensor(mask, {b, h, 1, len}).to(q.dtype()));
+  return matmul(softmax(scores, -1), values);
 }
 
 std::string MultiheadAttention::extra_repr() const {

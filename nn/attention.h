@@ -6,6 +6,8 @@
 //   (qk_norm)  q, k <- Norm(q), Norm(k) over D               (separate learnable norms for q and k)
 //   (rotary)   q, k <- RoPE(q), RoPE(k)                      (nn/rotary.h)
 //   o = scaled_dot_product_attention(q, k, v) [B, H, T, D] -> [B, T, E] -> out_proj
+// forward_cached runs the same computation incrementally for generation: a KVCache keeps the keys and values of
+// the positions seen so far, so each new position costs one query against the cache instead of a full pass.
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -60,6 +62,15 @@ struct MultiheadAttentionOptions {
   static MultiheadAttentionOptions from_config(const Config& c, const std::string& prefix);
 };
 
+// The state MultiheadAttention::forward_cached keeps between calls (one per attention layer): everything about
+// the positions seen so far that a later position needs. Empty (length 0) when default-constructed.
+struct KVCache {
+  Tensor keys, values;  // [B, Hkv, T, D]: after key_conv, qk_norm and rotary (at positions 0..T-1)
+  Tensor key_tail;      // key_conv: the last kernel_size - 1 raw key projections [B, kernel_size - 1, Hkv * D]
+  Tensor block_means;   // MoBA: the mean key of each complete block [B, Hkv, complete blocks, D]
+  int64_t length() const { return keys.defined() ? keys.size(2) : 0; }
+};
+
 class MultiheadAttention : public Module {
  public:
   explicit MultiheadAttention(const MultiheadAttentionOptions& options);
@@ -67,6 +78,12 @@ class MultiheadAttention : public Module {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "MultiheadAttention"; }
   std::string extra_repr() const override;
+  // Incremental forward without gradients: x [B, T, embed_dim] holds positions cache.length() .. + T - 1 and gives
+  // the rows forward() would give for them on the whole sequence (up to rounding); appends them to `cache`.
+  // Either the cache is empty (a prefill of T >= 1 positions) or T == 1 (one step). Softmax and sigmoid attend the
+  // new query to every cached key (a sigmoid_bias of NaN means -ln(positions so far)); MoBA routes the query among
+  // the complete blocks, whose mean keys the cache updates as each block completes, plus its own block.
+  Tensor forward_cached(const Tensor& x, KVCache& cache);
   // The options the kernel gets (kind, causal, bias, MoBA settings).
   AttentionOptions attention_options() const;
 
@@ -74,6 +91,11 @@ class MultiheadAttention : public Module {
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
   std::shared_ptr<Module> q_norm, k_norm;  // null without qk_norm
   std::shared_ptr<CausalConv1d> key_conv;  // null without moba_key_conv
+
+ private:
+  // q, k, v [B, T, heads * D] -> [B, heads, T, D] (contiguous), with qk_norm and rotary at positions offset...
+  void split_heads(Tensor& q, Tensor& k, Tensor& v, int64_t offset);
+  Tensor moba_step(const Tensor& q, const KVCache& cache) const;
 };
 
 }  // namespace tangent::nn

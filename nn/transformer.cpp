@@ -18,8 +18,13 @@ TransformerBlock::TransformerBlock(const TransformerBlockOptions& o) : options(o
   fc2 = register_module("fc2", std::make_shared<Linear>(o.mlp_ratio * e, e, o.bias));
 }
 
-Tensor TransformerBlock::forward(const Tensor& x) {
-  Tensor a = (*attention)((*norm1)(x));
+Tensor TransformerBlock::forward(const Tensor& x) { return residual(x, (*attention)((*norm1)(x))); }
+
+Tensor TransformerBlock::forward_cached(const Tensor& x, KVCache& cache) {
+  return residual(x, attention->forward_cached((*norm1)(x), cache));
+}
+
+Tensor TransformerBlock::residual(const Tensor& x, Tensor a) {
   if (layer_scale.defined()) a = mul(a, layer_scale);
   const Tensor h = add(x, a);
   return add(h, (*fc2)(gelu((*fc1)((*norm2)(h)))));

@@ -29,6 +29,9 @@ class TransformerBlock : public Module {
   explicit TransformerBlock(const TransformerBlockOptions& options);
   // x [B, T, E] -> [B, T, E].
   Tensor forward(const Tensor& x) override;
+  // The same incrementally, without gradients (MultiheadAttention::forward_cached): x [B, T, E] holds the positions
+  // after those in `cache`.
+  Tensor forward_cached(const Tensor& x, KVCache& cache);
   std::string type_name() const override { return "TransformerBlock"; }
   std::string extra_repr() const override;
 
@@ -37,6 +40,10 @@ class TransformerBlock : public Module {
   std::shared_ptr<MultiheadAttention> attention;
   std::shared_ptr<Linear> fc1, fc2;
   Tensor layer_scale;  // [E], undefined when off
+
+ private:
+  // x + LayerScale(a), then the MLP branch.
+  Tensor residual(const Tensor& x, Tensor a);
 };
 
 }  // namespace tangent::nn

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <tangent/tangent.h>
 
@@ -319,11 +320,14 @@ TEST(GPT, GenerateDeterministicAndGreedy) {
   g.temperature = 0.0;
   const auto greedy = gpt.generate(prompt, g);
   std::vector<int64_t> seq = prompt;
-  for (int64_t i = 0; i < 12; ++i) {  // argmax by hand, with the same cropping
-    const int64_t t = std::min<int64_t>(8, static_cast<int64_t>(seq.size()));
+  int64_t start = 0;
+  for (int64_t i = 0; i < 12; ++i) {  // argmax by hand, with the same window: it slides to the last 4 when full
+    const int64_t len = static_cast<int64_t>(seq.size());
+    if (len - start > 8) start = len - 4;
+    const int64_t t = len - start;
     NoGradGuard ng;
     gpt.eval();
-    const Tensor logits = gpt.forward(tensor(std::vector<int64_t>(seq.end() - t, seq.end()), {1, t}));
+    const Tensor logits = gpt.forward(tensor(std::vector<int64_t>(seq.begin() + start, seq.end()), {1, t}));
     seq.push_back(argmax(logits.select(1, t - 1).reshape({7})).item<int64_t>());
   }
   EXPECT_EQ(greedy, std::vector<int64_t>(seq.begin() + 3, seq.end()));
@@ -332,6 +336,97 @@ TEST(GPT, GenerateDeterministicAndGreedy) {
   EXPECT_EQ(gpt.generate(prompt, g), greedy) << "top-1 sampling is greedy";
   EXPECT_THROW(gpt.generate({}, g), Error);
   EXPECT_THROW(gpt.generate({7}, g), Error);
+}
+
+// The KV cache: a prefill and then one position at a time give the logits of the whole-sequence forward, for every
+// attention kind, both position kinds, GQA, the MoBA key convolution, and the fused and reference kernels.
+TEST(GPT, CachedForwardMatchesForward) {
+  for (const std::string kind : {"softmax", "sigmoid", "moba"})
+    for (const std::string positions : {"rotary", "learned"})
+      for (bool fused : {false, true}) {
+        SCOPED_TRACE(kind + " " + positions + (fused ? " fused" : " reference"));
+        manual_seed(21);
+        auto o = tiny_gpt(kind);
+        o.positions = positions;
+        o.kv_heads = 1;
+        o.moba_key_conv = 3;
+        o.fused = fused;
+        models::GPT gpt(o);
+        gpt.eval();
+        NoGradGuard ng;
+        const Tensor ids = randint(0, 7, {2, 8});
+        const Tensor full = gpt.forward(ids);
+        models::GPTCache cache;
+        std::vector<Tensor> parts{gpt.forward_cached(ids.narrow(1, 0, 3), cache)};
+        for (int64_t t = 3; t < 8; ++t) parts.push_back(gpt.forward_cached(ids.narrow(1, t, 1), cache));
+        EXPECT_EQ(cache.length(), 8);
+        const Tensor cached = cat(parts, 1);
+        EXPECT_EQ(cached.shape(), full.shape());
+        EXPECT_LT(max_abs_diff(cached, full), 1e-5);
+        EXPECT_GT(max_abs_diff(full.select(1, 7), full.select(1, 6)), 1e-3) << "the positions differ";
+        // Past the context, and more than one position after the prefill, are errors.
+        EXPECT_THROW(gpt.forward_cached(ids.narrow(1, 0, 1), cache), Error);
+        models::GPTCache other;
+        gpt.forward_cached(ids.narrow(1, 0, 2), other);
+        EXPECT_THROW(gpt.forward_cached(ids.narrow(1, 2, 2), other), Error);
+      }
+}
+
+// Generation with and without the cache gives the same tokens (greedy and sampled), through several slides of the
+// window and from a prompt longer than the context.
+TEST(GPT, GenerateSameTokensWithAndWithoutCache) {
+  for (const std::string kind : {"softmax", "sigmoid", "moba"})
+    for (const std::string positions : {"rotary", "learned"})
+      for (double temperature : {0.0, 1.0}) {
+        SCOPED_TRACE(kind + " " + positions + " temperature " + std::to_string(temperature));
+        manual_seed(22);
+        auto o = tiny_gpt(kind, 16);
+        o.positions = positions;
+        o.moba_key_conv = kind == "moba" ? 3 : 0;
+        models::GPT gpt(o);
+        // Larger weights than the initialisation so the logits (and the sampled tokens) vary.
+        {
+          NoGradGuard ng;
+          for (auto& p : gpt.parameters()) p.mul_(5.0);
+        }
+        models::GenerateOptions g;
+        g.tokens = 30;
+        g.temperature = temperature;
+        g.seed = 5;
+        for (const std::vector<int64_t>& prompt : {std::vector<int64_t>{1, 2, 3}, std::vector<int64_t>(11, 4)}) {
+          g.cache = true;
+          const auto with = gpt.generate(prompt, g);
+          g.cache = false;
+          const auto without = gpt.generate(prompt, g);
+          ASSERT_EQ(with.size(), 30u);
+          EXPECT_EQ(with, without);
+          EXPECT_GT(std::set<int64_t>(with.begin(), with.end()).size(), 1u) << "a constant sequence tests little";
+        }
+      }
+}
+
+// Several prompts at once (of mixed lengths) give each prompt the tokens it gets alone with the same seed.
+TEST(GPT, GenerateBatchMatchesEachPromptAlone) {
+  manual_seed(23);
+  auto o = tiny_gpt("moba");
+  models::GPT gpt(o);
+  {
+    NoGradGuard ng;
+    for (auto& p : gpt.parameters()) p.mul_(5.0);
+  }
+  models::GenerateOptions g;
+  g.tokens = 20;
+  g.seed = 9;
+  const std::vector<std::vector<int64_t>> prompts = {{1, 2, 3}, {4, 5}, {3, 2, 1}, std::vector<int64_t>(10, 6), {0}};
+  for (bool cache : {true, false}) {
+    g.cache = cache;
+    const auto batch = gpt.generate_batch(prompts, g);
+    ASSERT_EQ(batch.size(), prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(batch[i], gpt.generate(prompts[i], g)) << "prompt " << i;
+    EXPECT_NE(batch[0], batch[2]) << "different prompts of one length should continue differently";
+  }
+  EXPECT_THROW(gpt.generate_batch({{1}, {}}, g), Error);
+  EXPECT_THROW(gpt.generate_batch({}, g), Error);
 }
 
 // ---- text data ----

@@ -6,6 +6,7 @@
 #include "nn/checkpoint.h"
 #include "nn/data/data.h"
 #include "nn/trainer.h"
+#include "ops/factory.h"
 #include "ops/reduce.h"
 #include "tools/tangent/commands.h"
 #include "tools/tangent/flags.h"
@@ -65,40 +66,85 @@ Run add_eval(CLI::App& app) {
   };
 }
 
+namespace {
+
+// A language model's input from --input (int64 token ids [B, T]) or --text (encoded with the stored vocabulary).
+Tensor language_model_input(const models::GPT& gpt, const std::string& input, const std::string& text) {
+  const int64_t v = gpt.options.vocab_size(), ctx = gpt.options.context;
+  if (!text.empty())
+    return for_flag("--text", [&] {
+      const data::Vocabulary vocab = data::Vocabulary::from_bytes(gpt.options.vocab);
+      const std::vector<int64_t> ids = vocab.encode(text, "predict");
+      const int64_t t = static_cast<int64_t>(ids.size());
+      TANGENT_CHECK(t <= ctx, "predict: the text has ", t, " characters, more than the model's context of ", ctx);
+      return tensor(ids, {1, t});
+    });
+  return for_flag("--input", [&] {
+    const Tensor x = data::read_npy(input);
+    TANGENT_CHECK(x.dtype() == kInt64, "predict: '", input, "' holds ", x.dtype(), " values; a language model takes ",
+                  "int64 token ids [B, T]");
+    TANGENT_CHECK(x.dim() == 2 && x.size(0) >= 1 && x.size(1) >= 1 && x.size(1) <= ctx, "predict: '", input,
+                  "' has shape ", x.shape(),
+                  "; a language model takes token ids [B, T] with B >= 1 and 1 <= T <= ", ctx, " (its context)");
+    const Tensor flat = x.contiguous();
+    const int64_t* ids = flat.data_ptr<int64_t>();
+    for (int64_t i = 0; i < flat.numel(); ++i)
+      TANGENT_CHECK(ids[i] >= 0 && ids[i] < v, "predict: '", input, "' holds token id ", ids[i], " at [", i / x.size(1),
+                    ", ", i % x.size(1), "], outside the vocabulary [0, ", v, ")");
+    return flat;
+  });
+}
+
+}  // namespace
+
 Run add_predict(CLI::App& app) {
   struct Args {
-    std::string checkpoint, input, out;
+    std::string checkpoint, input, text, out;
     bool probabilities = false;
     int64_t batch_size = 256;
   };
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
-  app.add_option("--input", a->input, "inputs as .npy, [N, ...] (one example per row)")
-      ->required()
-      ->check(input_file());
+  auto* input = app.add_option("--input", a->input,
+                               "inputs as .npy, [N, ...] (one example per row); language models: int64 token ids "
+                               "[B, T], giving logits [B, T, V]")
+                    ->check(input_file());
+  app.add_option("--text", a->text,
+                 "language models: a text to encode with the model's vocabulary (instead of --input)")
+      ->check(non_empty())
+      ->excludes(input);
   app.add_option("--out", a->out, "outputs as .npy")->required()->check(output_file());
   app.add_flag("--probabilities", a->probabilities, "write softmax probabilities instead of logits");
   app.add_option("--batch-size", a->batch_size, "examples per batch")->check(integer(1, kMaxSize));
   return [a] {
+    TANGENT_CHECK(!a->input.empty() || !a->text.empty(), "predict: give the inputs with --input (or --text for a ",
+                  "language model)");
     auto model = load_model(a->checkpoint);
-    Tensor y = for_flag("--input", [&] {
-      Tensor x = data::read_npy(a->input);
-      const Shape per = model->input_shape();
-      TANGENT_CHECK(x.dim() >= 1, "predict: '", a->input, "' holds a 0-d array (a single number); expected inputs ",
-                    "[N, ...] for the model's input shape ", per);
-      if (x.dim() == static_cast<int64_t>(per.size())) x = x.unsqueeze(0);  // a single example
-      Shape got(x.shape().begin() + 1, x.shape().end());
-      if (got != per && got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
-        Shape s = per;
-        s.insert(0, x.size(0));
-        x = x.reshape(s);
-        got = per;
-      }
-      TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(), " do not match the model's input shape ", per,
-                    " (expected [N, ...])");
-      x = x.to(model->input_dtype());
-      return nn::predict(*model, x, a->batch_size);
-    });
+    const auto* gpt = dynamic_cast<const models::GPT*>(model.get());
+    TANGENT_CHECK(gpt != nullptr || a->text.empty(), "predict: --text is for language models; ", a->checkpoint,
+                  " holds a '", model->kind(), "' model");
+    Tensor y = gpt != nullptr ? nn::predict(*model, language_model_input(*gpt, a->input, a->text), a->batch_size)
+                              : for_flag("--input", [&] {
+                                  Tensor x = data::read_npy(a->input);
+                                  const Shape per = model->input_shape();
+                                  TANGENT_CHECK(x.dim() >= 1, "predict: '", a->input,
+                                                "' holds a 0-d array (a single number); expected inputs ",
+                                                "[N, ...] for the model's input shape ", per);
+                                  if (x.dim() == static_cast<int64_t>(per.size()))
+                                    x = x.unsqueeze(0);  // a single example
+                                  Shape got(x.shape().begin() + 1, x.shape().end());
+                                  if (got != per &&
+                                      got.numel() == per.numel()) {  // e.g. flat [N, 784] rows for a [1, 28, 28] model
+                                    Shape s = per;
+                                    s.insert(0, x.size(0));
+                                    x = x.reshape(s);
+                                    got = per;
+                                  }
+                                  TANGENT_CHECK(got == per, "predict: inputs of shape ", x.shape(),
+                                                " do not match the model's input shape ", per, " (expected [N, ...])");
+                                  x = x.to(model->input_dtype());
+                                  return nn::predict(*model, x, a->batch_size);
+                                });
     if (a->probabilities) y = softmax(y, -1);
     data::write_npy(a->out, y);
     std::printf("wrote %s: shape %s\n", a->out.c_str(), y.shape().vec().size() ? [&] {
