@@ -365,6 +365,53 @@ TEST_F(CliErrors, Generate) {
   EXPECT_EQ(rows_run_, 14);
 }
 
+TEST_F(CliErrors, PredictLanguageModel) {
+  const std::string o = path("o.npy"), ids_out = path("ids_out.npy"), ids_neg = path("ids_neg.npy");
+  const std::string ids_f64 = path("ids_f64.npy"), ids_1d = path("ids_1d.npy"), ids_3d = path("ids_3d.npy");
+  const std::string ids_long = path("ids_long.npy"), ids_empty = path("ids_empty.npy");
+  data::write_npy(ids_out, tensor(std::vector<int64_t>{0, 1, 2, 1000}, {2, 2}));  // 1000: beyond the vocabulary
+  data::write_npy(ids_neg, tensor(std::vector<int64_t>{0, -1}, {1, 2}));
+  data::write_npy(ids_f64, zeros({2, 3}, kFloat64));
+  data::write_npy(ids_1d, zeros({3}, kInt64));
+  data::write_npy(ids_3d, zeros({1, 2, 3}, kInt64));
+  data::write_npy(ids_long, zeros({1, 9}, kInt64));  // the context is 8
+  data::write_npy(ids_empty, zeros({2, 0}, kInt64));
+  auto p = [&](const std::string& input) {
+    return std::vector<std::string>{"predict", gpt, "--input", input, "--out", o};
+  };
+  run_rows({
+      {p(ids_out), "--input: predict: '" + ids_out + "' holds token id 1000 at [1, 1], outside the vocabulary", {o}},
+      {p(ids_neg), "token id -1 at [0, 1]", {o}},
+      {p(ids_f64), "--input: predict: '" + ids_f64 + "' holds float64 values", {o}},
+      {p(ids_1d), "--input: predict: '" + ids_1d + "' has shape [3]", {o}},
+      {p(ids_3d), "--input: predict: '" + ids_3d + "' has shape [1, 2, 3]", {o}},
+      {p(ids_long), "1 <= T <= 8", {o}},
+      {p(ids_empty), "--input", {o}},
+      {p(x), "--input", {o}},
+      {{"predict", gpt, "--text", "XYZ", "--out", o}, "--text: predict: the character 'X'", {o}},
+      {{"predict", gpt, "--text", "aaaaaaaaa", "--out", o}, "--text: predict: the text has 9 characters", {o}},
+      {{"predict", gpt, "--text", "", "--out", o}, "--text", {o}},
+      {{"predict", gpt, "--text", "ab", "--input", ids_1d, "--out", o}, "--text", {o}},
+      {{"predict", mlp, "--text", "ab", "--out", o}, "--text is for language models", {o}},
+  });
+  EXPECT_EQ(rows_run_, 13);
+}
+
+TEST_F(CliErrors, GeneratePrompts) {
+  const std::string blank_line = path("blank.txt"), bad_char = path("bad.txt");
+  write(blank_line, "the\n\nfox\n");
+  write(bad_char, "the\nfoX\n");
+  run_rows({
+      {{"generate", gpt, "--prompts", missing}, missing},
+      {{"generate", gpt, "--prompts", dir}, "--prompts"},
+      {{"generate", gpt, "--prompts", empty_file}, "--prompts: '" + empty_file + "' holds no prompt"},
+      {{"generate", gpt, "--prompts", blank_line}, "--prompts: line 2 of '" + blank_line + "' is empty"},
+      {{"generate", gpt, "--prompts", bad_char}, "--prompts line 2: the character 'X' at position 2"},
+      {{"generate", gpt, "--prompts", text, "--prompt", "the"}, "--prompt"},
+  });
+  EXPECT_EQ(rows_run_, 6);
+}
+
 TEST_F(CliErrors, Ntk) {
   const std::string k = path("k.npy"), plot = path("k.svg");
   auto n = [&](std::vector<std::string> args, const std::string& expected) {
