@@ -628,11 +628,57 @@ TEST(Cli, TrainEvalGenerate) {
   EXPECT_NE(r.output.find("bits per character"), std::string::npos) << r.output;
 
   const std::string gen = "generate " + ckpt + " --prompt 'to be' --tokens 30 --seed 7 --threads 1";
+  // The text on stdout, then one line on stderr with the rate: split them.
+  const auto text_of = [](const std::string& out) { return out.substr(0, out.rfind("generate: ")); };
   const CliRun a = run_cli(gen, dir), b = run_cli(gen, dir);
   ASSERT_EQ(a.code, 0) << a.output;
-  EXPECT_EQ(a.output, b.output);
-  EXPECT_EQ(a.output.rfind("to be", 0), 0u) << a.output;
-  EXPECT_EQ(a.output.size(), 5u + 30u + 1u);
+  const std::string text = text_of(a.output);
+  EXPECT_EQ(text, text_of(b.output));
+  EXPECT_EQ(text.rfind("to be", 0), 0u) << a.output;
+  EXPECT_EQ(text.size(), 5u + 30u + 1u) << a.output;
+  EXPECT_NE(a.output.find("generate: 30 tokens in "), std::string::npos) << a.output;
+  EXPECT_NE(a.output.find(" tokens/s (KV cache)\n"), std::string::npos) << a.output;
+  r = run_cli(gen + " --no-cache", dir);  // the same text without the cache
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(text_of(r.output), text);
+  EXPECT_NE(r.output.find(" tokens/s (no cache)\n"), std::string::npos) << r.output;
+  // Several prompts at once: each gets the text it gets alone with the same seed.
+  {
+    std::ofstream f(dir / "prompts.txt");
+    f << "to be\nthat is the\nto be\n";
+  }
+  const CliRun alone = run_cli("generate " + ckpt + " --prompt 'that is the' --tokens 30 --seed 7 --threads 1", dir);
+  r = run_cli("generate " + ckpt + " --prompts " + (dir / "prompts.txt").string() + " --tokens 30 --seed 7", dir);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(text_of(r.output), "=== prompt 1 of 3 ===\n" + text + "=== prompt 2 of 3 ===\n" + text_of(alone.output) +
+                                   "=== prompt 3 of 3 ===\n" + text);
+  EXPECT_NE(r.output.find("generate: 90 tokens in "), std::string::npos) << r.output;
+
+  // predict on token ids [B, T] and on --text: the logits [B, T, V] of the model's forward.
+  {
+    const nn::Checkpoint c = nn::load_checkpoint(ckpt);
+    auto model = models::create_model(c.model_kind, c.model_config);
+    model->load_state_dict(c.model_state);
+    model->eval();
+    const auto* gpt = dynamic_cast<const models::GPT*>(model.get());
+    ASSERT_NE(gpt, nullptr);
+    const int64_t v = gpt->options.vocab_size();
+    const Tensor ids = randint(0, v, {3, 16});
+    data::write_npy((dir / "ids.npy").string(), ids);
+    r = run_cli(
+        "predict " + ckpt + " --input " + (dir / "ids.npy").string() + " --out " + (dir / "logits.npy").string(), dir);
+    ASSERT_EQ(r.code, 0) << r.output;
+    NoGradGuard ng;
+    const Tensor logits = data::read_npy((dir / "logits.npy").string());
+    EXPECT_EQ(logits.shape(), Shape({3, 16, v}));
+    EXPECT_LT(max_abs_diff(logits, model->forward(ids)), 1e-5);
+    r = run_cli("predict " + ckpt + " --text 'to be' --out " + (dir / "text.npy").string(), dir);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const data::Vocabulary vocab = data::Vocabulary::from_bytes(gpt->options.vocab);
+    const Tensor from_text = data::read_npy((dir / "text.npy").string());
+    EXPECT_EQ(from_text.shape(), Shape({1, 5, v}));
+    EXPECT_LT(max_abs_diff(from_text, model->forward(tensor(vocab.encode("to be"), {1, 5}))), 1e-5);
+  }
   r = run_cli("generate " + ckpt + " --prompt 'to bZ' --tokens 3", dir);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("the character 'Z' at position 4 is not in the model's vocabulary"), std::string::npos)
