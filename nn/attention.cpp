@@ -129,17 +129,6 @@ AttentionOptions MultiheadAttention::attention_options() const {
   return a;
 }
 
-namespace {
-
-// kv [B, Hkv, L, E] with each head repeated for its H / Hkv query heads: [B, H, L, E].
-Tensor expand_heads(const Tensor& t, int64_t h) {
-  const int64_t b = t.size(0), hkv = t.size(1), l = t.size(2), e = t.size(3);
-  if (hkv == h) return t;
-  return t.unsqueeze(2).expand({b, hkv, h / hkv, l, e}).reshape({b, h, l, e});
-}
-
-}  // namespace
-
 void MultiheadAttention::split_heads(Tensor& q, Tensor& k, Tensor& v, int64_t offset) {
   const int64_t b = q.size(0), t = q.size(1), h = options.num_heads, hkv = options.kv_heads(), d = options.head_dim();
   // [B, T, heads * D] -> [B, heads, T, D]
@@ -170,14 +159,34 @@ Tensor MultiheadAttention::forward(const Tensor& x) {
   return (*out_proj)(o.transpose(1, 2).reshape({b, t, options.num_heads * options.head_dim()}));
 }
 
+Tensor KVCache::keys() const { return narrow(key_buffer, 2, 0, positions); }
+Tensor KVCache::values() const { return narrow(value_buffer, 2, 0, positions); }
+
+namespace {
+
+// Writes x [B, Hkv, T, D] at positions from .. from + T - 1 of `buffer`, doubling its capacity when it is full.
+void append(Tensor& buffer, const Tensor& x, int64_t from) {
+  const int64_t t = x.size(2), need = from + t;
+  if (!buffer.defined() || buffer.size(2) < need) {
+    Shape shape = x.shape();
+    shape[2] = std::max<int64_t>({need, 2 * (buffer.defined() ? buffer.size(2) : 0), 2 * t, 64});
+    Tensor grown = empty(shape, x.options());
+    if (from > 0) grown.narrow(2, 0, from).copy_(buffer.narrow(2, 0, from));
+    buffer = grown;
+  }
+  buffer.narrow(2, from, t).copy_(x);
+}
+
+}  // namespace
+
 Tensor MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache) {
   const int64_t e = options.embed_dim, pos = cache.length();
   TANGENT_CHECK(x.dim() == 3 && x.size(2) == e && x.size(1) >= 1, "MultiheadAttention::forward_cached: expected input ",
                 "[B, T, ", e, "], got ", x.shape());
   const int64_t b = x.size(0), t = x.size(1), h = options.num_heads, d = options.head_dim();
-  TANGENT_CHECK(pos == 0 || (t == 1 && cache.keys.size(0) == b), "MultiheadAttention::forward_cached: after the ",
-                "prefill the input must be one position of the cached batch [", cache.keys.size(0), ", 1, ", e,
-                "], got ", x.shape());
+  TANGENT_CHECK(pos == 0 || (t == 1 && cache.key_buffer.size(0) == b), "MultiheadAttention::forward_cached: after ",
+                "the prefill the input must be one position of the cached batch [", cache.key_buffer.size(0), ", 1, ",
+                e, "], got ", x.shape());
   NoGradGuard no_grad;
   Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);
   if (key_conv) {
@@ -194,61 +203,63 @@ Tensor MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache) {
     cache.key_tail = narrow(all, 1, all.size(1) - (kk - 1), kk - 1).contiguous();
   }
   split_heads(q, k, v, pos);
-  cache.keys = pos == 0 ? k : cat({cache.keys, k}, 2);
-  cache.values = pos == 0 ? v : cat({cache.values, v}, 2);
-  Tensor o;
-  if (pos == 0) {
-    o = scaled_dot_product_attention(q, k, v, attention_options());
-  } else if (options.kind != AttentionKind::MoBA) {
-    AttentionOptions a = attention_options();
-    a.causal = false;  // the one query is the last position: every cached key is at or before it
-    o = scaled_dot_product_attention(q, cache.keys, cache.values, a);
-  } else {
-    o = moba_step(q, cache);
-  }
+  append(cache.key_buffer, k, pos);
+  append(cache.value_buffer, v, pos);
+  cache.positions = pos + t;
   if (options.kind == AttentionKind::MoBA) {  // the mean keys of blocks completed by these positions
     const int64_t bs = options.moba_block_size, hkv = options.kv_heads();
     const int64_t have = cache.block_means.defined() ? cache.block_means.size(2) : 0, done = cache.length() / bs;
     if (done > have) {
-      const Tensor keys = narrow(cache.keys, 2, have * bs, (done - have) * bs).reshape({b, hkv, done - have, bs, d});
+      const Tensor keys =
+          narrow(cache.key_buffer, 2, have * bs, (done - have) * bs).contiguous().reshape({b, hkv, done - have, bs, d});
       const Tensor means = div(sum(keys, {3}), static_cast<double>(bs));
       cache.block_means = have == 0 ? means.contiguous() : cat({cache.block_means, means}, 2);
     }
   }
+  const Tensor o = pos == 0 ? scaled_dot_product_attention(q, k, v, attention_options()) : attend_step(q, cache);
   return (*out_proj)(o.transpose(1, 2).reshape({b, t, h * d}));
 }
 
-// One MoBA query q [B, H, 1, D] at position p = cache.length() - 1 (its key already cached): the gates against the
-// complete blocks' mean keys pick the top_k - 1 highest (ties to the later block, as ops/moba.h), and the query
-// attends with one softmax over those blocks and its own block up to p.
-Tensor MultiheadAttention::moba_step(const Tensor& q, const KVCache& cache) const {
-  const int64_t b = q.size(0), h = q.size(1), d = q.size(3), len = cache.length(), p = len - 1;
-  const int64_t bs = options.moba_block_size, own = p / bs, past = std::min(options.moba_top_k - 1, own);
-  const Tensor keys = expand_heads(cache.keys, h), values = expand_heads(cache.values, h);
-  std::vector<double> mask(static_cast<size_t>(b * h * len), -std::numeric_limits<double>::infinity());
-  Tensor gate_tensor;  // [B, H, 1, own]
-  if (past > 0) {
-    const Tensor means = expand_heads(narrow(cache.block_means, 2, 0, own), h);
-    gate_tensor = matmul(q, means.transpose(-2, -1)).to(kFloat64).contiguous();
-  }
-  const double* gates = past > 0 ? gate_tensor.data_ptr<double>() : nullptr;
-  std::vector<int64_t> order(static_cast<size_t>(own));
-  for (int64_t r = 0; r < b * h; ++r) {
-    double* row = mask.data() + r * len;
-    std::fill(row + own * bs, row + len, 0.0);
-    if (past == 0) continue;
-    for (int64_t n = 0; n < own; ++n) order[static_cast<size_t>(n)] = n;
-    const double* g = gates + r * own;
-    std::partial_sort(order.begin(), order.begin() + past, order.end(),
-                      [g](int64_t i, int64_t j) { return g[i] > g[j] || (g[i] == g[j] && i > j); });
-    for (int64_t s = 0; s < past; ++s) {
-      const int64_t n = order[static_cast<size_t>(s)];
-      std::fill(row + n * bs, row + (n + 1) * bs, 0.0);
-    }
-  }
+// The query at position p = cache.length() - 1, its key and value already cached. Query heads are grouped by their
+// kv head ([B, Hkv, H / Hkv, D]), so the scores are one strided matmul with the cached keys [B, Hkv, L, D]. Softmax
+// and sigmoid use every key. MoBA: the gates against the complete blocks' mean keys pick the top_k - 1 highest
+// (ties to the later block, as ops/moba.h; the gates are computed before the block of p completes, so p's own block
+// is never a candidate), and one softmax runs over those blocks and p's own block.
+Tensor MultiheadAttention::attend_step(const Tensor& q, const KVCache& cache) const {
+  const int64_t b = q.size(0), h = q.size(1), d = q.size(3), hkv = options.kv_heads(), len = cache.length();
+  const Tensor qg = q.reshape({b, hkv, h / hkv, d});
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  const Tensor scores = add(mul(matmul(q, keys.transpose(-2, -1)), scale), tensor(mask, {b, h, 1, len}).to(q.dtype()));
-  return matmul(softmax(scores, -1), values);
+  Tensor scores = mul(matmul(qg, cache.keys().transpose(-2, -1)), scale);  // [B, Hkv, H / Hkv, L]
+  Tensor p;
+  if (options.kind == AttentionKind::Softmax) {
+    p = softmax(scores, -1);
+  } else if (options.kind == AttentionKind::Sigmoid) {
+    const double bias = std::isnan(options.sigmoid_bias) ? -std::log(static_cast<double>(len)) : options.sigmoid_bias;
+    p = sigmoid(add(scores, bias));
+  } else {
+    const int64_t bs = options.moba_block_size, own = (len - 1) / bs, past = std::min(options.moba_top_k - 1, own);
+    std::vector<double> mask(static_cast<size_t>(b * h * len), -std::numeric_limits<double>::infinity());
+    Tensor gate_tensor;  // [B, Hkv, H / Hkv, own]
+    if (past > 0)
+      gate_tensor = matmul(qg, narrow(cache.block_means, 2, 0, own).transpose(-2, -1)).to(kFloat64).contiguous();
+    const double* gates = past > 0 ? gate_tensor.data_ptr<double>() : nullptr;
+    std::vector<int64_t> order(static_cast<size_t>(own));
+    for (int64_t r = 0; r < b * h; ++r) {
+      double* row = mask.data() + r * len;
+      std::fill(row + own * bs, row + len, 0.0);
+      if (past == 0) continue;
+      for (int64_t n = 0; n < own; ++n) order[static_cast<size_t>(n)] = n;
+      const double* g = gates + r * own;
+      std::partial_sort(order.begin(), order.begin() + past, order.end(),
+                        [g](int64_t i, int64_t j) { return g[i] > g[j] || (g[i] == g[j] && i > j); });
+      for (int64_t s = 0; s < past; ++s) {
+        const int64_t n = order[static_cast<size_t>(s)];
+        std::fill(row + n * bs, row + (n + 1) * bs, 0.0);
+      }
+    }
+    p = softmax(add(scores, tensor(mask, {b, hkv, h / hkv, len}).to(q.dtype())), -1);
+  }
+  return matmul(p, cache.values()).reshape({b, h, 1, d});
 }
 
 std::string MultiheadAttention::extra_repr() const {

@@ -63,12 +63,17 @@ struct MultiheadAttentionOptions {
 };
 
 // The state MultiheadAttention::forward_cached keeps between calls (one per attention layer): everything about
-// the positions seen so far that a later position needs. Empty (length 0) when default-constructed.
+// the positions seen so far that a later position needs. Empty (length 0) when default-constructed. Keys and values
+// live in buffers with room to grow (doubling when full), so a step writes one position instead of copying them.
 struct KVCache {
-  Tensor keys, values;  // [B, Hkv, T, D]: after key_conv, qk_norm and rotary (at positions 0..T-1)
-  Tensor key_tail;      // key_conv: the last kernel_size - 1 raw key projections [B, kernel_size - 1, Hkv * D]
-  Tensor block_means;   // MoBA: the mean key of each complete block [B, Hkv, complete blocks, D]
-  int64_t length() const { return keys.defined() ? keys.size(2) : 0; }
+  Tensor key_buffer, value_buffer;  // [B, Hkv, capacity, D]: after key_conv, qk_norm and rotary; the first
+                                    // `positions` filled
+  int64_t positions = 0;
+  Tensor key_tail;     // key_conv: the last kernel_size - 1 raw key projections [B, kernel_size - 1, Hkv * D]
+  Tensor block_means;  // MoBA: the mean key of each complete block [B, Hkv, complete blocks, D]
+  int64_t length() const { return positions; }
+  Tensor keys() const;    // [B, Hkv, positions, D], a view of the buffer
+  Tensor values() const;  // the same for the values
 };
 
 class MultiheadAttention : public Module {
@@ -82,7 +87,8 @@ class MultiheadAttention : public Module {
   // the rows forward() would give for them on the whole sequence (up to rounding); appends them to `cache`.
   // Either the cache is empty (a prefill of T >= 1 positions) or T == 1 (one step). Softmax and sigmoid attend the
   // new query to every cached key (a sigmoid_bias of NaN means -ln(positions so far)); MoBA routes the query among
-  // the complete blocks, whose mean keys the cache updates as each block completes, plus its own block.
+  // the complete blocks, whose mean keys the cache updates as each block completes, plus its own block. A step
+  // reads the cache through strided matmuls (no copy of the keys and values); the prefill uses the kernels.
   Tensor forward_cached(const Tensor& x, KVCache& cache);
   // The options the kernel gets (kind, causal, bias, MoBA settings).
   AttentionOptions attention_options() const;
@@ -95,7 +101,8 @@ class MultiheadAttention : public Module {
  private:
   // q, k, v [B, T, heads * D] -> [B, heads, T, D] (contiguous), with qk_norm and rotary at positions offset...
   void split_heads(Tensor& q, Tensor& k, Tensor& v, int64_t offset);
-  Tensor moba_step(const Tensor& q, const KVCache& cache) const;
+  // One query q [B, H, 1, D] at the last cached position against the cached keys and values -> [B, H, 1, D].
+  Tensor attend_step(const Tensor& q, const KVCache& cache) const;
 };
 
 }  // namespace tangent::nn
