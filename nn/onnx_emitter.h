@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nn/module.h"
+#include "nn/onnx_export.h"
 
 namespace tangent::nn {
 
@@ -46,6 +47,11 @@ class OnnxContext {
  public:
   OnnxContext(detail::OnnxExporter& exporter, Module& module, std::string path, Tensor* sample)
       : exporter_(exporter), module_(module), path_(std::move(path)), sample_(sample) {}
+  // The context of `child`, the part `local` of this module, sharing this context's sample: for models that emit
+  // their parts' nodes themselves (models/gpt_onnx.cpp) instead of through emit_child.
+  OnnxContext child(Module& child, const std::string& local) const {
+    return OnnxContext(exporter_, child, name(local), sample_);
+  }
 
   const std::string& path() const { return path_; }  // "features.3"; empty for the root
   const Tensor& sample() const { return *sample_; }
@@ -62,6 +68,8 @@ class OnnxContext {
   std::string initializer(const std::string& local, const Tensor& t, const std::string& doc, double scale = 1.0);
   // A 1-d int64 initializer (shapes, axes), named name(local) made unique.
   std::string int_initializer(const std::string& local, const std::vector<int64_t>& values, const std::string& doc);
+  // A 0-d int64 initializer (Range bounds, Gather indices that drop the axis).
+  std::string int_scalar(const std::string& local, int64_t value, const std::string& doc);
   // A float32 scalar constant, shared by every layer that uses the same value.
   std::string constant(double v);
   // Raises the exporter's Error for this layer: "cannot export layer '<path>' (<type>): <why>".
@@ -72,6 +80,20 @@ class OnnxContext {
   std::string emit_child(Module& child, const std::string& local, const std::string& x);
   // For containers that reshape the value themselves (the sample follows).
   void set_sample(const Tensor& sample) { *sample_ = sample; }
+
+  // Graph-level hooks, for models whose graph has more than one input or output or dynamic dims beyond the batch
+  // (a language model's sequence length and its with-past graph). Dims are numbers ("64") or names of dynamic
+  // dims ("batch", "sequence").
+  const OnnxExportOptions& options() const;
+  std::string batch_dim() const;  // "batch", or the fixed batch size
+  // Adds a graph input (float32 or int64) called `name` and returns its name.
+  std::string add_input(const std::string& name, DType dtype, const std::vector<std::string>& dims,
+                        const std::string& doc);
+  // Makes the value `value` a float32 graph output called `name`.
+  void add_output(const std::string& value, const std::string& name, const std::vector<std::string>& dims,
+                  const std::string& doc);
+  // The dims of the main input and output, instead of the sample's with a dynamic batch.
+  void set_main_dims(const std::vector<std::string>& input, const std::vector<std::string>& output);
 
  private:
   detail::OnnxExporter& exporter_;

@@ -139,9 +139,25 @@ namespace detail {
 // Emits the nodes and initializers of a module tree into a graph: the generic walk over the registered emitters.
 class OnnxExporter {
  public:
-  explicit OnnxExporter(onnx::GraphProto* graph) : g_(graph) {}
+  OnnxExporter(onnx::GraphProto* graph, const OnnxExportOptions& options) : options(options), g_(graph) {}
+
+  // A graph input or output beyond the main ones (OnnxContext::add_input / add_output).
+  struct Io {
+    std::string name, value, doc;
+    int32_t elem = onnx::TensorProto::FLOAT;
+    std::vector<std::string> dims;
+  };
+  const OnnxExportOptions& options;
+  std::vector<Io> inputs, outputs;
+  std::vector<std::string> main_input_dims, main_output_dims;  // empty: from the samples
 
   void reserve(const std::string& name) { used_.insert(name); }
+  // Reserves a graph input's or output's name; an Error if a value already has it.
+  void claim(const std::string& name) {
+    TANGENT_CHECK(!name.empty() && !used_.count(name), "export_onnx: the graph name '", name,
+                  "' is empty or already taken");
+    used_.insert(name);
+  }
 
   // Emits `m` (at dotted `path`) applied to the value `x`; `sample` holds a batch of the value's shape and is
   // advanced through the module. Returns the name of the output value.
@@ -232,12 +248,13 @@ class OnnxExporter {
     return name;
   }
 
-  std::string int_initializer(const std::string& base, const std::vector<int64_t>& values, const std::string& doc) {
+  std::string int_initializer(const std::string& base, const std::vector<int64_t>& values, const std::string& doc,
+                              bool scalar = false) {
     onnx::TensorProto* p = g_->add_initializer();
     const std::string name = unique(base);
     p->set_name(name);
     p->set_data_type(onnx::TensorProto::INT64);
-    p->add_dims(static_cast<int64_t>(values.size()));
+    if (!scalar) p->add_dims(static_cast<int64_t>(values.size()));
     std::string raw(values.size() * 8, '\0');
     std::memcpy(raw.data(), values.data(), raw.size());
     p->set_raw_data(raw);
@@ -293,7 +310,41 @@ std::string OnnxContext::int_initializer(const std::string& local, const std::ve
                                          const std::string& doc) {
   return exporter_.int_initializer(name(local), values, doc);
 }
+std::string OnnxContext::int_scalar(const std::string& local, int64_t value, const std::string& doc) {
+  return exporter_.int_initializer(name(local), {value}, doc, /*scalar=*/true);
+}
 std::string OnnxContext::constant(double v) { return exporter_.constant(v); }
+const OnnxExportOptions& OnnxContext::options() const { return exporter_.options; }
+std::string OnnxContext::batch_dim() const {
+  return exporter_.options.batch > 0 ? std::to_string(exporter_.options.batch) : std::string("batch");
+}
+std::string OnnxContext::add_input(const std::string& name, DType dtype, const std::vector<std::string>& dims,
+                                   const std::string& doc) {
+  TANGENT_CHECK(dtype == kFloat32 || dtype == kInt64, "export_onnx: graph input '", name,
+                "' must be float32 or int64, got ", dtype);
+  exporter_.claim(name);
+  detail::OnnxExporter::Io io;
+  io.name = name;
+  io.elem = dtype == kInt64 ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT;
+  io.dims = dims;
+  io.doc = doc;
+  exporter_.inputs.push_back(io);
+  return name;
+}
+void OnnxContext::add_output(const std::string& value, const std::string& name, const std::vector<std::string>& dims,
+                             const std::string& doc) {
+  exporter_.claim(name);
+  detail::OnnxExporter::Io io;
+  io.name = name;
+  io.value = value;
+  io.dims = dims;
+  io.doc = doc;
+  exporter_.outputs.push_back(io);
+}
+void OnnxContext::set_main_dims(const std::vector<std::string>& input, const std::vector<std::string>& output) {
+  exporter_.main_input_dims = input;
+  exporter_.main_output_dims = output;
+}
 void OnnxContext::unsupported(const std::string& why) const { detail::OnnxExporter::unsupported(module_, path_, why); }
 std::string OnnxContext::emit_child(Module& child, const std::string& local, const std::string& x) {
   return exporter_.emit(child, name(local), x, sample_);
@@ -319,6 +370,20 @@ void set_shape(onnx::ValueInfoProto* v, int32_t elem, const Tensor& sample, bool
     } else {
       d->set_dim_value(sample.size(i));
     }
+  }
+}
+
+// Dims given as numbers ("64") or names of dynamic dims ("sequence").
+void set_dims(onnx::ValueInfoProto* v, int32_t elem, const std::vector<std::string>& dims) {
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem);
+  auto* shape = tt->mutable_shape();
+  for (const std::string& d : dims) {
+    auto* dim = shape->add_dim();
+    if (!d.empty() && d.find_first_not_of("0123456789") == std::string::npos)
+      dim->set_dim_value(std::stoll(d));
+    else
+      dim->set_dim_param(d);
   }
 }
 
@@ -480,7 +545,7 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   graph->set_name(options.graph_name.empty() ? module.type_name() : options.graph_name);
 
   const int32_t in_elem = in_dtype == kInt64 ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT;
-  detail::OnnxExporter ex(graph);
+  detail::OnnxExporter ex(graph, options);
   ex.reserve(options.input_name);
   ex.reserve(options.output_name);
   std::string y;
@@ -493,27 +558,47 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
                       {OnnxAttribute::integer("axis", -1)});
     }
   }
+  TANGENT_CHECK(!options.with_past || !ex.inputs.empty(), "export_onnx: a with-past graph (past keys and values) is ",
+                "only made for language models, not for a ", module.type_name(),
+                as_model ? " (kind " + as_model->kind() + ")" : std::string());
   ex.finish(y, options.output_name);
+  for (const auto& o : ex.outputs) ex.finish(o.value, o.name);
 
   onnx::ValueInfoProto* in = graph->add_input();
   in->set_name(options.input_name);
-  set_shape(in, in_elem, input_sample, dynamic, batch);
+  if (ex.main_input_dims.empty())
+    set_shape(in, in_elem, input_sample, dynamic, batch);
+  else
+    set_dims(in, in_elem, ex.main_input_dims);
+  for (const auto& i : ex.inputs) {
+    onnx::ValueInfoProto* v = graph->add_input();
+    v->set_name(i.name);
+    set_dims(v, i.elem, i.dims);
+    v->set_doc_string(i.doc);
+  }
   onnx::ValueInfoProto* out = graph->add_output();
   out->set_name(options.output_name);
-  set_shape(out, onnx::TensorProto::FLOAT, sample, dynamic, batch);
+  if (ex.main_output_dims.empty())
+    set_shape(out, onnx::TensorProto::FLOAT, sample, dynamic, batch);
+  else
+    set_dims(out, onnx::TensorProto::FLOAT, ex.main_output_dims);
+  for (const auto& o : ex.outputs) {
+    onnx::ValueInfoProto* v = graph->add_output();
+    v->set_name(o.name);
+    set_dims(v, onnx::TensorProto::FLOAT, o.dims);
+    v->set_doc_string(o.doc);
+  }
 
-  std::ostringstream in_desc, out_desc;
-  in_desc << (dynamic ? "[batch" : "[" + std::to_string(batch));
-  for (int64_t d : per) in_desc << ", " << d;
-  in_desc << "]";
-  out_desc << (dynamic ? "[batch" : "[" + std::to_string(batch));
-  for (int64_t i = 1; i < sample.dim(); ++i) out_desc << ", " << sample.size(i);
-  out_desc << "]";
-  in->set_doc_string(std::string(dtype_name(in_dtype)) + " " + in_desc.str() +
+  const std::string in_desc = dims_str(describe(*in).dims), out_desc = dims_str(describe(*out).dims);
+  in->set_doc_string(std::string(dtype_name(in_dtype)) + " " + in_desc +
                      (in_dtype == kInt64 ? " (token / index ids)" : ""));
-  out->set_doc_string(std::string("float32 ") + out_desc.str() + (options.softmax ? " probabilities" : " outputs"));
+  out->set_doc_string(std::string("float32 ") + out_desc + (options.softmax ? " probabilities" : " outputs"));
+  std::string more;
+  if (!ex.inputs.empty() || !ex.outputs.empty())
+    more = " (and " + std::to_string(ex.inputs.size()) + " more inputs, " + std::to_string(ex.outputs.size()) +
+           " more outputs: see their doc strings)";
   graph->set_doc_string(module.type_name() + " exported by Tangent (eval mode): input '" + options.input_name + "' " +
-                        in->doc_string() + " -> output '" + options.output_name + "' " + out->doc_string() +
+                        in->doc_string() + " -> output '" + options.output_name + "' " + out->doc_string() + more +
                         ". Initializers hold the trained weights (float32).");
   model->set_doc_string("Tangent " + module.type_name() + (as_model ? " (kind " + as_model->kind() + ")" : "") +
                         ", ONNX opset " + std::to_string(kOnnxOpset));
@@ -534,6 +619,7 @@ void build_onnx_model(Module& module, const OnnxExportOptions& options, onnx::Mo
   meta("input_shape", ps.str());
   meta("batch", dynamic ? "dynamic" : std::to_string(batch));
   meta("softmax", options.softmax ? "true" : "false");
+  if (options.with_past) meta("with_past", "true");
   for (const auto& [k, v] : options.metadata) meta(k, v);
 
   check_and_infer(model, "export_onnx (" + module.type_name() + ")");

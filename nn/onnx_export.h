@@ -37,6 +37,9 @@ struct OnnxExportOptions {
   std::string input_name = "input";
   std::string output_name = "output";
   std::string graph_name;  // empty: the module's type name
+  // Language models (models/gpt_onnx.cpp): the generation graph, with past keys and values per layer as extra
+  // inputs and present ones as extra outputs. An Error for a model whose emitter does not declare those.
+  bool with_past = false;
   // Extra metadata_props entries (producer, model kind and config are always added).
   std::map<std::string, std::string> metadata;
 };

@@ -3,6 +3,11 @@
 
   onnx_run.py run MODEL.onnx INPUT.npy OUTPUT.npy [INPUT2.npy OUTPUT2.npy ...]
       runs the model on ONNX Runtime (CPU) with each INPUT as its single input; saves the first output.
+  onnx_run.py generate MODEL_WITH_PAST.onnx CONTEXT TOKENS ID [ID ...]
+      greedy generation with a language model's with-past graph (`tangent export --with-past`): prints the TOKENS
+      new token ids after the prompt IDs, separated by spaces. The window slides as `tangent generate` slides it:
+      when the next token would not fit in CONTEXT positions, it restarts (empty past) from the last
+      ceil(CONTEXT / 2) tokens.
   onnx_run.py safetensors FILE.safetensors OUTDIR
       parses FILE with NumPy only (8-byte header length, JSON header, raw bytes) and writes each tensor as
       OUTDIR/<index>.npy (in header order; bfloat16 widened to float32), plus OUTDIR/index.json listing
@@ -25,6 +30,31 @@ def run(model_path, *paths):
     for input_path, output_path in zip(paths[0::2], paths[1::2]):
         (y, *_) = sess.run(None, {name: np.load(input_path)})
         np.save(output_path, np.ascontiguousarray(y))
+
+
+def generate(model_path, context, tokens, *prompt):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    context, tokens = int(context), int(tokens)
+    ids_name = sess.get_inputs()[0].name
+    out_names = [o.name for o in sess.get_outputs()]
+    seq = [int(t) for t in prompt]
+    start, past, new = max(0, len(seq) - context), None, []
+    for _ in range(tokens):
+        if len(seq) - start > context:  # slide: restart from the last ceil(context / 2) tokens
+            start, past = len(seq) - (context + 1) // 2, None
+        if past is None:  # prefill the window, with empty past tensors
+            feed = seq[start:]
+            past = {i.name: np.zeros([1 if d == "batch" else 0 if d == "past_sequence" else d for d in i.shape],
+                                     np.float32) for i in sess.get_inputs()[1:]}
+        else:
+            feed = seq[-1:]
+        logits, *present = sess.run(None, {ids_name: np.array([feed], np.int64), **past})
+        past = {n.replace("present_", "past_", 1): v for n, v in zip(out_names[1:], present)}
+        seq.append(int(np.argmax(logits[0, -1])))
+        new.append(seq[-1])
+    print(" ".join(map(str, new)))
 
 
 DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "BOOL": np.bool_,
@@ -55,6 +85,8 @@ def safetensors(path, outdir):
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and len(sys.argv) % 2 == 1 and sys.argv[1] == "run":
         run(*sys.argv[2:])
+    elif len(sys.argv) >= 6 and sys.argv[1] == "generate":
+        generate(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "safetensors":
         safetensors(*sys.argv[2:])
     else:

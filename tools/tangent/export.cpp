@@ -18,7 +18,7 @@ Run add_export(CLI::App& app) {
   struct Args {
     std::string checkpoint, onnx, safetensors, check;
     int64_t batch = 0;
-    bool softmax = false;
+    bool softmax = false, with_past = false;
   };
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt (not needed with --check)")->check(input_file());
@@ -28,6 +28,9 @@ Run add_export(CLI::App& app) {
   app.add_option("--batch", a->batch, "fix the batch size in the ONNX graph (default, 0: a dynamic 'batch' dim)")
       ->check(integer(0, kMaxSize));
   app.add_flag("--softmax", a->softmax, "append Softmax over the last axis (probabilities instead of logits)");
+  app.add_flag("--with-past", a->with_past,
+               "language models: write the generation graph, with past keys/values per layer as inputs and present "
+               "ones as outputs (see the README), instead of the plain one");
   app.add_option("--check", a->check, "check FILE.onnx and print its inputs, outputs, operators and parameters")
       ->check(input_file());
   return [a] {
@@ -42,6 +45,7 @@ Run add_export(CLI::App& app) {
     TANGENT_CHECK(!a->onnx.empty() || !a->safetensors.empty(),
                   "export: nothing to do: pass --onnx FILE.onnx and/or --safetensors FILE.safetensors");
     TANGENT_CHECK(a->onnx.empty() || a->onnx != a->safetensors, "export: --onnx and --safetensors name the same file");
+    TANGENT_CHECK(!a->with_past || !a->onnx.empty(), "export: --with-past applies to the ONNX graph: pass --onnx FILE");
     OutputFiles outputs;
     const nn::Checkpoint c = nn::load_checkpoint(a->checkpoint);
     auto model = models::create_model(c.model_kind, c.model_config);
@@ -51,6 +55,7 @@ Run add_export(CLI::App& app) {
       nn::OnnxExportOptions o;
       o.batch = a->batch;
       o.softmax = a->softmax;
+      o.with_past = a->with_past;
       o.metadata["checkpoint"] = a->checkpoint;
       o.metadata["epoch"] = std::to_string(c.epoch);
       for (const auto& [k, v] : c.metadata)
