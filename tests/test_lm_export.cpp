@@ -1,9 +1,9 @@
 // Language models as deployable files: the GPT exported to ONNX (models/gpt_onnx.cpp) for every attention kind,
 // run by ONNX Runtime and compared with Tangent's logits at several lengths (including lengths that are not a
 // multiple of the MoBA block); the with-past graph driven by a greedy loop in Python (tests/support/onnx_run.py
-// generate) against `tangent generate --temperature 0`, token for token, across window slides; safetensors of an
-// LM with the documented tensor names. Tiny models with weights drawn at a fixed seed (large enough that attention,
-// routing and every branch matter).
+// generate) against `tangent generate --temperature 0`, token for token across window slides, and the logits of
+// every step against GPT::forward of its window; safetensors of an LM with the documented tensor names. Tiny models
+// with weights drawn at a fixed seed (large enough that attention, routing and every branch matter).
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
@@ -149,6 +149,10 @@ std::map<std::string, models::GPTOptions> configurations() {
   o.qk_norm = "rmsnorm";
   m["moba_block3_keyconv5_qknorm"] = o;
   o = tiny("moba");
+  o.moba_block = 5;
+  o.moba_top_k = 1;  // each query sees only its own block
+  m["moba_top1_block5"] = o;
+  o = tiny("moba");
   o.moba_top_k = 3;
   m["moba_tied_gates"] = o;  // the key projections zeroed (prepare): every gate ties, later blocks win
   return m;
@@ -248,19 +252,36 @@ TEST_P(LmExportKind, WithPastGreedyGenerationMatchesTangentGenerate) {
     const std::vector<int64_t> want = vocab.encode(log.substr(prompt.size(), 100), "test");
     std::string ids;
     for (int64_t id : vocab.encode(prompt, "test")) ids += " " + std::to_string(id);
-    ASSERT_EQ(run_command("python3 '" + script() + "' generate '" + onnx + "' 16 100" + ids, &log), 0) << log;
+    const std::string logits = path(name + "_steps.npy");
+    ASSERT_EQ(run_command("python3 '" + script() + "' generate '" + onnx + "' 16 100 '" + logits + "'" + ids, &log), 0)
+        << log;
     std::istringstream in(log);
     std::vector<int64_t> got;
     for (int64_t id; in >> id;) got.push_back(id);
     EXPECT_EQ(got, want) << log;
-    EXPECT_GT(std::set<int64_t>(want.begin(), want.end()).size(), 1u) << "a constant sequence proves little";
+    // Each step's logits (cache lengths 0 .. 15, prefills after every slide) against the forward of its window.
+    const Tensor steps = data::read_npy(logits);
+    ASSERT_EQ(steps.shape(), Shape({100, options.vocab_size()}));
+    std::vector<int64_t> seq = vocab.encode(prompt, "test");
+    int64_t start = 0;
+    double worst = 0;
+    NoGradGuard no_grad;
+    for (int64_t s = 0; s < 100; ++s) {
+      const int64_t len = static_cast<int64_t>(seq.size());
+      if (len - start > options.context) start = len - (options.context + 1) / 2;
+      const std::vector<int64_t> window(seq.begin() + start, seq.end());
+      const Tensor row = gpt->forward(tensor(window, {1, len - start})).select(1, len - start - 1).select(0, 0);
+      worst = std::max(worst, max_abs_diff(steps.select(0, s), row));
+      seq.push_back(want[static_cast<size_t>(s)]);
+    }
+    EXPECT_LT(worst, 1e-4);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Configurations, LmExportKind,
                          ::testing::Values("softmax", "softmax_learned_rmsnorm_gqa_untied", "sigmoid",
                                            "sigmoid_layernorm_qk_learned_untied", "moba", "moba_top3_keyconv3_gqa",
-                                           "moba_block3_keyconv5_qknorm", "moba_tied_gates"),
+                                           "moba_block3_keyconv5_qknorm", "moba_top1_block5", "moba_tied_gates"),
                          param_name);
 
 TEST_F(LmExport, WithPastIsForLanguageModelsOnly) {
@@ -276,6 +297,29 @@ TEST_F(LmExport, WithPastIsForLanguageModelsOnly) {
             std::string::npos)
       << msg;
   EXPECT_FALSE(fs::exists(path("mlp.onnx")));
+
+  TANGENT_REQUIRE_OR_SKIP(fs::exists(binary()), "the tangent binary ($TANGENT_BINARY_DIR/bin/tangent)");
+  nn::Checkpoint c;
+  c.model_kind = "mlp";
+  c.model_config = mlp.config();
+  c.model_state = mlp.state_dict();
+  nn::save_checkpoint(path("mlp.tgt"), c);
+  std::string log;
+  EXPECT_EQ(
+      run_command("'" + binary() + "' export '" + path("mlp.tgt") + "' --onnx '" + path("m.onnx") + "' --with-past",
+                  &log),
+      1);
+  EXPECT_NE(log.find("error: export_onnx: a with-past graph (past keys and values) is only made for language models, "
+                     "not for a MLP (kind mlp)"),
+            std::string::npos)
+      << log;
+  EXPECT_FALSE(fs::exists(path("m.onnx")));
+  EXPECT_EQ(
+      run_command(
+          "'" + binary() + "' export '" + path("mlp.tgt") + "' --safetensors '" + path("m.st") + "' --with-past", &log),
+      1);
+  EXPECT_NE(log.find("error: export: --with-past applies to the ONNX graph: pass --onnx FILE"), std::string::npos)
+      << log;
 }
 
 // safetensors of a language model: the state_dict names (README "Language models": the table), shapes as

@@ -3,11 +3,11 @@
 
   onnx_run.py run MODEL.onnx INPUT.npy OUTPUT.npy [INPUT2.npy OUTPUT2.npy ...]
       runs the model on ONNX Runtime (CPU) with each INPUT as its single input; saves the first output.
-  onnx_run.py generate MODEL_WITH_PAST.onnx CONTEXT TOKENS ID [ID ...]
+  onnx_run.py generate MODEL_WITH_PAST.onnx CONTEXT TOKENS LOGITS.npy ID [ID ...]
       greedy generation with a language model's with-past graph (`tangent export --with-past`): prints the TOKENS
-      new token ids after the prompt IDs, separated by spaces. The window slides as `tangent generate` slides it:
-      when the next token would not fit in CONTEXT positions, it restarts (empty past) from the last
-      ceil(CONTEXT / 2) tokens.
+      new token ids after the prompt IDs, separated by spaces, and saves the logits each was chosen from as
+      LOGITS.npy [TOKENS, V]. The window slides as `tangent generate` slides it: when the next token would not fit
+      in CONTEXT positions, it restarts (empty past) from the last ceil(CONTEXT / 2) tokens.
   onnx_run.py safetensors FILE.safetensors OUTDIR
       parses FILE with NumPy only (8-byte header length, JSON header, raw bytes) and writes each tensor as
       OUTDIR/<index>.npy (in header order; bfloat16 widened to float32), plus OUTDIR/index.json listing
@@ -32,7 +32,7 @@ def run(model_path, *paths):
         np.save(output_path, np.ascontiguousarray(y))
 
 
-def generate(model_path, context, tokens, *prompt):
+def generate(model_path, context, tokens, logits_path, *prompt):
     import onnxruntime as ort
 
     sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
@@ -40,7 +40,7 @@ def generate(model_path, context, tokens, *prompt):
     ids_name = sess.get_inputs()[0].name
     out_names = [o.name for o in sess.get_outputs()]
     seq = [int(t) for t in prompt]
-    start, past, new = max(0, len(seq) - context), None, []
+    start, past, new, rows = max(0, len(seq) - context), None, [], []
     for _ in range(tokens):
         if len(seq) - start > context:  # slide: restart from the last ceil(context / 2) tokens
             start, past = len(seq) - (context + 1) // 2, None
@@ -52,8 +52,10 @@ def generate(model_path, context, tokens, *prompt):
             feed = seq[-1:]
         logits, *present = sess.run(None, {ids_name: np.array([feed], np.int64), **past})
         past = {n.replace("present_", "past_", 1): v for n, v in zip(out_names[1:], present)}
+        rows.append(logits[0, -1])
         seq.append(int(np.argmax(logits[0, -1])))
         new.append(seq[-1])
+    np.save(logits_path, np.stack(rows))
     print(" ".join(map(str, new)))
 
 
@@ -85,7 +87,7 @@ def safetensors(path, outdir):
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and len(sys.argv) % 2 == 1 and sys.argv[1] == "run":
         run(*sys.argv[2:])
-    elif len(sys.argv) >= 6 and sys.argv[1] == "generate":
+    elif len(sys.argv) >= 7 and sys.argv[1] == "generate":
         generate(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "safetensors":
         safetensors(*sys.argv[2:])
