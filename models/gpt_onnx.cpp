@@ -57,8 +57,8 @@ std::string emit_gpt(GPT& gpt, nn::OnnxContext& c, const std::string& ids) {
   }
   if (o.positions == "rotary") {
     const auto tables = nn::functional::rotary_tables(0, o.context, d, first.rotary_base);
-    in.rotary_cos = c.initializer("rotary.cos", tables.first, "rotary cos table [context, head dim]");
-    in.rotary_sin = c.initializer("rotary.sin", tables.second, "rotary sin table [context, head dim]");
+    in.rotary_cos = c.initializer("rotary.cos", tables.cos, "rotary cos table [context, head dim]");
+    in.rotary_sin = c.initializer("rotary.sin", tables.sin, "rotary sin table [context, head dim]");
   }
 
   for (size_t i = 0; i < gpt.blocks->size(); ++i) {

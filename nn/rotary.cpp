@@ -10,7 +10,7 @@
 
 namespace tangent::nn::functional {
 
-std::pair<Tensor, Tensor> rotary_tables(int64_t offset, int64_t t, int64_t d, double base) {
+RotaryTables rotary_tables(int64_t offset, int64_t t, int64_t d, double base) {
   TANGENT_CHECK(t >= 0 && d % 2 == 0 && d > 0 && offset >= 0 && base > 0, "rotary_tables: expected T >= 0, an even ",
                 "head dim, offset >= 0 and base > 0, got ", t, ", ", d, ", ", offset, " and ", base);
   const int64_t half = d / 2;
@@ -35,9 +35,9 @@ Tensor rotary_embedding(const Tensor& x, int64_t offset, double base) {
   TANGENT_CHECK(offset >= 0 && base > 0, "rotary_embedding: offset must be >= 0 and base > 0, got ", offset, " and ",
                 base);
   const int64_t half = d / 2;
-  const auto [cos64, sin64] = rotary_tables(offset, t, d, base);
-  const Tensor cos_t = cos64.to(x.dtype()).to(x.device());
-  const Tensor sin_t = sin64.to(x.dtype()).to(x.device());
+  const RotaryTables tables = rotary_tables(offset, t, d, base);
+  const Tensor cos_t = tables.cos.to(x.dtype()).to(x.device());
+  const Tensor sin_t = tables.sin.to(x.dtype()).to(x.device());
   const Tensor x1 = narrow(x, -1, 0, half), x2 = narrow(x, -1, half, half);
   const Tensor rotated = cat({neg(x2), x1}, -1);
   return add(mul(x, cos_t), mul(rotated, sin_t));
