@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nn/activation.h"
+#include "nn/rotary.h"
 #include "ops/factory.h"
 
 namespace tangent::nn {
@@ -193,5 +194,47 @@ OnnxAttentionOutputs emit_transformer_block(TransformerBlock& b, OnnxContext& c,
   out.y = c.node("Add", {hidden, emit_on(c, *b.fc2, "fc2", act, {1, 1, wide})}, "residual");
   return out;
 }
+
+// ---- registered emitters, for a MultiheadAttention or TransformerBlock exported on its own (in a Sequential) ----
+namespace {
+
+// No cache; the input's sequence length is the sample's (the graph's non-batch dims are fixed), so the rotary
+// tables cover exactly it.
+OnnxAttentionInputs plain_inputs(OnnxContext& c, const MultiheadAttention& a) {
+  if (c.sample().dim() != 3) c.unsupported("expects an input [B, T, E], got " + c.sample_shape());
+  OnnxAttentionInputs in;
+  in.offset = c.int_scalar("offset", 0, "the position of the first row");
+  if (a.options.rotary) {
+    const functional::RotaryTables t =
+        functional::rotary_tables(0, c.sample().size(1), a.options.head_dim(), a.options.rotary_base);
+    in.rotary_cos = c.initializer("rotary.cos", t.cos, "rotary cos table [T, head dim]");
+    in.rotary_sin = c.initializer("rotary.sin", t.sin, "rotary sin table [T, head dim]");
+  }
+  return in;
+}
+
+// Emits the layer; the sample keeps its shape (the output's).
+template <typename M, typename F>
+std::string emit_plain(M& m, OnnxContext& c, const std::string& x, MultiheadAttention& a, F emit) {
+  const Tensor sample = c.sample();
+  const std::string y = emit(m, c, x, plain_inputs(c, a)).y;
+  c.set_sample(sample);
+  return y;
+}
+
+[[maybe_unused]] const bool kOnnx = register_onnx_emitter<MultiheadAttention>(
+                                        "MultiheadAttention",
+                                        [](MultiheadAttention& a, OnnxContext& c, const std::string& x) {
+                                          return emit_plain(a, c, x, a, emit_attention);
+                                        },
+                                        /*container=*/true) &&
+                                    register_onnx_emitter<TransformerBlock>(
+                                        "TransformerBlock",
+                                        [](TransformerBlock& b, OnnxContext& c, const std::string& x) {
+                                          return emit_plain(b, c, x, *b.attention, emit_transformer_block);
+                                        },
+                                        /*container=*/true);
+
+}  // namespace
 
 }  // namespace tangent::nn

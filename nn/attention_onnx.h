@@ -1,8 +1,9 @@
 #pragma once
 // MultiheadAttention and TransformerBlock in ONNX export (opset 17, standard operators only), with or without a
 // key/value cache. Language models (models/gpt_onnx.cpp) call these for each block: the nodes need values the
-// whole graph shares (the position of the first row, the rotary tables, the past keys and values), so they are
-// functions rather than registered emitters.
+// whole graph shares (the position of the first row, the rotary tables, the past keys and values). A
+// MultiheadAttention or TransformerBlock exported on its own (in a Sequential) goes through the emitters
+// registered in nn/attention_onnx.cpp, which call the same functions without a cache.
 //
 // The attention of rows at positions P .. P + T - 1 (P = 0 without a cache) against keys 0 .. P + T - 1:
 //   softmax  softmax(Where(causal, q k^T / sqrt(D), -inf)) v

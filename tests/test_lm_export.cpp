@@ -93,19 +93,24 @@ models::GPTOptions tiny(const std::string& attention) {
   return o;
 }
 
-// A GPT with weights drawn at `seed`: scales 1 (+- 0.3) for norm weights and LayerScale, else N(0, 0.5).
-std::shared_ptr<models::GPT> make_gpt(const models::GPTOptions& o, uint64_t seed) {
-  auto gpt = std::make_shared<models::GPT>(o);
+// Draws every parameter at `seed`: scales 1 (+- 0.3) for norm weights and LayerScale, else N(0, 0.5).
+void randomize(nn::Module& m, uint64_t seed) {
   Generator gen(seed);
-  for (auto& [name, p] : gpt->named_parameters()) {
-    const bool scale = name.find("norm") != std::string::npos || name.find("layer_scale") != std::string::npos;
-    const bool weight = name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
-    if (scale && (weight || name.find("layer_scale") != std::string::npos))
+  NoGradGuard no_grad;
+  for (auto& [name, p] : m.named_parameters()) {
+    const bool norm_weight =
+        name.find("norm") != std::string::npos && name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0;
+    if (norm_weight || name.find("layer_scale") != std::string::npos)
       nn::init::normal_(p, 1.0, 0.3, &gen);
     else
       nn::init::normal_(p, 0.0, 0.5, &gen);
   }
-  gpt->eval();
+  m.eval();
+}
+
+std::shared_ptr<models::GPT> make_gpt(const models::GPTOptions& o, uint64_t seed) {
+  auto gpt = std::make_shared<models::GPT>(o);
+  randomize(*gpt, seed);
   return gpt;
 }
 
@@ -283,6 +288,35 @@ INSTANTIATE_TEST_SUITE_P(Configurations, LmExportKind,
                                            "sigmoid_layernorm_qk_learned_untied", "moba", "moba_top3_keyconv3_gqa",
                                            "moba_block3_keyconv5_qknorm", "moba_top1_block5", "moba_tied_gates"),
                          param_name);
+
+// Blocks exported on their own (in a Sequential, fixed sequence length): the registered emitters of
+// TransformerBlock and MultiheadAttention run the same nodes without a cache.
+TEST_F(LmExport, BlocksInASequential) {
+  REQUIRE_ORT();
+  auto sigmoid = configurations()["sigmoid"], moba = configurations()["moba_top3_keyconv3_gqa"];
+  nn::Sequential seq;
+  seq.push_back(std::make_shared<nn::TransformerBlock>(sigmoid.block_options(0)));
+  seq.push_back(std::make_shared<nn::TransformerBlock>(moba.block_options(0)));
+  seq.push_back(std::make_shared<nn::MultiheadAttention>(configurations()["softmax"].block_options(0).attention));
+  randomize(seq, 5);
+  nn::OnnxExportOptions e;
+  e.input_shape = Shape{10, 16};
+  nn::save_onnx(path("blocks.onnx"), seq, e);
+  Generator gen(6);
+  const Tensor x = randn({3, 10, 16}, {}, &gen);
+  data::write_npy(path("x.npy"), x);
+  std::string log;
+  ASSERT_EQ(run_command("python3 '" + script() + "' run '" + path("blocks.onnx") + "' '" + path("x.npy") + "' '" +
+                            path("y.npy") + "'",
+                        &log),
+            0)
+      << log;
+  NoGradGuard no_grad;
+  const Tensor want = seq.forward(x);
+  const double scale = max(want.abs()).item<double>();  // no final norm: the residual stream grows to ~100
+  EXPECT_LT(max_abs_diff(data::read_npy(path("y.npy")), want), 1e-5 * scale) << scale;
+  EXPECT_GT(scale, 0.5);
+}
 
 TEST_F(LmExport, WithPastIsForLanguageModelsOnly) {
   models::MLPOptions o;
