@@ -6,7 +6,7 @@
 //
 // Threads: OpenBLAS runs on its own thread pool, beside the OpenMP one of the rest of Tangent. Each call sets it to
 // get_num_threads() (set_num_threads, --threads, OMP_NUM_THREADS), or to one thread when called from inside one of
-// our parallel regions, so the two pools never run at once and never oversubscribe the cores.
+// our parallel regions, so the two pools take turns (OpenBLAS's idle workers spin briefly after a call, then sleep).
 //
 // Size: n is bounded by LAPACK's 32-bit integers and by host memory (core/allocator.h host_memory_limit); both are
 // checked before any copy (dense_size_problem below).
