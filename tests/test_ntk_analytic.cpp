@@ -370,6 +370,16 @@ TEST(Decomposition, CholeskyNamesTheFailingPivot) {
   EXPECT_NE(s.find("not positive definite (pivot 1: its leading 2x2 minor is not)"), std::string::npos) << s;
 }
 
+TEST(Decomposition, EmptyMatrices) {
+  const Tensor a = zeros({0, 0}, kFloat64);
+  const EighResult e = eigh(a);
+  EXPECT_EQ(e.eigenvalues.shape(), (Shape{0}));
+  EXPECT_EQ(e.eigenvectors.shape(), (Shape{0, 0}));
+  EXPECT_EQ(eigvalsh(a).shape(), (Shape{0}));
+  EXPECT_EQ(cholesky(a).shape(), (Shape{0, 0}));
+  EXPECT_EQ(cholesky_solve(zeros({0, 3}, kFloat64), a).shape(), (Shape{0, 3}));
+}
+
 TEST(Decomposition, SizeLimitsAreMemoryAndLapackIndexing) {
   // The old fixed cap of 8000 is gone: a 10000 x 10000 problem fits in any machine that runs these tests.
   EXPECT_EQ(dense_size_problem(10000, 1), "");
