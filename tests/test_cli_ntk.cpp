@@ -190,6 +190,12 @@ TEST_F(CliNtk, Errors) {
   expect_failure(
       {ckpt, "--data", path("x.npy"), "--analytic", "--regress", path("x.npy"), "--t", "soon", "--out", path("k.npy")},
       "--t: expected a number >= 0 or inf, got 'soon'");
+  // A full kernel of 8200 examples x 4 outputs is a 32800 x 32800 matrix: past LAPACK's 32-bit limit, refused
+  // before the kernel is computed.
+  data::write_npy(path("many.npy"), zeros({8200, 2, 3}));
+  expect_failure({ckpt, "--data", path("many.npy"), "--mode", "full", "--eig", "3", "--out", path("k.npy")},
+                 "--eig: the kernel matrix is too large for the dense eigen-solver: a 32800x32800 matrix is too large "
+                 "for LAPACK's 32-bit indexing (n at most 32766); use --mode trace or fewer examples");
   EXPECT_FALSE(fs::exists(path("k.npy")));
 }
 

@@ -12,6 +12,7 @@
 
 #include <tangent/tangent.h>
 
+#include "core/allocator.h"
 #include "models/analytic_ntk.h"
 #include "models/mlp.h"
 #include "nn/ntk/analytic.h"
@@ -19,8 +20,10 @@
 #include "nn/ntk/regression.h"
 #include "nn/ntk/spectrum.h"
 #include "ops/decomposition.h"
+#include "support/errors.h"
 
 using namespace tangent;
+using tangent::testing::error_message;
 
 namespace {
 
@@ -293,6 +296,107 @@ TEST(Decomposition, EighReconstructsKnownSpectra) {
   for (int i = 0; i < 8; ++i) EXPECT_NEAR(r[i], 0.0, 1e-12);
   EXPECT_GT(r[8], 0.1);
   EXPECT_NEAR(to_vector<double>(eigvalsh(mul(eye(5, kFloat64), 3.0)))[2], 3.0, 1e-15);
+}
+
+TEST(Decomposition, LargeEighHasTheKnownSpectrumAndOrthonormalVectors) {
+  // A = Q diag(1..n) Q^T with an orthogonal Q (from an eigh of a random matrix): the spectrum is known exactly.
+  const int64_t n = 300;
+  manual_seed(21);
+  const Tensor s = randn({n, n}, kFloat64);
+  const Tensor q = eigh(add(s, s.t())).eigenvectors;
+  EXPECT_LT(max_abs(sub(matmul(q.t(), q), eye(n, kFloat64))), 1e-12 * n);
+  std::vector<double> want(n);
+  for (int64_t i = 0; i < n; ++i) want[i] = static_cast<double>(i + 1);
+  const Tensor lambda = from_data(want.data(), {1, n}, kFloat64);
+  const Tensor a = matmul(mul(q, lambda), q.t());
+  for (int threads : {1, 2}) {
+    const int saved = get_num_threads();
+    set_num_threads(threads);  // OpenBLAS follows tangent's thread count
+    const EighResult e = eigh(a);
+    set_num_threads(saved);
+    const std::vector<double> w = to_vector<double>(e.eigenvalues);
+    for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(w[i], want[i], 1e-10 * n) << "eigenvalue " << i << ", " << threads;
+    const Tensor v = e.eigenvectors;
+    EXPECT_LT(max_abs(sub(matmul(mul(v, e.eigenvalues.reshape({1, n})), v.t()), a)), 1e-11 * n) << threads;
+    EXPECT_LT(max_abs(sub(matmul(v.t(), v), eye(n, kFloat64))), 1e-12 * n) << threads;
+    // A v_i = lambda_i v_i column by column, so the order of values and vectors agrees.
+    EXPECT_LT(max_abs(sub(matmul(a, v), mul(v, e.eigenvalues.reshape({1, n})))), 1e-10 * n) << threads;
+  }
+  // Only the symmetric part counts, and float32 input is promoted.
+  manual_seed(22);
+  const Tensor skew = randn({n, n}, kFloat64);
+  const Tensor noisy = add(a, sub(skew, skew.t()));
+  EXPECT_LT(max_abs(sub(eigvalsh(noisy), eigvalsh(a))), 1e-10 * n);
+  const Tensor w32 = eigvalsh(a.to(kFloat32));
+  EXPECT_EQ(w32.dtype(), kFloat64);
+  EXPECT_LT(max_abs(sub(w32, lambda.reshape({n}))), 1e-4 * n);
+}
+
+TEST(Decomposition, LargeCholeskyAndSolve) {
+  const int64_t n = 300;
+  const Tensor a = random_spd(n, 23);
+  const Tensor l = cholesky(a);
+  EXPECT_LT(max_abs(sub(matmul(l, l.t()), a)), 1e-10 * n);
+  const std::vector<double> lv = to_vector<double>(l);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_GT(lv[i * n + i], 0.0);
+    for (int64_t j = i + 1; j < n; ++j) ASSERT_EQ(lv[i * n + j], 0.0);
+  }
+  // Only the lower triangle of the input is read.
+  std::vector<double> junk = to_vector<double>(a);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j) junk[i * n + j] += 7.0;
+  const Tensor upper_junk = from_data(junk.data(), {n, n}, kFloat64);
+  EXPECT_LT(max_abs(sub(cholesky(upper_junk), l)), 1e-12);
+  manual_seed(24);
+  const Tensor b = randn({n, 5}, kFloat64);
+  EXPECT_LT(max_abs(sub(matmul(a, cholesky_solve(b, l)), b)), 1e-8);
+  // A transposed (non-contiguous) right-hand side gives the same solution.
+  const Tensor bt = randn({5, n}, kFloat64);
+  EXPECT_LT(max_abs(sub(matmul(a, cholesky_solve(bt.t(), l)), bt.t())), 1e-8);
+}
+
+TEST(Decomposition, CholeskyNamesTheFailingPivot) {
+  // Positive definite up to pivot 150 (past LAPACK's first blocks), then a negative diagonal entry.
+  const int64_t n = 200;
+  std::vector<double> d(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) d[i * n + i] = i == 150 ? -2.0 : 1.0 + static_cast<double>(i);
+  const std::string m = error_message([&] { cholesky(from_data(d.data(), {n, n}, kFloat64)); });
+  EXPECT_NE(m.find("cholesky: the matrix [200, 200] is not positive definite (pivot 150"), std::string::npos) << m;
+  EXPECT_NE(m.find("regulariser"), std::string::npos) << m;
+  // A singular positive semi-definite matrix: its second pivot is exactly 4 - 2 * 2 = 0.
+  const std::vector<double> singular = {1, 2, 0, 2, 4, 0, 0, 0, 1};
+  const std::string s = error_message([&] { cholesky(from_data(singular.data(), {3, 3}, kFloat64)); });
+  EXPECT_NE(s.find("not positive definite (pivot 1: its leading 2x2 minor is not)"), std::string::npos) << s;
+}
+
+TEST(Decomposition, EmptyMatrices) {
+  const Tensor a = zeros({0, 0}, kFloat64);
+  const EighResult e = eigh(a);
+  EXPECT_EQ(e.eigenvalues.shape(), (Shape{0}));
+  EXPECT_EQ(e.eigenvectors.shape(), (Shape{0, 0}));
+  EXPECT_EQ(eigvalsh(a).shape(), (Shape{0}));
+  EXPECT_EQ(cholesky(a).shape(), (Shape{0, 0}));
+  EXPECT_EQ(cholesky_solve(zeros({0, 3}, kFloat64), a).shape(), (Shape{0, 3}));
+}
+
+TEST(Decomposition, SizeLimitsAreMemoryAndLapackIndexing) {
+  // The old fixed cap of 8000 is gone: a 10000 x 10000 problem fits in any machine that runs these tests.
+  EXPECT_EQ(dense_size_problem(10000, 1), "");
+  // Past LAPACK's 32-bit indexing: refused before anything is copied (the stride-0 input would be 12.8 GB).
+  const Tensor huge = zeros({1, 1}, kFloat64).expand({40000, 40000});
+  for (const auto& m : {error_message([&] { eigh(huge); }), error_message([&] { cholesky(huge); })}) {
+    EXPECT_NE(m.find("a 40000x40000 matrix is too large for LAPACK's 32-bit indexing (n at most 32766)"),
+              std::string::npos)
+        << m;
+  }
+  // More buffers than memory: the message names the size, the bytes and the machine's limit.
+  const int64_t n = 1000;
+  const int matrices = static_cast<int>(host_memory_limit() / (8 * n * n)) + 1;
+  const std::string p = dense_size_problem(n, matrices);
+  EXPECT_NE(p.find("a 1000x1000 float64 decomposition needs about"), std::string::npos) << p;
+  EXPECT_NE(p.find("of memory (host_memory_limit)"), std::string::npos) << p;
+  EXPECT_NE(error_message([&] { check_dense_size("eigh", n, matrices); }).find("eigh: a 1000x1000"), std::string::npos);
 }
 
 TEST(Decomposition, Errors) {

@@ -9,8 +9,10 @@ set -euo pipefail
 # ocl-icd-opencl-dev: oneDNN's CMake package config looks for OpenCL (find_dependency), but libdnnl-dev only
 # *recommends* it, and we install without recommends; a bare Debian 12 then fails at `find_package(dnnl)`.
 # ca-certificates: pip reaches PyPI over HTTPS. git: CMake and the tests call it on a clone.
+# liblapacke-dev libopenblas-dev: LAPACK (through LAPACKE) on OpenBLAS, for ops/decomposition.cpp.
 PACKAGES=(
-  cmake g++ make git ca-certificates libdnnl-dev ocl-icd-opencl-dev libgtest-dev libbenchmark-dev libprotobuf-dev
+  cmake g++ make git ca-certificates libdnnl-dev ocl-icd-opencl-dev liblapacke-dev libopenblas-dev
+  libgtest-dev libbenchmark-dev libprotobuf-dev
   protobuf-compiler libonnx-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ccache dataset-fashion-mnist fortunes
   python3 python3-pip
 )

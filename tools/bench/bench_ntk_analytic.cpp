@@ -1,13 +1,12 @@
-// The dense float64 kernels behind NTK analysis: eigh and Cholesky (ops/decomposition.h) on kernel-sized matrices,
-// the analytic infinite-width NTK (nn/ntk/analytic.h) of a 3-hidden-layer ReLU MLP on Fashion-MNIST-sized inputs,
-// and kernel regression at t = inf and finite t (nn/ntk/regression.h).
+// The analytic infinite-width NTK (nn/ntk/analytic.h) of a 3-hidden-layer ReLU MLP on Fashion-MNIST-sized inputs,
+// and kernel regression at t = inf (Cholesky) and finite t (eigh) on an analytic kernel (nn/ntk/regression.h). The
+// decompositions alone are in bench_linalg.
 #include <benchmark/benchmark.h>
 
 #include <tangent/tangent.h>
 
 #include "nn/ntk/analytic.h"
 #include "nn/ntk/regression.h"
-#include "ops/decomposition.h"
 #include "tools/bench/bench_main.h"
 
 using namespace tangent;
@@ -22,24 +21,6 @@ Tensor spd(int64_t n) {
   o.sigma_b = 0.1;
   return ntk::analytic_ntk(x, Tensor(), o);
 }
-
-void BM_eigh(benchmark::State& state) {
-  const Tensor a = spd(state.range(0));
-  for (auto _ : state) benchmark::DoNotOptimize(eigh(a).eigenvalues);
-}
-BENCHMARK(BM_eigh)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
-
-void BM_eigvalsh(benchmark::State& state) {
-  const Tensor a = spd(state.range(0));
-  for (auto _ : state) benchmark::DoNotOptimize(eigvalsh(a));
-}
-BENCHMARK(BM_eigvalsh)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
-
-void BM_cholesky(benchmark::State& state) {
-  const Tensor a = spd(state.range(0));
-  for (auto _ : state) benchmark::DoNotOptimize(cholesky(a));
-}
-BENCHMARK(BM_cholesky)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
 
 // N x N analytic NTK of 784-dim inputs, 3 hidden ReLU layers.
 void BM_analytic_ntk(benchmark::State& state) {

@@ -43,8 +43,11 @@ namespace tangent::cli {
 
 namespace {
 
-// The largest matrix the dense eigen-solver is asked for (O(n^3) time, a few n^2 doubles of memory).
-constexpr int64_t kMaxEigen = 8000;
+// The n x n float64 buffers alive at once for the dense solvers (ops/decomposition.h dense_size_problem): the kernel,
+// its matrix and eigvalsh's copy (--eig, the plot's spectrum); the kernel, its matrix, the regularised matrix and
+// eigh's three (--regress).
+constexpr int kEigBuffers = 3;
+constexpr int kRegressBuffers = 6;
 
 struct Args {
   std::string checkpoint, data = "fashion-mnist:100", data2, mode = "trace", method = "auto", out, plot;
@@ -260,12 +263,14 @@ Run add_ntk(CLI::App& app) {
     }
     const int64_t out = output_size(*model, x1);
     const int64_t spectrum_n = x1.size(0) * (mode == ntk::Mode::Full ? out : 1);
-    TANGENT_CHECK(a->regress.empty() || spectrum_n <= kMaxEigen, "ntk: --regress: the ", spectrum_n, "x", spectrum_n,
-                  " train kernel matrix is too large for the dense solvers (at most ", kMaxEigen,
-                  "; use --mode trace or fewer examples)");
-    TANGENT_CHECK(a->eig == 0 || spectrum_n <= kMaxEigen, "ntk: --eig: the ", spectrum_n, "x", spectrum_n,
-                  " kernel matrix is too large for the dense eigen-solver (at most ", kMaxEigen,
-                  "; use --mode trace or fewer examples)");
+    const std::string regress_problem = a->regress.empty() ? "" : dense_size_problem(spectrum_n, kRegressBuffers);
+    TANGENT_CHECK(regress_problem.empty(),
+                  "ntk: --regress: the train kernel matrix is too large for the dense solvers: ", regress_problem,
+                  "; use --mode trace or fewer examples");
+    const std::string spectrum_problem = dense_size_problem(spectrum_n, kEigBuffers);
+    TANGENT_CHECK(a->eig == 0 || spectrum_problem.empty(),
+                  "ntk: --eig: the kernel matrix is too large for the dense eigen-solver: ", spectrum_problem,
+                  "; use --mode trace or fewer examples");
     std::printf("model: %s (%s), %lld parameters, %lld outputs%s\n", model->type_name().c_str(), c.model_kind.c_str(),
                 static_cast<long long>(model->num_parameters()), static_cast<long long>(out),
                 a->init ? ", re-initialised (--init)" : "");
@@ -331,11 +336,9 @@ Run add_ntk(CLI::App& app) {
 
     // Spectrum of the square kernel.
     std::vector<double> spectrum;
-    if (!x2.defined() && !a->plot.empty() && spectrum_n > kMaxEigen)
-      std::printf("note: the plot leaves out the spectrum of the %lldx%lld matrix (at most %lld)\n",
-                  static_cast<long long>(spectrum_n), static_cast<long long>(spectrum_n),
-                  static_cast<long long>(kMaxEigen));
-    if (!x2.defined() && spectrum_n <= kMaxEigen && (a->eig > 0 || !a->plot.empty())) {
+    if (!x2.defined() && !a->plot.empty() && !spectrum_problem.empty())
+      std::printf("note: the plot leaves out the spectrum: %s\n", spectrum_problem.c_str());
+    if (!x2.defined() && spectrum_problem.empty() && (a->eig > 0 || !a->plot.empty())) {
       const Tensor m = matrix_for_spectrum(run.kernel, mode);
       const EighResult e = eigh(m, false);
       spectrum = to_vector<double>(e.eigenvalues);
