@@ -11,7 +11,6 @@
 namespace tangent::cli {
 
 Run add_data(CLI::App& app) {
-  app.require_subcommand(1);
   CLI::App* affine = app.add_subcommand(
       "affine-fashion-mnist",
       "The affNIST protocol on Fashion-MNIST (or other IDX files): training images centred on a canvas 6 px wider "
@@ -40,7 +39,7 @@ Run add_data(CLI::App& app) {
       affine->add_option("--test-labels", a->source.test_labels, "IDX test labels")};
   for (CLI::Option* f : files) f->check(input_file());
   return [a, affine, files] {
-    TANGENT_CHECK(affine->parsed(), "data: expected a data set: affine-fashion-mnist");
+    TANGENT_CHECK(affine->parsed(), "data: name the data set to write: affine-fashion-mnist (see tangent data --help)");
     const data::AffineRanges& r = a->options.ranges;
     TANGENT_CHECK(r.scale_min <= r.scale_max, "data affine-fashion-mnist: --scale-min ", r.scale_min,
                   " is more than --scale-max ", r.scale_max);
