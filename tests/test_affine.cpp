@@ -95,6 +95,16 @@ TEST(Affine, WarpConventions) {
   warp_affine(view, half, out.data());
   EXPECT_FLOAT_EQ(out[3 * w + 4], 0.5f * (in[3 * w + 3] + in[3 * w + 4]));
   EXPECT_FLOAT_EQ(out[3 * w + 0], 0.5f * in[3 * w + 0]);  // zero fill outside
+  // A translation far beyond the canvas (or not a number) samples nothing.
+  for (double t : {1e300, -1e300, static_cast<double>(NAN)}) {
+    AffineParams far;
+    far.tx = t;
+    warp_affine(view, far, out.data());
+    EXPECT_EQ(out, std::vector<float>(h * w, 0.0f)) << t;
+  }
+  AffineParams flat;
+  flat.scale_y = 0;
+  expect_error([&] { warp_affine(view, flat, out.data()); }, {"warp_affine", "singular"});
 }
 
 TEST(Affine, DrawIsKeyedBySeedImageAndVersion) {

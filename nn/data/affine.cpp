@@ -90,6 +90,10 @@ void warp_affine(const ImageView& image, const AffineParams& params, float* out)
     for (int64_t x = 0; x < image.w; ++x) {
       const double dx = static_cast<double>(x) - cx - params.tx, dy = static_cast<double>(y) - cy - params.ty;
       const double qx = inv.a * dx + inv.b * dy + cx, qy = inv.c * dx + inv.d * dy + cy;
+      if (!(qx > -1 && qx < static_cast<double>(image.w) && qy > -1 && qy < static_cast<double>(image.h))) {
+        out[y * image.w + x] = 0.0f;  // no input pixel within reach (also NaN, or far beyond int64)
+        continue;
+      }
       const double fx = std::floor(qx), fy = std::floor(qy), wx = qx - fx, wy = qy - fy;
       const auto x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
       out[y * image.w + x] = static_cast<float>((1 - wy) * ((1 - wx) * at(x0, y0) + wx * at(x0 + 1, y0)) +
