@@ -201,9 +201,14 @@ TEST_F(CliAffine, BadFlagsAreErrors) {
   expect_clean_failure({"data", "affnist", "--out", path("o")}, "affnist");
   EXPECT_FALSE(fs::exists(path("o")));  // nothing written by a failed command
   // Fashion-MNIST missing where the environment says it is.
+  const char* old = std::getenv("TANGENT_FASHION_MNIST");
+  const std::string saved = old != nullptr ? old : "";
   ::setenv("TANGENT_FASHION_MNIST", path("no-such-dir").c_str(), 1);
   expect_clean_failure({"data", "affine-fashion-mnist", "--out", path("o")}, "no-such-dir");
-  ::unsetenv("TANGENT_FASHION_MNIST");
+  if (old != nullptr)
+    ::setenv("TANGENT_FASHION_MNIST", saved.c_str(), 1);
+  else
+    ::unsetenv("TANGENT_FASHION_MNIST");
 
   // train: the new flags.
   const std::string bench = make_data();
