@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   sub("generate", "Sample text from a language-model checkpoint", tangent::cli::add_generate);
   sub("ntk", "Compute the empirical (or analytic) neural tangent kernel of a checkpoint on a data set",
       tangent::cli::add_ntk);
+  sub("data", "Write a benchmark data set (affine-fashion-mnist: the affNIST protocol on Fashion-MNIST)",
+      tangent::cli::add_data);
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
     bool known = false;

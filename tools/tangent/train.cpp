@@ -31,6 +31,8 @@ struct TrainArgs {
   std::string data = "fashion-mnist";
   std::string test_data;
   int64_t test_limit = -1;
+  int64_t train_limit = -1;      // train on the first N examples (-1: all)
+  std::string augment = "none";  // none, or affine: a random affine transform per example and epoch
   std::string out;
   std::string hidden = "256,256";  // mlp
   std::string channels = "32,64";  // cnn
@@ -58,6 +60,7 @@ void for_each_run_flag(TrainArgs& a, F&& f) {
   nn::TrainOptions& o = a.options;
   models::GPTOptions& g = a.gpt;
   f("model", a.model), f("data", a.data), f("test-data", a.test_data), f("test-limit", a.test_limit);
+  f("train-limit", a.train_limit), f("augment", a.augment);
   f("epochs", MaybeGiven{o.epochs, a.epochs_given}), f("batch-size", o.batch_size), f("lr", o.lr);
   f("optimizer", o.optimizer), f("weight-decay", o.weight_decay), f("schedule", o.schedule);
   f("label-smoothing", o.label_smoothing), f("seed", o.seed), f("max-steps", o.max_steps);
@@ -184,7 +187,8 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     return data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
   });
   a.gpt.vocab = text.vocab.bytes();
-  auto train_set = std::make_shared<data::TensorDataset>(text.train);
+  auto train_set =
+      std::make_shared<data::TensorDataset>(a.train_limit >= 0 ? text.train.head(a.train_limit) : text.train);
   std::shared_ptr<data::TensorDataset> val_set;
   if (text.validation.size() > 0)
     val_set =
@@ -294,12 +298,19 @@ int run_train(TrainArgs a) {
   manual_seed(a.options.seed);
   const std::string ckpt_path = a.out + "/model.tgt";
 
-  auto train_set =
-      std::make_shared<data::TensorDataset>(for_flag("--data", [&] { return data::load_dataset(a.data, true); }));
+  auto train_set = std::make_shared<data::TensorDataset>(for_flag("--data", [&] {
+    // An affine benchmark directory is read only as far as --train-limit keeps.
+    return data::is_data_directory(a.data) ? data::load_affine_benchmark(a.data, "train", a.train_limit)
+                                           : data::load_dataset(a.data, true);
+  }));
+  if (a.train_limit >= 0) train_set = std::make_shared<data::TensorDataset>(train_set->head(a.train_limit));
   std::shared_ptr<data::TensorDataset> test_set;
   if (!a.test_data.empty()) {
     test_set = std::make_shared<data::TensorDataset>(
         for_flag("--test-data", [&] { return data::load_dataset(a.test_data, false); }));
+  } else if (data::is_data_directory(a.data)) {  // an affine benchmark directory: its centred test split
+    test_set = std::make_shared<data::TensorDataset>(
+        for_flag("--data", [&] { return data::load_affine_benchmark(a.data, "test", a.test_limit); }));
   } else if (a.data.rfind("fashion-mnist", 0) == 0) {  // its test split, reading only what --test-limit keeps
     const std::string spec = a.test_limit >= 0 ? "fashion-mnist:" + std::to_string(a.test_limit) : "fashion-mnist";
     test_set = std::make_shared<data::TensorDataset>(data::load_dataset(spec, false));
@@ -339,7 +350,15 @@ int run_train(TrainArgs a) {
               test_set ? (", " + std::to_string(test_set->size()) + " test").c_str() : "",
               static_cast<long long>(num_classes), get_num_threads());
 
-  nn::Trainer trainer(model, model->kind(), model->config(), train_set, test_set, a.options);
+  // --augment affine: each epoch's examples warped by transforms keyed by (seed, epoch, index), so resuming at
+  // an epoch boundary sees the same images.
+  std::shared_ptr<data::AffineAugmented> augmented;
+  if (a.augment == "affine")
+    augmented =
+        for_flag("--augment", [&] { return std::make_shared<data::AffineAugmented>(train_set, a.options.seed); });
+  std::shared_ptr<const data::Dataset> train_source = train_set;
+  if (augmented) train_source = augmented;
+  nn::Trainer trainer(model, model->kind(), model->config(), train_source, test_set, a.options);
   std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
     trainer.restore(*resume_from);
@@ -353,6 +372,7 @@ int run_train(TrainArgs a) {
   // A run killed after its last checkpoint was written may have missed its reports: write them again.
   if (trainer.done() && !trainer.history().empty()) write_reports();
   while (!trainer.done()) {
+    if (augmented) augmented->set_epoch(trainer.epoch());
     ProgressBar bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(a.options.epochs),
                     a.options.batch_size);
     const nn::EpochMetrics m =
@@ -391,6 +411,7 @@ void check_train_args(const TrainArgs& a) {
   for (const char* f : {"--hidden", "--activation", "--ntk"})
     TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
   TANGENT_CHECK(a.model == "cnn" || !given("--channels"), "train: --channels is for --model cnn, not ", a.model);
+  TANGENT_CHECK(!lm || a.augment == "none", "train: --augment is for image classifiers, not transformer");
   TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp or cnn, not transformer");
   TANGENT_CHECK(!lm || !given("--test-data"), "train: --test-data is for classifiers; a transformer holds out the ",
                 "last --val-fraction of its text");
@@ -414,14 +435,21 @@ Run add_train(CLI::App& app) {
   app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
       ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
   app.add_option("--data", a->data,
-                 "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N] or "
-                 "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
+                 "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N], "
+                 "npy:X.npy,Y.npy or a directory from `tangent data affine-fashion-mnist`; for transformers text:PATH "
+                 "(a file or directory) or fortunes "
                  "(the default); $TANGENT_FASHION_MNIST names another Fashion-MNIST directory")
       ->check(data_spec());
   app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)")
       ->check(data_spec());
   app.add_option("--test-limit", a->test_limit, "evaluate on the first N test examples only")
       ->check(integer(0, kMaxCount));
+  app.add_option("--train-limit", a->train_limit, "train on the first N training examples only")
+      ->check(integer(1, kMaxCount));
+  app.add_option("--augment", a->augment,
+                 "none, or affine: each training image warped by a random affine transform per epoch (the ranges "
+                 "of `tangent data affine-fashion-mnist`), keyed by (seed, epoch, example)")
+      ->check(CLI::IsMember({"none", "affine"}));
   auto* epochs = app.add_option("--epochs", a->options.epochs, "number of epochs")->check(integer(1, kMaxCount));
   app.add_option("--batch-size", a->options.batch_size, "examples per batch")->check(integer(1, kMaxSize));
   app.add_option("--lr", a->options.lr, "peak learning rate")->check(number(0, kMaxReal, true));
