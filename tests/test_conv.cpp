@@ -202,6 +202,7 @@ TEST(Pool2d, MaxPoolValuesAndIndicesDriveTheGradient) {
     Pair k, s, p;
   };
   const std::vector<P> cases = {{{2, 3, 6, 6}, {2, 2}, {0, 0}, {0, 0}},
+                                {{1, 2, 7, 5}, {2, 2}, {2, 2}, {0, 0}},  // 2x2 fast path, odd sizes
                                 {{1, 2, 7, 5}, {3, 3}, {2, 2}, {1, 1}},
                                 {{1, 1, 5, 8}, {3, 2}, {1, 3}, {1, 0}}};
   for (const auto& c : cases) {
@@ -269,6 +270,30 @@ TEST(Pool2d, Gradients) {
     EXPECT_TRUE(gradcheck(fn, {x}));
     EXPECT_TRUE(gradgradcheck(fn, {x}));
   }
+}
+
+// The 2x2 / stride 2 kernel keeps the general loop's rules: the first of equal maxima wins, the first NaN wins.
+TEST(Pool2d, MaxPool2x2TiesAndNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Windows (row-major within each): ties; a NaN second; NaN third after a larger value; two NaNs; max last.
+  const std::vector<float> v = {1, 1, 5, nan, 9,   2, nan, nan, 0, 1,  //
+                                1, 1, 3, 4,   nan, 1, nan, 3,   2, 7};
+  const Tensor x = tensor(v, Shape{1, 1, 2, 10}).requires_grad_(true);
+  const Tensor y = max_pool2d(x, {2, 2});
+  const std::vector<float> out = to_vector<float>(y);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0], 1.f);
+  EXPECT_TRUE(std::isnan(out[1]) && std::isnan(out[2]) && std::isnan(out[3]));
+  EXPECT_EQ(out[4], 7.f);
+  y.backward(tensor(std::vector<float>{1, 2, 3, 4, 5}, Shape{1, 1, 1, 5}));
+  // Gradient lands on: window 0 at (0,0); window 1 at (0,3); window 2 at (1,4); window 3 at (0,6); window 4 at (1,9).
+  std::vector<float> want(20, 0.f);
+  want[0] = 1;
+  want[3] = 2;
+  want[14] = 3;
+  want[6] = 4;
+  want[19] = 5;
+  EXPECT_EQ(to_vector<float>(x.grad()), want);
 }
 
 TEST(Pool2d, ErrorsNameTheOpAndShapes) {
