@@ -37,13 +37,26 @@ void check_plane(const Tensor& x, int64_t k, int64_t padding, const char* who) {
 
 }  // namespace
 
-int64_t lie_conv_parameters(const LieConvOptions& o, bool lift) {
+namespace {
+
+// The kernel net of a layer: input a plane point (lift) or a plane point and a chart point (group conv), output
+// C_out * C_in kernel values, final-layer bound sqrt(6 / width) / sqrt(C_in k^2) as released.
+KernelNetOptions kernel_net_options(const LieConvOptions& o, bool lift) {
   KernelNetOptions k;
   k.in_dim = 2 + (lift ? 0 : algebra_dim(o.group));
   k.out_dim = o.in_channels * o.out_channels;
   k.width = o.width;
   k.hidden_layers = o.hidden_layers;
-  return k.parameter_count();
+  k.omega = o.omega;
+  k.out_bound = std::sqrt(6.0 / static_cast<double>(o.width)) /
+                std::sqrt(static_cast<double>(o.in_channels * o.kernel_size * o.kernel_size));
+  return k;
+}
+
+}  // namespace
+
+int64_t lie_conv_parameters(const LieConvOptions& o, bool lift) {
+  return kernel_net_options(o, lift).parameter_count();
 }
 
 // ---- SampledLayer ----
@@ -63,15 +76,7 @@ std::shared_ptr<const SampleSet> SampledLayer::draw() const {
 namespace {
 
 std::shared_ptr<KernelNet> make_net(const LieConvOptions& o, bool lift) {
-  KernelNetOptions k;
-  k.in_dim = 2 + (lift ? 0 : algebra_dim(o.group));
-  k.out_dim = o.in_channels * o.out_channels;
-  k.width = o.width;
-  k.hidden_layers = o.hidden_layers;
-  k.omega = o.omega;
-  k.out_bound = std::sqrt(6.0 / static_cast<double>(o.width)) /
-                std::sqrt(static_cast<double>(o.in_channels * o.kernel_size * o.kernel_size));
-  return std::make_shared<KernelNet>(k);
+  return std::make_shared<KernelNet>(kernel_net_options(o, lift));
 }
 
 // The kernel-net output for `points` [P, d], scaled per point by `scale` [P] (mask and determinant factor).
