@@ -406,6 +406,12 @@ TEST(LieGradients, LiftAndGroupConvGradcheckFloat64) {
           return lift.lift(v[0], s).data;
         },
         {x, w0, w2}, 1e-6, 1e-5, 1e-3, "lift"));
+    EXPECT_TRUE(tangent::testing::gradgradcheck(
+        [&](const std::vector<Tensor>& v) {
+          lift.net->weights[0] = v[1];
+          return lift.lift(v[0], s).data;
+        },
+        {x, w0}, 1e-6, 1e-4, 1e-3, "lift (2nd order)"));
     const Tensor gx = randn({1, 4, 4, 4}, kFloat64).requires_grad_();
     const Tensor cw1 = conv.net->weights[1].detach().clone().requires_grad_();
     EXPECT_TRUE(tangent::testing::gradcheck(
