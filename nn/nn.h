@@ -10,6 +10,7 @@
 #include "nn/embedding.h"
 #include "nn/functional.h"
 #include "nn/init.h"
+#include "nn/lie/layers.h"
 #include "nn/linear.h"
 #include "nn/model.h"
 #include "nn/module.h"

@@ -35,7 +35,8 @@ struct TrainArgs {
   std::string augment = "none";  // none, or affine: a random affine transform per example and epoch
   std::string out;
   std::string hidden = "256,256";  // mlp
-  std::string channels = "32,64";  // cnn
+  std::string channels = "32,64";  // cnn (lie: one number, default models::LieNetOptions::channels)
+  models::LieNetOptions lie;       // lie: --group, --samples, --kernel-size
   std::string activation = "relu";
   double dropout = -1;  // default per model
   bool ntk = false;
@@ -72,6 +73,7 @@ void for_each_run_flag(TrainArgs& a, F&& f) {
   f("layer-scale", g.layer_scale), f("sigmoid-bias", g.sigmoid_bias), f("moba-block", g.moba_block);
   f("moba-topk", g.moba_top_k), f("moba-key-conv", g.moba_key_conv), f("untied", Inverted{g.tie_weights});
   f("reference-attention", Inverted{g.fused});
+  f("group", a.lie.group), f("samples", a.lie.samples), f("kernel-size", a.lie.kernel_size);
 }
 const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override"};
 
@@ -105,6 +107,15 @@ std::vector<int64_t> parse_list(const std::string& s, const char* what) {
   return c.get_ints(what);
 }
 
+// --channels for --model lie: one number.
+int64_t lie_channels(const TrainArgs& a) {
+  const std::vector<int64_t> c = parse_list(a.channels, "channels");
+  TANGENT_CHECK(c.size() == 1,
+                "train: --channels for --model lie is one number (the channels of every Lie layer), got '", a.channels,
+                "'");
+  return c[0];
+}
+
 std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& input_shape, int64_t num_classes) {
   if (a.model == "mlp") {
     models::MLPOptions o;
@@ -124,7 +135,15 @@ std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& inpu
     if (a.dropout >= 0) o.dropout = a.dropout;
     return std::make_shared<models::ConvNet>(o);
   }
-  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp, cnn or transformer)");
+  if (a.model == "lie") {
+    models::LieNetOptions o = a.lie;
+    o.input_shape = input_shape;
+    o.channels = lie_channels(a);
+    o.num_classes = num_classes;
+    if (a.dropout >= 0) o.dropout = a.dropout;
+    return std::make_shared<models::LieNet>(o);
+  }
+  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp, cnn, lie or transformer)");
 }
 
 // ---- language models ----
@@ -271,6 +290,13 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
       n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
     return n + (in + 1) * static_cast<double>(num_classes);
   }
+  if (a.model == "lie") {
+    models::LieNetOptions o = a.lie;
+    o.input_shape = input_shape;
+    o.channels = lie_channels(a);
+    o.num_classes = num_classes;
+    return static_cast<double>(o.parameter_count());
+  }
   const models::ConvNetOptions defaults;
   double c = input_shape.empty() ? 1 : static_cast<double>(input_shape[0]), hw = in / c;
   const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(defaults.hidden);
@@ -410,9 +436,12 @@ void check_train_args(const TrainArgs& a) {
     TANGENT_CHECK(lm || !given(f), "train: ", f, " is for --model transformer, not ", a.model);
   for (const char* f : {"--hidden", "--activation", "--ntk"})
     TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
-  TANGENT_CHECK(a.model == "cnn" || !given("--channels"), "train: --channels is for --model cnn, not ", a.model);
+  TANGENT_CHECK(a.model == "cnn" || a.model == "lie" || !given("--channels"),
+                "train: --channels is for --model cnn or lie, not ", a.model);
+  for (const char* f : {"--group", "--samples", "--kernel-size"})
+    TANGENT_CHECK(a.model == "lie" || !given(f), "train: ", f, " is for --model lie, not ", a.model);
   TANGENT_CHECK(!lm || a.augment == "none", "train: --augment is for image classifiers, not transformer");
-  TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp or cnn, not transformer");
+  TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp, cnn or lie, not transformer");
   TANGENT_CHECK(!lm || !given("--test-data"), "train: --test-data is for classifiers; a transformer holds out the ",
                 "last --val-fraction of its text");
   if (!lm) return;
@@ -432,8 +461,10 @@ void check_train_args(const TrainArgs& a) {
 
 Run add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
-      ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
+  app.add_option("--model", a->model,
+                 "mlp, cnn, lie (Lie-group convolutions, affine-equivariant) or transformer (a character-level "
+                 "language model)")
+      ->check(CLI::IsMember({"mlp", "cnn", "lie", "transformer"}));
   app.add_option("--data", a->data,
                  "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N], "
                  "npy:X.npy,Y.npy or a directory from `tangent data affine-fashion-mnist`; for transformers text:PATH "
@@ -465,7 +496,11 @@ Run add_train(CLI::App& app) {
   app.add_option("--out", a->out, "output directory")->required()->check(output_dir());
   app.add_option("--hidden", a->hidden, "mlp: hidden widths, comma separated (empty: no hidden layer)")
       ->check(integer_list(1, kMaxSize, true));
-  app.add_option("--channels", a->channels, "cnn: conv block channels, comma separated")
+  app.add_option("--group", a->lie.group, "lie: the group, sl2 or gl2")->check(CLI::IsMember({"sl2", "gl2"}));
+  app.add_option("--samples", a->lie.samples, "lie: group samples per layer (N)")->check(integer(1, 1024));
+  app.add_option("--kernel-size", a->lie.kernel_size, "lie: kernel size (odd)")
+      ->check(CLI::IsMember({1, 3, 5, 7, 9, 11}));
+  app.add_option("--channels", a->channels, "cnn: conv block channels, comma separated; lie: the channels C")
       ->check(integer_list(1, kMaxSize, true));
   app.add_option("--activation", a->activation, "mlp: activation")
       ->check(CLI::IsMember({"relu", "gelu", "gelu_tanh", "silu", "tanh", "sigmoid", "softplus", "erf"}));
@@ -532,6 +567,8 @@ Run add_train(CLI::App& app) {
                     " is neither recorded in checkpoints nor listed in kUnrecordedFlags");
       if (o->count() > 0) a->given.insert(name);
     }
+    if (a->model == "lie" && a->given.count("channels") == 0)
+      a->channels = std::to_string(models::LieNetOptions{}.channels);
     return run_train(*a);
   };
 }
