@@ -34,7 +34,7 @@ struct TrainArgs {
   int64_t train_limit = -1;      // train on the first N examples (-1: all)
   std::string augment = "none";  // none, or affine: a random affine transform per example and epoch
   std::string out;
-  std::string hidden = "256,256";  // mlp
+  std::string hidden = "default";  // mlp: widths; cnn: the dense layer's width (see hidden_widths)
   std::string channels = "32,64";  // cnn (lie: one number, default models::LieNetOptions::channels)
   models::LieNetOptions lie;       // lie: --group, --samples, --kernel-size
   std::string activation = "relu";
@@ -116,11 +116,27 @@ int64_t lie_channels(const TrainArgs& a) {
   return c[0];
 }
 
+// --hidden as the model reads it. "default" (the flag not given) is 256,256 for mlp and ConvNetOptions' width for
+// cnn; so is 256,256 for cnn, which checkpoints written before cnn read --hidden store.
+std::string hidden_widths(const TrainArgs& a) {
+  if (a.model == "cnn")
+    return a.hidden == "default" || a.hidden == "256,256" ? std::to_string(models::ConvNetOptions{}.hidden) : a.hidden;
+  return a.hidden == "default" ? "256,256" : a.hidden;
+}
+
+// --hidden for --model cnn: one number.
+int64_t cnn_hidden(const TrainArgs& a) {
+  const std::vector<int64_t> h = parse_list(hidden_widths(a), "hidden");
+  TANGENT_CHECK(h.size() == 1, "train: --hidden for --model cnn is one number (the dense layer's width), got '",
+                a.hidden, "'");
+  return h[0];
+}
+
 std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& input_shape, int64_t num_classes) {
   if (a.model == "mlp") {
     models::MLPOptions o;
     o.input_shape = input_shape;
-    o.hidden = parse_list(a.hidden, "hidden");
+    o.hidden = parse_list(hidden_widths(a), "hidden");
     o.out_features = num_classes;
     o.activation = a.activation;
     o.dropout = a.dropout < 0 ? 0.0 : a.dropout;
@@ -131,6 +147,7 @@ std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& inpu
     models::ConvNetOptions o;
     o.input_shape = input_shape;
     o.channels = parse_list(a.channels, "channels");
+    o.hidden = cnn_hidden(a);
     o.num_classes = num_classes;
     if (a.dropout >= 0) o.dropout = a.dropout;
     return std::make_shared<models::ConvNet>(o);
@@ -286,7 +303,7 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
   double in = 1, n = 0;
   for (int64_t d : input_shape) in *= static_cast<double>(d);
   if (a.model == "mlp") {
-    for (int64_t h : parse_list(a.hidden, "hidden"))
+    for (int64_t h : parse_list(hidden_widths(a), "hidden"))
       n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
     return n + (in + 1) * static_cast<double>(num_classes);
   }
@@ -299,7 +316,7 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
   }
   const models::ConvNetOptions defaults;
   double c = input_shape.empty() ? 1 : static_cast<double>(input_shape[0]), hw = in / c;
-  const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(defaults.hidden);
+  const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(cnn_hidden(a));
   for (int64_t out : parse_list(a.channels, "channels")) {
     n += c * static_cast<double>(out) * k * k + 2 * static_cast<double>(out);  // conv and batch norm
     c = static_cast<double>(out), hw /= 4;
@@ -362,7 +379,7 @@ int run_train(TrainArgs a) {
     num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
   if (a.model == "mlp")
-    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + a.hidden);
+    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + hidden_widths(a));
   else
     check_model_fits(classifier_parameters(a, input_shape, num_classes), "--channels " + a.channels);
   // A checkpoint written before flags were recorded rebuilds its own model.
@@ -434,7 +451,9 @@ void check_train_args(const TrainArgs& a) {
         "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale", "--sigmoid-bias", "--moba-block",
         "--moba-topk", "--moba-key-conv", "--untied", "--reference-attention"})
     TANGENT_CHECK(lm || !given(f), "train: ", f, " is for --model transformer, not ", a.model);
-  for (const char* f : {"--hidden", "--activation", "--ntk"})
+  TANGENT_CHECK(a.model == "mlp" || a.model == "cnn" || !given("--hidden"),
+                "train: --hidden is for --model mlp or cnn, not ", a.model);
+  for (const char* f : {"--activation", "--ntk"})
     TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
   TANGENT_CHECK(a.model == "cnn" || a.model == "lie" || !given("--channels"),
                 "train: --channels is for --model cnn or lie, not ", a.model);
@@ -494,7 +513,9 @@ Run add_train(CLI::App& app) {
   app.add_option("--seed", a->options.seed, "random seed (initialisation, data order, dropout)")
       ->check(integer(0, std::numeric_limits<int64_t>::max()));
   app.add_option("--out", a->out, "output directory")->required()->check(output_dir());
-  app.add_option("--hidden", a->hidden, "mlp: hidden widths, comma separated (empty: no hidden layer)")
+  app.add_option("--hidden", a->hidden,
+                 "mlp: hidden widths, comma separated (empty: no hidden layer; default 256,256); cnn: the dense "
+                 "layer's width (default 128)")
       ->check(integer_list(1, kMaxSize, true));
   app.add_option("--group", a->lie.group, "lie: the group, sl2 or gl2")->check(CLI::IsMember({"sl2", "gl2"}));
   app.add_option("--samples", a->lie.samples, "lie: group samples per layer (N)")->check(integer(1, 1024));
