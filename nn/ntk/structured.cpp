@@ -103,7 +103,9 @@ struct Layer {
   bool use_weight_space = false;    // for shared weights (D > 1), see the header comment
   // per forward
   Tensor input, output;
+  Tensor input_root;  // the input in the graph, when the layer runs its own backward (rule.input_cotangents)
   int calls = 0;
+  int64_t order = 0;       // call order in the forward
   bool unbatched = false;  // discovery: input or output without the probe's batch dim first
 };
 
@@ -307,6 +309,8 @@ class Structured {
           if (!out.defined()) return Tensor();
           Tensor y = out.detach();
           if (y.is_floating_point()) y.requires_grad_(true);
+          l->input = in.detach();  // for probe_features()
+          l->output = y;
           return y;
         }));
       }
@@ -353,10 +357,10 @@ class Structured {
   Features features(const Tensor& x) {
     const int64_t n = x.size(0), O = outputs_;
     for (auto& layer : layers_) {
-      layer.input = layer.output = Tensor();
+      layer.input = layer.input_root = layer.output = Tensor();
       layer.calls = 0;
     }
-    std::vector<Tensor> cotangents;  // per layer [n, O, ...]
+    std::vector<Tensor> cotangents(layers_.size());  // per layer [n, O, ...]
     {
       PassGuard guard;
       for (const auto& kv : params_)
@@ -364,56 +368,98 @@ class Structured {
           p.requires_grad_(false);
           guard.params.push_back(p);
         }
+      int64_t calls = 0;
       for (auto& layer : layers_) {
         Layer* l = &layer;
-        guard.hooks.emplace_back(
-            layer.module, layer.module->register_forward_hook([l](nn::Module&, const Tensor& in, const Tensor& out) {
-              ++l->calls;
-              l->input = in.detach();
-              Tensor y = out;
-              if (!y.requires_grad()) {
-                y = out.detach();
-                y.requires_grad_(true);
-              }
-              l->output = y;
-              return y;
-            }));
+        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(
+                                                   [l, &calls](nn::Module&, const Tensor& in, const Tensor& out) {
+                                                     ++l->calls;
+                                                     l->order = calls++;
+                                                     l->input = in.detach();
+                                                     // A layer that runs its own backward (batched over the outputs) is
+                                                     // cut out of the graph: its output is a fresh leaf and its input a
+                                                     // root of the graph before it. A layer whose output needs no grad
+                                                     // (nothing before it does) starts the graph with a leaf too.
+                                                     const bool cut = static_cast<bool>(l->rule.input_cotangents);
+                                                     if (cut && in.requires_grad()) l->input_root = in;
+                                                     Tensor y = out;
+                                                     if (cut || !y.requires_grad()) {
+                                                       y = out.detach();
+                                                       y.requires_grad_(true);
+                                                     }
+                                                     l->output = y;
+                                                     return y;
+                                                   }));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(x);
       TANGENT_CHECK(f.defined() && f.numel() == n * O, "empirical_ntk: the model gave ", f.shape(), " for ", n,
                     " examples but ", O, " outputs per example for one");
-      std::vector<Tensor> targets;
-      std::vector<size_t> which;
-      for (size_t l = 0; l < layers_.size(); ++l) {
+      for (size_t l = 0; l < layers_.size(); ++l)
         TANGENT_CHECK(layers_[l].calls == 1, "empirical_ntk: ", layers_[l].module->type_name(), " '", layers_[l].prefix,
                       "' was called ", layers_[l].calls, " times in a forward (once expected)");
-        if (layers_[l].output.requires_grad()) {
-          targets.push_back(layers_[l].output);
-          which.push_back(l);
-        }
-      }
-      std::vector<std::vector<Tensor>> per(layers_.size());
-      if (f.requires_grad() && !targets.empty()) {
-        for (int64_t o = 0; o < O; ++o) {
-          Tensor seed = zeros({n, O}, f.dtype());
-          seed.select(1, o).fill_(1.0);
-          const auto g = autograd::grad({f}, targets, {seed.reshape(f.shape())}, o + 1 < O, false, true);
-          for (size_t t = 0; t < g.size(); ++t) per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
-        }
-      }
+      if (f.requires_grad()) backward(f, n, &cotangents);
       int64_t transient = 0;
-      for (size_t l = 0; l < layers_.size(); ++l) {
-        cotangents.push_back(per[l].empty() ? Tensor() : stack(per[l], 1));
-        if (cotangents.back().defined())
-          transient += 2 * cotangents.back().numel() * static_cast<int64_t>(element_size(f.dtype()));
-      }
+      for (const auto& g : cotangents)
+        if (g.defined()) transient += 2 * g.numel() * static_cast<int64_t>(element_size(g.dtype()));
       transient_bytes_ = std::max(transient_bytes_, transient);  // the O seeds' cotangents, stacked
     }
     Features out;
     NoGradGuard no_grad;
     for (size_t l = 0; l < layers_.size(); ++l)
       if (cotangents[l].defined()) layer_terms(layers_[l], cotangents[l], n, &out);
+    for (auto& layer : layers_) layer.input = layer.input_root = layer.output = Tensor();
+    return out;
+  }
+
+  // The output cotangents d f_o / d y of every layer for all O outputs ([n, O, ...] in `cotangents`), layers in
+  // reverse call order. The graph holds only the segments between cut layers (and through layers without a
+  // batched backward); each segment runs once per output, each cut layer's backward once for all outputs.
+  void backward(const Tensor& f, int64_t n, std::vector<Tensor>* cotangents) {
+    const int64_t O = outputs_;
+    // Roots of the graph with their cotangents [n, O, <the root's dims but the batch>]: the model output with the
+    // standard basis, then the inputs of cut layers as their cotangents become known.
+    std::vector<Tensor> roots{f}, root_cotangents;
+    {
+      Tensor seeds = zeros({n, O, O}, f.dtype());
+      for (int64_t o = 0; o < O; ++o) seeds.select(1, o).select(1, o).fill_(1.0);
+      root_cotangents.push_back(seeds);
+    }
+    std::vector<size_t> order;
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (layers_[l].output.requires_grad()) order.push_back(l);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return layers_[a].order > layers_[b].order; });
+    for (size_t l : order) {
+      Layer& layer = layers_[l];
+      std::vector<Tensor> per;
+      for (int64_t o = 0; o < O; ++o) {
+        std::vector<Tensor> seeds;
+        for (size_t r = 0; r < roots.size(); ++r)
+          seeds.push_back(root_cotangents[r].select(1, o).reshape(roots[r].shape()));
+        const Tensor g = autograd::grad(roots, {layer.output}, seeds, true, false, true)[0];
+        per.push_back(g.defined() ? g : zeros_like(layer.output));
+      }
+      (*cotangents)[l] = stack(per, 1);
+      if (layer.input_root.defined()) {
+        NoGradGuard no_grad;
+        roots.push_back(layer.input_root);
+        root_cotangents.push_back(layer.rule.input_cotangents(*layer.module, layer.input, (*cotangents)[l]));
+      }
+    }
+  }
+
+  // The features of the two examples of discover()'s forward, from the inputs and outputs it recorded: the rules
+  // run on zero cotangents, so only the sizes mean anything (to plan tiles without a backward pass).
+  Features probe_features() {
+    Features out;
+    NoGradGuard no_grad;
+    for (auto& layer : layers_) {
+      if (!layer.output.defined() || layer.unbatched) continue;
+      const Shape& y = layer.output.shape();
+      Shape shape{y[0], outputs_};
+      for (size_t d = 1; d < y.size(); ++d) shape.push_back(y[d]);
+      layer_terms(layer, zeros(shape, layer.output.dtype()), layer.output.size(0), &out);
+    }
     for (auto& layer : layers_) layer.input = layer.output = Tensor();
     return out;
   }
@@ -525,8 +571,8 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
 
   // Tile size: features of the row and column tiles plus the pair's working Grams within the budget.
   const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
-  const Features probe = s.features(rows(x1, 0, 1));
-  const int64_t per_example = std::max<int64_t>(1, bytes_of(probe));
+  const Features probe = s.probe_features();  // two examples
+  const int64_t per_example = std::max<int64_t>(1, bytes_of(probe) / 2);
   const int64_t inner = options.mode == Mode::Full ? outputs * outputs : options.mode == Mode::Diagonal ? outputs : 1;
   const int64_t per_pair = s.pair_bytes_per_example2(probe, options.mode) + inner * 8 * 3;
   int64_t tile = options.tile;

@@ -112,6 +112,25 @@ void BM_cnn_trace_jacobian_n50(benchmark::State& state) {
 }
 BENCHMARK(BM_cnn_trace_jacobian_n50)->Unit(benchmark::kMillisecond)->Iterations(1);
 
+// The sgemm reference: float32 C [M, N] = A [M, K] B [N, K]^T through ops::mm (oneDNN), GFLOP/s as a counter.
+void BM_sgemm(benchmark::State& state) {
+  const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
+  manual_seed(0);
+  const Tensor a = randn({M, K}), b = randn({N, K});
+  for (auto _ : state) {
+    Tensor c = mm(a, b.t());
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  state.counters["gflops"] =
+      benchmark::Counter(2.0 * M * K * N, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_sgemm)
+    ->Args({16, 2048, 2048})
+    ->Args({128, 2048, 2048})
+    ->Args({256, 2048, 2048})
+    ->Args({1024, 1024, 1024})
+    ->Unit(benchmark::kMillisecond);
+
 void BM_mlp_trace_structured_n10000(benchmark::State& state) {
   manual_seed(0);
   auto model = mlp(784, {512, 512}, 10, false);
