@@ -134,6 +134,15 @@ int64_t bytes_of(const Features& f) {
   return b;
 }
 
+// Examples [start, start + length) of every term (views).
+Features narrow_features(const Features& f, int64_t start, int64_t length) {
+  Features out = f;
+  for (auto& t : out)
+    for (Tensor* x : {&t.G, &t.a, &t.g})
+      if (x->defined()) *x = x->narrow(0, start, length);
+  return out;
+}
+
 // Weight-space features of a shared weight: G[i, o] = g[i, o]^T a[i] flattened ([n, O, C*K]).
 Tensor per_example_weight_grad(const Tensor& a, const Tensor& g) {
   const int64_t n = g.size(0), O = g.size(1), D = g.size(2), C = g.size(3), K = a.size(2);
@@ -259,15 +268,22 @@ class TileFeatures : public LayerFeatures {
   Features* out_;
 };
 
-class Structured {
+class Structured : public StructuredNtk {
  public:
-  Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-             const NtkOptions& options)
-      : model_(model), params_(params), outputs_(outputs), options_(options) {}
+  Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, const NtkOptions& options)
+      : model_(model), params_(params), options_(options) {}
 
-  // Finds the layers with a rule and the parameters they cover; the rest go to `uncovered` with a reason. `probe`
-  // is a batch of two examples.
-  void discover(const Tensor& probe, std::vector<std::string>* uncovered, std::vector<std::string>* reasons) {
+  int64_t outputs() const override { return outputs_; }
+  const std::vector<std::string>& uncovered() const override { return uncovered_; }
+  const std::vector<std::string>& reasons() const override { return reasons_; }
+  int64_t run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+              const NtkProgress& progress) override;
+
+  // Finds the layers with a rule and the parameters they cover (the rest go to uncovered() with a reason) and the
+  // model's outputs per example. `probe` is a batch of two examples.
+  void discover(const Tensor& probe) {
+    std::vector<std::string>* uncovered = &uncovered_;
+    std::vector<std::string>* reasons = &reasons_;
     std::map<const void*, int> uses;
     for (auto& [name, p] : model_.named_parameters()) ++uses[p.impl()];
     std::map<std::string, std::string> owner_reason;  // parameter -> why not covered
@@ -316,6 +332,7 @@ class Structured {
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(probe);
+      outputs_ = outputs_per_example(f, 2);
       used_outside = reached_leaves(f);
     }
     for (auto& layer : candidates) {
@@ -550,7 +567,8 @@ class Structured {
 
   nn::Module& model_;
   const std::vector<std::pair<std::string, Tensor>>& params_;
-  int64_t outputs_;
+  int64_t outputs_ = 0;
+  std::vector<std::string> uncovered_, reasons_;
   const NtkOptions& options_;
   std::vector<Layer> layers_;
   int64_t plan_n_ = 128;
@@ -559,13 +577,20 @@ class Structured {
 
 }  // namespace
 
-int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric,
-                       const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-                       const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
-                       std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run) {
-  Structured s(model, params, outputs, options);
-  s.discover(cat({rows(x1, 0, 1), rows(x1, 0, 1)}, 0), uncovered, reasons);
-  if (dry_run || s.empty()) return 0;
+std::unique_ptr<StructuredNtk> discover_structured(nn::Module& model,
+                                                   const std::vector<std::pair<std::string, Tensor>>& params,
+                                                   const NtkOptions& options, const Tensor& x1) {
+  auto s = std::make_unique<Structured>(model, params, options);
+  s->discover(cat({rows(x1, 0, 1), rows(x1, 0, 1)}, 0));
+  return s;
+}
+
+int64_t Structured::run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+                        const NtkProgress& progress) {
+  if (layers_.empty()) return 0;
+  Structured& s = *this;
+  const NtkOptions& options = options_;
+  const int64_t outputs = outputs_;
   const int64_t N1 = x1.size(0), N2 = symmetric ? N1 : x2.size(0);
   s.plan(std::max(N1, N2));
 
@@ -594,6 +619,12 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
     if (cache_all) cache[t] = f;
     return f;
   };
+  // Two single tiles (x2 != x1): one pass on both, so the forward and the batched backwards run on twice the rows.
+  if (!symmetric && tiles1.size() == 1 && tiles2.size() == 1) {
+    const Features both = s.features(cat({x1, x2}, 0));
+    cache1[0] = narrow_features(both, 0, N1);
+    cache2[0] = narrow_features(both, N1, N2);
+  }
   int64_t peak = 0;
   Features row;
   size_t row_index = static_cast<size_t>(-1);
