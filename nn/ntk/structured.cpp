@@ -22,6 +22,7 @@
 // reading an embedding table directly), and its term (J_a + J_b)(J_a + J_b)^T has cross terms no per-module rule
 // gives; it is left to the jacobian method (Method::Auto) or named in an Error (Method::Structured).
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -476,8 +477,30 @@ class Structured : public StructuredNtk {
       Shape shape{y[0], outputs_};
       for (size_t d = 1; d < y.size(); ++d) shape.push_back(y[d]);
       layer_terms(layer, zeros(shape, layer.output.dtype()), layer.output.size(0), &out);
+      const int64_t bytes = layer.output.numel() / y[0] * static_cast<int64_t>(element_size(layer.output.dtype()));
+      chunk_ = std::min(chunk_, std::max<int64_t>(16, kChunkBytes / std::max<int64_t>(1, bytes)));
     }
     for (auto& layer : layers_) layer.input = layer.output = Tensor();
+    return out;
+  }
+
+  // features() on chunks of at most chunk_ examples, concatenated: the backward passes then allocate tensors of a
+  // few MB (fresh allocations of tens of MB cost more in page faults than the arithmetic on them).
+  Features features_chunked(const Tensor& x) {
+    const int64_t n = x.size(0);
+    if (n <= chunk_) return features(x);
+    std::vector<Features> parts;
+    for (int64_t s = 0; s < n; s += chunk_) parts.push_back(features(rows(x, s, std::min(chunk_, n - s))));
+    Features out = parts[0];
+    for (size_t t = 0; t < out.size(); ++t) {
+      Term& term = out[t];
+      for (Tensor Term::*m : {&Term::G, &Term::a, &Term::g}) {
+        if (!(term.*m).defined()) continue;
+        std::vector<Tensor> pieces;
+        for (const auto& p : parts) pieces.push_back(p[t].*m);
+        term.*m = cat(pieces, 0);
+      }
+    }
     return out;
   }
 
@@ -572,6 +595,9 @@ class Structured : public StructuredNtk {
   const NtkOptions& options_;
   std::vector<Layer> layers_;
   int64_t plan_n_ = 128;
+  // Examples per backward pass, from the largest layer output per example (probe_features()).
+  static constexpr int64_t kChunkBytes = int64_t{8} << 20;
+  int64_t chunk_ = std::numeric_limits<int64_t>::max();
   int64_t transient_bytes_ = 0;
 };
 
@@ -615,13 +641,13 @@ int64_t Structured::run(const Tensor& x1, const Tensor& x2, bool symmetric, Kern
     const auto& tiles = second ? tiles2 : tiles1;
     auto& cache = second ? cache2 : cache1;
     if (!cache[t].empty()) return cache[t];
-    Features f = s.features(rows(second ? x2 : x1, tiles[t].first, tiles[t].second));
+    Features f = s.features_chunked(rows(second ? x2 : x1, tiles[t].first, tiles[t].second));
     if (cache_all) cache[t] = f;
     return f;
   };
   // Two single tiles (x2 != x1): one pass on both, so the forward and the batched backwards run on twice the rows.
   if (!symmetric && tiles1.size() == 1 && tiles2.size() == 1) {
-    const Features both = s.features(cat({x1, x2}, 0));
+    const Features both = s.features_chunked(cat({x1, x2}, 0));
     cache1[0] = narrow_features(both, 0, N1);
     cache2[0] = narrow_features(both, N1, N2);
   }
