@@ -383,6 +383,26 @@ TEST(Ntk, MethodsAgreeOnCnn) {
   EXPECT_TRUE(model->is_training());  // restored
 }
 
+// A conv output of 512 KB per example: the structured method runs its backward passes on chunks of 16 examples
+// (8 MB per tensor), so 20 examples take two chunks, and x1 != x2 (one pass on both, 26 examples) two.
+TEST(Ntk, ChunkedBackwardPassesAgree) {
+  manual_seed(12);
+  auto model = std::make_shared<nn::Sequential>();
+  model->push_back(std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1));
+  model->push_back(std::make_shared<nn::ReLU>());
+  model->push_back(std::make_shared<nn::AvgPool2d>(16));
+  model->push_back(std::make_shared<nn::Flatten>());
+  model->push_back(std::make_shared<nn::Linear>(32 * 4 * 4, 3));
+  const Tensor x1 = randn({20, 1, 64, 64}), x2 = randn({6, 1, 64, 64});
+  for (Mode mode : {Mode::Full, Mode::Trace}) {
+    const auto jac = run(*model, x1, x2, mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(run(*model, x1, x2, mode, Method::Structured).kernel, jac.kernel), 1e-5);
+    const auto sym = run(*model, x1, Tensor(), mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(run(*model, x1, Tensor(), mode, Method::Structured).kernel, sym.kernel), 1e-5);
+    EXPECT_GT(values(jac.kernel.abs().sum())[0], 0.0);
+  }
+}
+
 TEST(Ntk, MethodsAgreeOnSequenceModel) {
   manual_seed(10);
   SeqModel model;
