@@ -1,9 +1,16 @@
 // The structured method (Novak et al. 2022, "Fast finite width neural tangent kernel"). For a tile of examples one
-// forward pass records, through forward hooks, the input and the output of every layer with a rule; then O
-// backward passes (one per output seed, all examples at once: examples do not interact in eval mode) give the
-// output cotangents g = d f_o / d y of those layers. Parameters are switched to requires_grad=false for the pass,
-// so no weight gradient is computed; each hooked layer's output is turned into a graph leaf when nothing before it
-// requires grad, so the backward passes stop at the first layer.
+// forward pass records, through forward hooks, the input and the output of every layer with a rule; a backward
+// sweep then gives the output cotangents g = d f_o / d y of those layers for all O outputs (all examples at once:
+// examples do not interact in eval mode). Parameters are switched to requires_grad=false for the pass, so no
+// weight gradient is computed. A layer whose rule has input_cotangents (Linear, Conv2d) is cut out of the graph:
+// its output becomes a fresh leaf and its input a root, and the sweep runs its backward itself, once for the O
+// outputs stacked (one GEMM of n * O rows instead of O GEMMs of n rows). The sweep visits the layers in reverse
+// call order; each layer's output cotangent is one autograd::grad per output from the roots known so far (the
+// model output with the standard basis, the inputs of the cut layers after it), which runs only the weight-free
+// segments between cut layers (and layers without input_cotangents). Any other hooked layer's output is a leaf
+// when nothing before it requires grad, so the sweep stops at the first layer. Tiles go through in chunks whose
+// largest layer output stays near 8 MB (fresh allocations of tens of MB cost more in page faults than the
+// arithmetic on them), and x1 != x2 in single tiles in one pass (twice the GEMM rows).
 //
 // The rules live beside the layers (nn/ntk/structured_rule.h: Linear in nn/linear.cpp, Conv2d in nn/conv.cpp, the
 // norms in nn/norm.cpp, Embedding in nn/embedding.cpp); each states its parameters' features in one of three forms
