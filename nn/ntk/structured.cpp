@@ -396,25 +396,10 @@ class Structured : public StructuredNtk {
       int64_t calls = 0;
       for (auto& layer : layers_) {
         Layer* l = &layer;
-        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(
-                                                   [l, &calls](nn::Module&, const Tensor& in, const Tensor& out) {
-                                                     ++l->calls;
-                                                     l->order = calls++;
-                                                     l->input = in.detach();
-                                                     // A layer that runs its own backward (batched over the outputs) is
-                                                     // cut out of the graph: its output is a fresh leaf and its input a
-                                                     // root of the graph before it. A layer whose output needs no grad
-                                                     // (nothing before it does) starts the graph with a leaf too.
-                                                     const bool cut = static_cast<bool>(l->rule.input_cotangents);
-                                                     if (cut && in.requires_grad()) l->input_root = in;
-                                                     Tensor y = out;
-                                                     if (cut || !y.requires_grad()) {
-                                                       y = out.detach();
-                                                       y.requires_grad_(true);
-                                                     }
-                                                     l->output = y;
-                                                     return y;
-                                                   }));
+        auto hook = [l, &calls](nn::Module&, const Tensor& in, const Tensor& out) {
+          return record(*l, calls++, in, out);
+        };
+        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(hook));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(x);
@@ -435,6 +420,24 @@ class Structured : public StructuredNtk {
       if (cotangents[l].defined()) layer_terms(layers_[l], cotangents[l], n, &out);
     for (auto& layer : layers_) layer.input = layer.input_root = layer.output = Tensor();
     return out;
+  }
+
+  // The forward hook of features(): records the layer's call, input and output. A layer that runs its own backward
+  // (batched over the outputs) is cut out of the graph: its output becomes a fresh leaf and its input a root of the
+  // graph before it. A layer whose output needs no grad (nothing before it does) starts the graph with a leaf too.
+  static Tensor record(Layer& l, int64_t order, const Tensor& in, const Tensor& out) {
+    ++l.calls;
+    l.order = order;
+    l.input = in.detach();
+    const bool cut = static_cast<bool>(l.rule.input_cotangents);
+    if (cut && in.requires_grad()) l.input_root = in;
+    Tensor y = out;
+    if (cut || !y.requires_grad()) {
+      y = out.detach();
+      y.requires_grad_(true);
+    }
+    l.output = y;
+    return y;
   }
 
   // The output cotangents d f_o / d y of every layer for all O outputs ([n, O, ...] in `cotangents`), layers in
