@@ -194,6 +194,24 @@ TEST(Conv2d, ErrorsNameTheOpAndShapes) {
             std::string::npos);
 }
 
+TEST(Conv2d, InputGradMatchesAutogradAndNamesMismatches) {
+  manual_seed(4);
+  // Strided, padded, dilated and grouped.
+  const Tensor x = randn({2, 4, 7, 8}, kFloat64).requires_grad_(true), w = randn({6, 2, 3, 2}, kFloat64);
+  const Tensor y = conv2d(x, w, Tensor(), {2, 1}, {1, 0}, {1, 2}, 2);
+  const Tensor g = randn(y.shape(), kFloat64);
+  const Tensor want = autograd::grad({y}, {x}, {g})[0];
+  expect_close(conv2d_input_grad(g, w, {7, 8}, {2, 1}, {1, 0}, {1, 2}, 2), want, 1e-12);
+  // float32 on oneDNN against the float64 result.
+  expect_close(conv2d_input_grad(g.to(kFloat32), w.to(kFloat32), {7, 8}, {2, 1}, {1, 0}, {1, 2}, 2), want, 1e-4);
+  const std::string size = error_message([&] { conv2d_input_grad(g, w, {9, 8}, {2, 1}, {1, 0}, {1, 2}, 2); });
+  EXPECT_NE(size.find("conv2d_input_grad"), std::string::npos) << size;
+  EXPECT_NE(size.find("9x8"), std::string::npos) << size;
+  const std::string ch = error_message([&] { conv2d_input_grad(g, randn({5, 2, 3, 2}, kFloat64), {7, 8}); });
+  EXPECT_NE(ch.find("[5, 2, 3, 2]"), std::string::npos) << ch;
+  EXPECT_NE(ch.find("[2, 6, 4, 6]"), std::string::npos) << ch;
+}
+
 // ---------------------------------------------------------------- pooling
 TEST(Pool2d, MaxPoolValuesAndIndicesDriveTheGradient) {
   manual_seed(5);

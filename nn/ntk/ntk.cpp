@@ -82,6 +82,18 @@ void check_inputs(nn::Module& model, const Tensor& x1, const Tensor& x2, const N
 
 }  // namespace
 
+namespace detail {
+
+int64_t outputs_per_example(const Tensor& f, int64_t batch) {
+  TANGENT_CHECK(f.defined() && f.numel() >= 1 && f.is_floating_point(),
+                "empirical_ntk: the model must return floating outputs, got ", f.defined() ? f.shape() : Shape{});
+  TANGENT_CHECK(f.dim() >= 1 && f.size(0) == batch, "empirical_ntk: the model output ", f.shape(),
+                " has no batch dim for a batch of ", batch);
+  return f.numel() / batch;
+}
+
+}  // namespace detail
+
 NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, const NtkOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   check_inputs(model, x1, x2, options);
@@ -96,16 +108,22 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
   TANGENT_CHECK(!params.empty(), "empirical_ntk: the model has no trainable parameters");
 
   detail::EvalModeGuard eval_mode(model);
+  std::unique_ptr<detail::StructuredNtk> structured;
   int64_t outputs = 0;
-  {
+  if (options.method != Method::Jacobian) {
+    structured = detail::discover_structured(model, params, options, x1);
+    outputs = structured->outputs();
+    const auto& uncovered = structured->uncovered();
+    if (options.method == Method::Structured && !uncovered.empty()) {
+      std::string list;
+      for (size_t i = 0; i < uncovered.size(); ++i)
+        list += (i ? "; " : "") + uncovered[i] + " (" + structured->reasons()[i] + ")";
+      TANGENT_FAIL("empirical_ntk: the structured method has no rule for ", list,
+                   "; use method auto (falls back to the jacobian method for these) or jacobian");
+    }
+  } else {
     NoGradGuard no_grad;
-    const Tensor probe = model(detail::rows(x1, 0, 1));
-    TANGENT_CHECK(probe.defined() && probe.numel() >= 1 && probe.is_floating_point(),
-                  "empirical_ntk: the model must return floating outputs, got ",
-                  probe.defined() ? probe.shape() : Shape{});
-    TANGENT_CHECK(probe.dim() >= 1 && probe.size(0) == 1, "empirical_ntk: the model output ", probe.shape(),
-                  " has no batch dim for a batch of one");
-    outputs = probe.numel();
+    outputs = detail::outputs_per_example(model(detail::rows(x1, 0, 1)), 1);
   }
 
   std::vector<std::string> names;
@@ -114,20 +132,11 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
   detail::KernelAccumulator acc(options.mode, x1.size(0), other.size(0), outputs, symmetric, names);
 
   NtkResult result;
-  std::vector<std::string> uncovered, reasons;
+  std::vector<std::string> uncovered;
   int64_t peak = 0;
-  if (options.method != Method::Jacobian) {
-    detail::structured_ntk(model, x1, other, symmetric, params, outputs, options, acc, options.progress, &uncovered,
-                           &reasons, /*dry_run=*/true);
-    if (options.method == Method::Structured && !uncovered.empty()) {
-      std::string list;
-      for (size_t i = 0; i < uncovered.size(); ++i) list += (i ? "; " : "") + uncovered[i] + " (" + reasons[i] + ")";
-      TANGENT_FAIL("empirical_ntk: the structured method has no rule for ", list,
-                   "; use method auto (falls back to the jacobian method for these) or jacobian");
-    }
-    if (uncovered.size() < params.size())
-      peak = detail::structured_ntk(model, x1, other, symmetric, params, outputs, options, acc, options.progress,
-                                    &uncovered, &reasons, /*dry_run=*/false);
+  if (structured) {
+    uncovered = structured->uncovered();
+    if (uncovered.size() < params.size()) peak = structured->run(x1, other, symmetric, acc, options.progress);
   }
   detail::JacobianPlan plan;
   plan.outputs = outputs;

@@ -6,6 +6,7 @@
 // (row o: d f_o / d theta for one parameter tensor, flattened); "position-space" features are layer inputs (or
 // im2col patches) a [n, D, K] with output cotangents g [n, O, D, C] (D: positions sharing the weight).
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,11 +78,25 @@ struct JacobianPlan {
 int64_t jacobian_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric, const JacobianPlan& plan,
                      const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress);
 
-// The structured method for every parameter a rule covers; names of the parameters it could not cover are
-// returned in `uncovered` (with the reason, for error messages, in `reasons`). Returns the peak working bytes.
-int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric,
-                       const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-                       const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
-                       std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run);
+// The model's outputs per example from its output `f` for a batch of `batch` examples (checks f has the batch
+// dim first and is floating).
+int64_t outputs_per_example(const Tensor& f, int64_t batch);
+
+// The structured method in two steps. discover_structured runs one forward (x1's first example, twice) to find the
+// layers with a rule, the parameters they cover and the model's outputs per example; run() then accumulates the
+// covered parameters' terms into `acc` and returns the peak working bytes. `params` and `options` must outlive it.
+class StructuredNtk {
+ public:
+  virtual ~StructuredNtk() = default;
+  virtual int64_t outputs() const = 0;
+  // Parameters no rule covers, with the reasons (for error messages).
+  virtual const std::vector<std::string>& uncovered() const = 0;
+  virtual const std::vector<std::string>& reasons() const = 0;
+  virtual int64_t run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+                      const NtkProgress& progress) = 0;
+};
+std::unique_ptr<StructuredNtk> discover_structured(nn::Module& model,
+                                                   const std::vector<std::pair<std::string, Tensor>>& params,
+                                                   const NtkOptions& options, const Tensor& x1);
 
 }  // namespace tangent::ntk::detail
