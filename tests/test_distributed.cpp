@@ -6,8 +6,20 @@
 #include <functional>
 #include <vector>
 
+#include <cstdio>
+#include <cstring>
+
+#include "autograd/grad_mode.h"
+#include "core/generator.h"
+#include "models/mlp.h"
+#include "nn/checkpoint.h"
+#include "nn/data/dataloader.h"
+#include "nn/distributed/ddp.h"
 #include "nn/distributed/process_group.h"
+#include "nn/trainer.h"
+#include "ops/elementwise.h"
 #include "ops/factory.h"
+#include "ops/shape_ops.h"
 #include "support/errors.h"
 
 namespace tangent {
@@ -198,6 +210,151 @@ TEST(Distributed, BarrierAndAsyncAllReduce) {
 
 TEST(Distributed, TimeoutMustBePositive) {
   testing::expect_error([] { group()->set_timeout(0); }, {"timeout must be positive"});
+}
+
+// ---- the sampler ----
+
+TEST(DistributedSampler, ShardsAreDisjointEqualAndCoverTheEpochBatchByBatch) {
+  // 3 shards of 11 examples: 3 each, positions r, r + 3, r + 6 of the epoch's order; the last 2 are dropped.
+  auto ds = std::make_shared<data::TensorDataset>(arange(0, 11).to(kFloat32).reshape({11, 1}));
+  data::DataLoader whole(ds, {6, true, 3, false});
+  std::vector<std::vector<int64_t>> shards;
+  for (int64_t r = 0; r < 3; ++r) {
+    data::DataLoaderOptions o{2, true, 3, false};
+    o.num_shards = 3;
+    o.shard = r;
+    data::DataLoader l(ds, o);
+    EXPECT_EQ(l.examples_per_epoch(), 3);
+    EXPECT_EQ(l.num_batches(), 2);  // 2 + a partial batch of 1, on every shard alike
+    shards.push_back(l.order(4));
+  }
+  const std::vector<int64_t> order = whole.order(4);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(shards[r][i], order[r + 3 * i]) << "shard " << r << " item " << i;
+  data::DataLoaderOptions bad{2, true, 3, false};
+  bad.num_shards = 2;
+  bad.shard = 2;
+  testing::expect_error([&] { data::DataLoader l(ds, bad); }, {"DataLoader", "shard 2 of 2"});
+}
+
+// ---- data-parallel training ----
+
+std::shared_ptr<data::TensorDataset> blobs(int64_t n, uint64_t seed) {
+  Generator gen(seed);
+  Generator center_gen(98);
+  const Tensor centers = mul(randn({3, 8}, {}, &center_gen), 3.0);
+  const Tensor labels = randint(0, 3, {n}, kInt64, &gen);
+  const Tensor x = add(index_select(centers, 0, labels), randn({n, 8}, {}, &gen));
+  return std::make_shared<data::TensorDataset>(x, labels);
+}
+
+std::shared_ptr<models::MLP> mlp(double dropout) {
+  manual_seed(11);
+  models::MLPOptions o;
+  o.input_shape = {8};
+  o.hidden = {16, 16};
+  o.out_features = 3;
+  o.dropout = dropout;
+  return std::make_shared<models::MLP>(o);
+}
+
+nn::TrainOptions sgd(int64_t batch, int64_t epochs) {
+  nn::TrainOptions t;
+  t.epochs = epochs;
+  t.batch_size = batch;
+  t.optimizer = "sgd";
+  t.schedule = "constant";
+  t.lr = 0.05;
+  t.seed = 5;
+  return t;
+}
+
+TEST(DistributedTraining, EqualsOneProcessOnTheConcatenatedBatches) {
+  auto g = group();
+  const int K = g->size();
+  const int64_t b = 8;
+  auto ds = blobs(96, 1);  // divisible by K = 1, 2, 3, 4: no example dropped
+  // The reference: one process, batches of K * b, no group.
+  auto ref = mlp(0.0);
+  nn::Trainer single(ref, "mlp", ref->config(), ds, nullptr, sgd(K * b, 2));
+  // Data-parallel: batches of b per rank. Start from other weights on rank > 0: the broadcast must fix them.
+  auto dp = mlp(0.0);
+  if (g->rank() > 0) {
+    NoGradGuard no_grad;
+    for (auto& p : dp->parameters()) p.copy_(full_like(p, 0.5));
+  }
+  nn::TrainOptions o = sgd(b, 2);
+  o.group = g;
+  nn::Trainer parallel(dp, "mlp", dp->config(), ds, nullptr, o);
+  ASSERT_EQ(parallel.steps_per_epoch(), single.steps_per_epoch());
+  for (int e = 0; e < 2; ++e) {
+    const nn::EpochMetrics a = single.train_epoch();
+    const nn::EpochMetrics d = parallel.train_epoch();
+    EXPECT_NEAR(a.train_loss, d.train_loss, 1e-5) << "epoch " << e;  // metrics over all ranks
+    EXPECT_EQ(a.train_accuracy, d.train_accuracy) << "epoch " << e;
+  }
+  const auto pa = ref->named_parameters(), pd = dp->named_parameters();
+  ASSERT_EQ(pa.size(), pd.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    const auto va = values(pa[i].second), vd = values(pd[i].second);
+    double worst = 0;
+    for (size_t j = 0; j < va.size(); ++j) worst = std::max(worst, std::abs(va[j] - vd[j]));
+    EXPECT_LT(worst, 1e-5) << pa[i].first;
+  }
+  // Every rank ends with the same parameters, bit for bit.
+  for (auto& kv : pd) {
+    const Tensor mine = kv.second.detach().clone();
+    const Tensor root = mine.clone();
+    g->broadcast(root, 0);
+    EXPECT_EQ(std::memcmp(mine.raw_data(), root.raw_data(), static_cast<size_t>(mine.numel()) * 4), 0) << kv.first;
+  }
+}
+
+TEST(DistributedTraining, CheckpointResumesBitIdenticallyWithTheSameRanks) {
+  auto g = group();
+  const std::string path = "test_distributed_resume_" + std::to_string(g->size()) + ".tgt";
+  nn::TrainOptions o = sgd(8, 3);
+  o.group = g;
+  o.optimizer = "adam";
+  o.lr = 0.01;
+  auto ds = blobs(64, 2);
+  // One run of 3 epochs with dropout (per-rank streams), checkpointed after the first.
+  auto a = mlp(0.3);
+  nn::Trainer whole(a, "mlp", a->config(), ds, nullptr, o);
+  whole.train_epoch();
+  const nn::Checkpoint c = whole.checkpoint();  // collective
+  ASSERT_EQ(c.rank_rngs.size(), static_cast<size_t>(g->size() > 1 ? g->size() : 0));
+  if (g->rank() == 0) nn::save_checkpoint(path, c);
+  g->barrier();
+  whole.train_epoch();
+  whole.train_epoch();
+  // Resumed from the file in a fresh trainer (the generator elsewhere in between).
+  manual_seed(12345);
+  auto b = mlp(0.3);
+  nn::Trainer resumed(b, "mlp", b->config(), ds, nullptr, o);
+  resumed.restore(nn::load_checkpoint(path));
+  resumed.train_epoch();
+  resumed.train_epoch();
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    const Tensor x = pa[i].second.contiguous(), y = pb[i].second.contiguous();
+    EXPECT_EQ(std::memcmp(x.raw_data(), y.raw_data(), static_cast<size_t>(x.numel()) * 4), 0) << pa[i].first;
+  }
+  // Another number of ranks is refused, naming both counts.
+  nn::Checkpoint other = c;
+  other.rank_rngs.assign(static_cast<size_t>(g->size()) + 1, c.rng);
+  testing::expect_error([&] { resumed.restore(other); },
+                        {"resume", "written by " + std::to_string(g->size() + 1), "mpirun -np"});
+  g->barrier();
+  if (g->rank() == 0) std::remove(path.c_str());
+}
+
+TEST(DistributedTraining, EveryParameterMustGetAGradient) {
+  auto g = group();
+  auto model = mlp(0.0);
+  distributed::DistributedDataParallel ddp(g, model->named_parameters(), {});
+  EXPECT_GE(ddp.num_buckets(), 1u);
+  testing::expect_error([&] { ddp.synchronize(); }, {"DistributedDataParallel", "no gradient reached", "layers."});
 }
 
 }  // namespace
