@@ -9,10 +9,13 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "autograd/grad_mode.h"
+#include "nn/distributed/nccl_comm.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #endif
@@ -83,6 +86,12 @@ class MpiGroup final : public ProcessGroup {
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check(t, "all_reduce", op);
     NoGradGuard no_grad;
+    if (use_nccl(t)) {
+      const Tensor buf = device_buffer(t);
+      nccl_for(t).all_reduce(buf.raw_data(), buf.numel(), buf.dtype(), nccl_op(op), timeout_, label("all_reduce", t));
+      finish(t, buf);
+      return;
+    }
     const Tensor buf = stage(t, /*reduce=*/true);
     MPI_Request req;
     call(MPI_Iallreduce(MPI_IN_PLACE, buf.raw_data(), count(buf, "all_reduce"), mpi_type(buf.dtype()),
@@ -96,6 +105,12 @@ class MpiGroup final : public ProcessGroup {
     check(t, "reduce", ReduceOp::Sum);
     check_root(root, "reduce");
     NoGradGuard no_grad;
+    if (use_nccl(t)) {
+      const Tensor buf = device_buffer(t);
+      nccl_for(t).reduce(buf.raw_data(), buf.numel(), buf.dtype(), root, timeout_, label("reduce", t));
+      if (rank_ == root) finish(t, buf);
+      return;
+    }
     const Tensor buf = stage(t, /*reduce=*/true);
     MPI_Request req;
     const bool me = rank_ == root;
@@ -110,6 +125,12 @@ class MpiGroup final : public ProcessGroup {
     check(t, "broadcast", ReduceOp::Sum);
     check_root(root, "broadcast");
     NoGradGuard no_grad;
+    if (use_nccl(t)) {
+      const Tensor buf = device_buffer(t);
+      nccl_for(t).broadcast(buf.raw_data(), buf.numel(), buf.dtype(), root, timeout_, label("broadcast", t));
+      finish(t, buf);
+      return;
+    }
     const Tensor buf = stage(t, /*reduce=*/false);
     MPI_Request req;
     call(MPI_Ibcast(buf.raw_data(), count(buf, "broadcast"), mpi_type(buf.dtype()), root, comm_, &req), "broadcast", t);
@@ -120,6 +141,15 @@ class MpiGroup final : public ProcessGroup {
   Tensor all_gather(const Tensor& t) override {
     check(t, "all_gather", ReduceOp::Sum);
     NoGradGuard no_grad;
+    if (use_nccl(t)) {
+      const Tensor src = device_buffer(t);
+      Shape shape = t.shape();
+      shape.insert(0, size_);
+      const Tensor out = empty(shape, t.options());
+      nccl_for(t).all_gather(src.raw_data(), out.raw_data(), src.numel(), src.dtype(), timeout_,
+                             label("all_gather", t));
+      return out;
+    }
     const Tensor src = stage(t, /*reduce=*/false);
     Shape shape = t.shape();
     shape.insert(0, size_);
@@ -138,6 +168,15 @@ class MpiGroup final : public ProcessGroup {
     TANGENT_CHECK(t.dim() >= 1 && t.size(0) % size_ == 0, "distributed reduce_scatter (", rank_label(*this),
                   "): needs a tensor [K * m, ...] with K = ", size_, " ranks, got ", describe(t));
     NoGradGuard no_grad;
+    if (use_nccl(t)) {
+      const Tensor src = device_buffer(t);
+      Shape shape = t.shape();
+      shape[0] /= size_;
+      const Tensor out = empty(shape, t.options());
+      nccl_for(t).reduce_scatter(src.raw_data(), out.raw_data(), out.numel(), src.dtype(), nccl_op(op), timeout_,
+                                 label("reduce_scatter", t));
+      return out;
+    }
     const Tensor src = stage(t, /*reduce=*/true);
     Shape shape = t.shape();
     shape[0] /= size_;
@@ -205,6 +244,35 @@ class MpiGroup final : public ProcessGroup {
   }
   static MPI_Op reduce_op(DType d) { return d == DType::Bool ? MPI_LOR : MPI_SUM; }
 
+  // CUDA tensors go to NCCL when the build has it (else through host memory and MPI).
+  static bool use_nccl(const Tensor& t) { return t.device().is_cuda() && detail::nccl_built(); }
+  static detail::NcclComm::Op nccl_op(ReduceOp op) {
+    return op == ReduceOp::Mean ? detail::NcclComm::Op::Mean : detail::NcclComm::Op::Sum;
+  }
+  static Tensor device_buffer(const Tensor& t) {
+    const Tensor d = t.detach();
+    return d.is_contiguous() ? d : d.contiguous();
+  }
+  std::string label(const char* what, const Tensor& t) const {
+    return std::string(what) + " (" + rank_label(*this) + ") of " + describe(t);
+  }
+  // The communicator of t's device, created on first use from rank 0's unique id (sent over MPI).
+  detail::NcclComm& nccl_for(const Tensor& t) {
+    const int device = t.device().index;
+    auto it = nccl_.find(device);
+    if (it != nccl_.end()) return *it->second;
+    const Tensor id = zeros({static_cast<int64_t>(detail::NcclComm::kIdBytes / 8)}, TensorOptions(kInt64));
+    if (rank_ == 0) {
+      const std::vector<uint8_t> mine = detail::NcclComm::unique_id();
+      std::memcpy(id.raw_data(), mine.data(), mine.size());
+    }
+    broadcast(id, 0);
+    std::vector<uint8_t> bytes(detail::NcclComm::kIdBytes);
+    std::memcpy(bytes.data(), id.raw_data(), bytes.size());
+    auto comm = std::make_unique<detail::NcclComm>(bytes, rank_, size_, device);
+    return *nccl_.emplace(device, std::move(comm)).first->second;
+  }
+
   // A contiguous CPU tensor to hand to MPI: `t` itself when it already is one, else a copy (float32 for half
   // dtypes when reducing).
   static Tensor stage(const Tensor& t, bool reduce) {
@@ -253,6 +321,7 @@ class MpiGroup final : public ProcessGroup {
   }
 
   MPI_Comm comm_;
+  std::map<int, std::unique_ptr<detail::NcclComm> > nccl_;  // by CUDA device index
 };
 
 }  // namespace

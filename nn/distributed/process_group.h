@@ -6,7 +6,7 @@
 //
 // Backends, chosen by the tensor's device: CPU tensors go through MPI (every dtype; non-contiguous tensors are
 // staged through a contiguous copy and written back; float16/bfloat16 are reduced in float32). CUDA tensors are
-// staged through host memory and reduced over MPI (NCCL is not wired in yet: see docs/ARCHITECTURE.md).
+// reduced with NCCL in builds that have it, else staged through host memory and reduced over MPI.
 // Bool tensors reduce with logical OR for Sum; Mean is defined for floating dtypes only.
 //
 // Deadline: every collective is started non-blocking and polled; one that does not complete within timeout()
