@@ -7,6 +7,8 @@
 #include "nn/container.h"
 #include "nn/conv.h"
 #include "nn/data/data.h"
+#include "nn/distributed/ddp.h"
+#include "nn/distributed/process_group.h"
 #include "nn/embedding.h"
 #include "nn/functional.h"
 #include "nn/init.h"

@@ -94,9 +94,17 @@ int64_t outputs_per_example(const Tensor& f, int64_t batch) {
 
 }  // namespace detail
 
-NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, const NtkOptions& options) {
+NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, const NtkOptions& given) {
   const auto start = std::chrono::steady_clock::now();
-  check_inputs(model, x1, x2, options);
+  check_inputs(model, x1, x2, given);
+  NtkOptions options = given;
+  const int64_t ranks = options.group ? options.group->size() : 1;
+  if (ranks == 1) {
+    options.group = nullptr;
+  } else if (options.tile == 0) {
+    const int64_t n = std::max(x1.size(0), x2.defined() ? x2.size(0) : 0);
+    options.tile = std::max<int64_t>(1, (n + 2 * ranks - 1) / (2 * ranks));
+  }
   const bool symmetric = !x2.defined();
   const Tensor& other = symmetric ? x1 : x2;
 
@@ -152,6 +160,10 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
 
   Tensor kernel = acc.kernel();
   std::vector<std::pair<std::string, Tensor>> terms = acc.per_layer();
+  if (options.group) {  // each entry was computed by one rank; the others hold zeros there
+    options.group->all_reduce(kernel);
+    for (auto& kv : terms) options.group->all_reduce(kv.second);
+  }
   if (options.trace_mean && options.mode == Mode::Trace) {
     kernel = div(kernel, static_cast<double>(outputs));
     for (auto& kv : terms) kv.second = div(kv.second, static_cast<double>(outputs));

@@ -51,8 +51,11 @@ Tensor contract_position(const Tensor& A, const Tensor& gI, const Tensor& gJ, Mo
 // Example tiles: [start, length) pairs covering n examples in tiles of `tile`.
 std::vector<std::pair<int64_t, int64_t>> make_tiles(int64_t n, int64_t tile);
 
-// Tile pairs (a, b) to compute: all pairs, or a <= b when symmetric.
-std::vector<std::pair<size_t, size_t>> tile_pairs(size_t tiles1, size_t tiles2, bool symmetric);
+// Tile pairs (a, b) to compute: all pairs, or a <= b when symmetric; with options.group of K > 1 ranks, this
+// rank's share of them (see NtkOptions::group), in the same row-major order.
+using Tiles = std::vector<std::pair<int64_t, int64_t>>;
+std::vector<std::pair<size_t, size_t>> tile_pairs(const Tiles& tiles1, const Tiles& tiles2, bool symmetric,
+                                                  const NtkOptions& options);
 
 // Puts a module tree in eval mode and restores each module's own mode on destruction.
 class EvalModeGuard {

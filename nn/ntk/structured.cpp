@@ -643,7 +643,7 @@ int64_t Structured::run(const Tensor& x1, const Tensor& x2, bool symmetric, Kern
   }
   const auto tiles1 = make_tiles(N1, tile);
   const auto tiles2 = symmetric ? tiles1 : make_tiles(N2, tile);
-  const auto pairs = tile_pairs(tiles1.size(), tiles2.size(), symmetric);
+  const auto pairs = tile_pairs(tiles1, tiles2, symmetric, options);
   const bool cache_all = (N1 + (symmetric ? 0 : N2)) * per_example + tile * tile * per_pair <= budget;
 
   std::vector<Features> cache1(tiles1.size()), cache2(tiles2.size());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "nn/distributed/process_group.h"
 #include "tools/tangent/commands.h"
 
 namespace {
@@ -61,9 +62,13 @@ int main(int argc, char** argv) {
     for (auto& [s, run] : runs)
       if (s->parsed()) return run();
   } catch (const std::bad_alloc&) {
-    return fail("out of memory");
+    const int code = fail("out of memory");
+    tangent::distributed::abort_job(code);  // under mpirun: no other rank may wait for this one
+    return code;
   } catch (const std::exception& e) {
-    return fail(e.what());
+    const int code = fail(e.what());
+    tangent::distributed::abort_job(code);
+    return code;
   }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "nn/trainer.h"
 #include "ops/reduce.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/distributed_run.h"
 #include "tools/tangent/flags.h"
 #include "tools/tangent/report.h"
 #include "tools/tangent/resume.h"
@@ -42,6 +43,7 @@ struct TrainArgs {
   bool ntk = false;
   int threads = 0;
   bool resume = false;
+  bool distributed = false;     // --distributed (also on under mpirun with several processes)
   std::string overrides;        // --override: flag names, comma separated
   std::set<std::string> given;  // the flags on the command line, without dashes
   nn::TrainOptions options;
@@ -75,7 +77,7 @@ void for_each_run_flag(TrainArgs& a, F&& f) {
   f("reference-attention", Inverted{g.fused});
   f("group", a.lie.group), f("samples", a.lie.samples), f("kernel-size", a.lie.kernel_size);
 }
-const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override"};
+const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override", "distributed"};
 
 RunFlags run_flags(TrainArgs a) {
   RunFlags flags;
@@ -201,6 +203,7 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
   const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
+  a.options.group = command_group("train", a.distributed);
   const std::string ckpt_path = a.out + "/model.tgt";
   const std::string spec = a.data == "fashion-mnist" ? "fortunes" : a.data;  // the classifier default
   TANGENT_CHECK(data::is_text_spec(spec), "train: a transformer trains on text: --data text:PATH or fortunes, got '",
@@ -257,7 +260,7 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     write_lm_curves_svg(a.out + "/curves.svg", trainer.history());
   };
   // A run killed after its last checkpoint was written may have missed its reports: write them again.
-  if (trainer.done() && !trainer.history().empty()) write_reports();
+  if (trainer.done() && !trainer.history().empty() && is_root(a.options.group.get())) write_reports();
   while (!trainer.done()) {
     ProgressBar bar("step " + std::to_string(trainer.step()) + "/" + std::to_string(trainer.total_steps()),
                     a.options.batch_size);
@@ -274,8 +277,11 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = spec;
     store_run_flags(c, flags);
-    nn::save_checkpoint(ckpt_path, c);
-    write_reports();
+    if (is_root(a.options.group.get())) {  // data-parallel: rank 0 writes, the others wait for it
+      nn::save_checkpoint(ckpt_path, c);
+      write_reports();
+    }
+    if (a.options.group) a.options.group->barrier();
   }
   const auto& h = trainer.history();
   if (!h.empty() && val_set)
@@ -339,6 +345,7 @@ int run_train(TrainArgs a) {
   const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
+  a.options.group = command_group("train", a.distributed);
   const std::string ckpt_path = a.out + "/model.tgt";
 
   auto train_set = std::make_shared<data::TensorDataset>(for_flag("--data", [&] {
@@ -413,7 +420,7 @@ int run_train(TrainArgs a) {
     write_curves_svg(a.out + "/curves.svg", trainer.history());
   };
   // A run killed after its last checkpoint was written may have missed its reports: write them again.
-  if (trainer.done() && !trainer.history().empty()) write_reports();
+  if (trainer.done() && !trainer.history().empty() && is_root(a.options.group.get())) write_reports();
   while (!trainer.done()) {
     if (augmented) augmented->set_epoch(trainer.epoch());
     ProgressBar bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(a.options.epochs),
@@ -429,8 +436,11 @@ int run_train(TrainArgs a) {
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = a.data;
     store_run_flags(c, flags);
-    nn::save_checkpoint(ckpt_path, c);
-    write_reports();
+    if (is_root(a.options.group.get())) {  // data-parallel: rank 0 writes, the others wait for it
+      nn::save_checkpoint(ckpt_path, c);
+      write_reports();
+    }
+    if (a.options.group) a.options.group->barrier();
   }
   const auto& h = trainer.history();
   if (!h.empty() && test_set)
@@ -531,6 +541,9 @@ Run add_train(CLI::App& app) {
   app.add_flag("--resume", a->resume,
                "continue from DIR/model.tgt if it exists, with the flags it was trained with "
                "(a flag given with another value is an error, unless --override names it)");
+  app.add_flag("--distributed", a->distributed,
+               "data-parallel training over the processes of mpirun (on by itself under mpirun -np K > 1): "
+               "--batch-size examples per process, rank 0 prints and writes");
   app.add_option("--override", a->overrides,
                  "with --resume: flags (comma separated, e.g. lr,epochs) whose command "
                  "line values replace the checkpoint's");
