@@ -18,6 +18,7 @@ least --min-time seconds: CPU time of this process (which a loaded machine distu
 time beside it.
 
     /opt/torch-venv/bin/python tools/bench/torch_generate.py [--repeats 5] [--sizes 64 256 1024] [--cache cat]
+        [--step-attention matmul] [--only token|generate] [--no-uncached]
 """
 import argparse
 import math
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 
 VOCAB, CONTEXT, LAYERS, DIM, HEADS, NEW_TOKENS = 96, 1024 + 64, 4, 128, 4, 32
 HEAD_DIM = DIM // HEADS
+STEP_ATTENTION = "sdpa"  # --step-attention
 
 
 def rotary_tables(context, d, base=10000.0):
@@ -91,7 +93,10 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.append(k, v)
         # One query attends to every cached key (no mask); a prefill or a full forward is causal from position 0.
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
+        if t == 1 and STEP_ATTENTION == "matmul":
+            o = torch.softmax((q @ k.transpose(-2, -1)) * HEAD_DIM**-0.5, dim=-1) @ v
+        else:
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
         return self.out_proj(o.transpose(1, 2).reshape(b, t, DIM))
 
 
@@ -167,15 +172,20 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.5, help="seconds per timed repeat (at least one call)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
     ap.add_argument("--cache", choices=["prealloc", "cat"], default="prealloc")
+    ap.add_argument("--step-attention", choices=["sdpa", "matmul"], default="sdpa",
+                    help="a cached step's attention: F.scaled_dot_product_attention, or softmax(q k^T / sqrt(D)) v")
     ap.add_argument("--only", choices=["token", "generate"], help="one of the two benchmarks")
     ap.add_argument("--no-uncached", action="store_true", help="skip the runs without a cache")
     args = ap.parse_args()
+    global STEP_ATTENTION
+    STEP_ATTENTION = args.step_attention
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = GPT().eval()
     prealloc = args.cache == "prealloc"
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, GPT layers={LAYERS} dim={DIM} "
-          f"heads={HEADS} vocab={VOCAB} context={CONTEXT}, float32, cache {args.cache}")
+          f"heads={HEADS} vocab={VOCAB} context={CONTEXT}, float32, cache {args.cache}, "
+          f"step attention {args.step_attention}")
     print(f"{'benchmark':<26} {'cpu':>10} {'wall':>10} {'tokens/s':>9} {'iters':>6}")
     with torch.inference_mode():
         for cached in (True, False):
