@@ -13,7 +13,8 @@ for every step).
                                   and tokens/s (bench_generate's BM_generate, items_per_second).
 
 The cache is preallocated [B, H, context, D] and written in place (--cache prealloc, the default) or grown with
-torch.cat every step (--cache cat). Each figure is the median over --repeats timed repeats of a loop that runs at
+torch.cat every step (--cache cat); a step's attention is SDPA, or with --step-attention matmul
+softmax(q k^T / sqrt(D)) v written out (slower here: SDPA is the default). Each figure is the median over --repeats timed repeats of a loop that runs at
 least --min-time seconds: CPU time of this process (which a loaded machine disturbs less than wall time) and wall
 time beside it.
 
