@@ -56,28 +56,17 @@ class CliAffine : public testing_support::CliTest {
             "--train-labels", path("train-labels"),
             "--test-images",  path("test-images"),
             "--test-labels",  path("test-labels")};
-  }
-  void expect_clean_failure(const std::vector<std::string>& args, const std::string& message_part) const {
-    const Result r = run(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_TRUE(r.exited) << joined << ": killed by signal " << r.code << "\n" << r.output;
-    EXPECT_EQ(r.code, 1) << joined << "\n" << r.output;
-    EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
-    EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
-                                                              << r.output;
-  }
-  std::string make_data() const {
-    const Result r = run(data_args(path("bench")));
-    EXPECT_TRUE(r.exited && r.code == 0) << r.output;
-    return path("bench");
-  }
-};
+    std::string make_data() const {
+      const Result r = run(data_args(path("bench")));
+      EXPECT_TRUE(r.exited && r.code == 0) << r.output;
+      return path("bench");
+    }
+  };
 
-const char* const kFiles[] = {"train-images-idx3-ubyte",       "train-labels-idx1-ubyte",
-                              "test-images-idx3-ubyte",        "test-labels-idx1-ubyte",
-                              "test-affine-images-idx3-ubyte", "test-affine-labels-idx1-ubyte",
-                              "test-affine-params.npy"};
+  const char* const kFiles[] = {"train-images-idx3-ubyte",       "train-labels-idx1-ubyte",
+                                "test-images-idx3-ubyte",        "test-labels-idx1-ubyte",
+                                "test-affine-images-idx3-ubyte", "test-affine-labels-idx1-ubyte",
+                                "test-affine-params.npy"};
 
 }  // namespace
 
