@@ -56,17 +56,18 @@ class CliAffine : public testing_support::CliTest {
             "--train-labels", path("train-labels"),
             "--test-images",  path("test-images"),
             "--test-labels",  path("test-labels")};
-    std::string make_data() const {
-      const Result r = run(data_args(path("bench")));
-      EXPECT_TRUE(r.exited && r.code == 0) << r.output;
-      return path("bench");
-    }
-  };
+  }
+  std::string make_data() const {
+    const Result r = run(data_args(path("bench")));
+    EXPECT_TRUE(r.exited && r.code == 0) << r.output;
+    return path("bench");
+  }
+};
 
-  const char* const kFiles[] = {"train-images-idx3-ubyte",       "train-labels-idx1-ubyte",
-                                "test-images-idx3-ubyte",        "test-labels-idx1-ubyte",
-                                "test-affine-images-idx3-ubyte", "test-affine-labels-idx1-ubyte",
-                                "test-affine-params.npy"};
+const char* const kFiles[] = {"train-images-idx3-ubyte",       "train-labels-idx1-ubyte",
+                              "test-images-idx3-ubyte",        "test-labels-idx1-ubyte",
+                              "test-affine-images-idx3-ubyte", "test-affine-labels-idx1-ubyte",
+                              "test-affine-params.npy"};
 
 }  // namespace
 
