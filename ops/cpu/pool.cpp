@@ -52,9 +52,7 @@ inline int64_t grain(const PoolGeom& g) {
 }
 
 // The common 2x2 window with stride 2 and no padding (every window inside the input): four loads per output in the
-// general loop's order and with its rules (the first largest wins; the first NaN wins and stops the search), as
-// selects rather than branches (a max over data mispredicts about half the time): a candidate is taken when it is
-// larger or NaN, and nothing is taken once the best is NaN.
+// general loop's order and with its rules (the first largest wins; the first NaN wins and stops the search).
 template <typename T>
 void max_pool_2x2(const PoolGeom& g, const T* xp, T* yp, int64_t* ip) {
   using A = acc_t<T>;
@@ -64,11 +62,12 @@ void max_pool_2x2(const PoolGeom& g, const T* xp, T* yp, int64_t* ip) {
       const int64_t cand[4] = {r0 + 2 * ow, r0 + 2 * ow + 1, r1 + 2 * ow, r1 + 2 * ow + 1};
       A best = static_cast<A>(xp[cand[0]]);
       int64_t arg = cand[0];
-      for (int k = 1; k < 4; ++k) {
+      for (int k = 1; k < 4 && !(best != best); ++k) {
         const A v = static_cast<A>(xp[cand[k]]);
-        const bool take = (best == best) & ((v > best) | (v != v));
-        best = take ? v : best;
-        arg = take ? cand[k] : arg;
+        if (v > best || v != v) {
+          best = v;
+          arg = cand[k];
+        }
       }
       yp[oh * g.Wo + ow] = T(best);
       if (ip) ip[oh * g.Wo + ow] = arg;
