@@ -64,6 +64,8 @@ const char* primitive_name(Primitive p) {
       return "cross_entropy";
     case Primitive::Norm:
       return "norm";
+    case Primitive::BatchNorm:
+      return "batch_norm";
     case Primitive::OptimizerStep:
       return "optimizer_step";
     case Primitive::PowerSum:

@@ -118,6 +118,7 @@ enum class Primitive : uint8_t {
   Moba,           // moba_route, moba_forward, moba_backward
   CrossEntropy,   // cross_entropy_forward, cross_entropy_backward
   Norm,           // norm_forward, norm_backward (layer norm and RMS norm)
+  BatchNorm,      // batch_norm_forward, batch_norm_backward (training mode: batch statistics)
   OptimizerStep,  // sgd_step, adam_step, rmsprop_step
   PowerSum,       // power_sum (clip_grad_norm_)
   Unfold,         // unfold, fold
@@ -281,6 +282,25 @@ class Backend {
     (void)grad_out, (void)x, (void)weight, (void)mean, (void)rstd, (void)rms, (void)grad_x, (void)grad_weight;
     (void)grad_bias;
     TANGENT_FAIL("norm_backward: not implemented on ", name());
+  }
+
+  // ---- batch normalisation in training mode (Primitive::BatchNorm; ops/norm.h) ----
+  // x [N, C, S] contiguous floating; weight and bias [C] or null. Per channel c, over N and S: mean, biased var,
+  // y = (x - mean) / sqrt(var + eps) * weight + bias. Writes out [N, C, S], mean [C] and var [C]; each channel's
+  // statistics are summed in a fixed order (independent of the thread count).
+  virtual void batch_norm_forward(const Tensor& x, const Tensor* weight, const Tensor* bias, double eps,
+                                  const Tensor& out, const Tensor& mean, const Tensor& var) {
+    (void)x, (void)weight, (void)bias, (void)eps, (void)out, (void)mean, (void)var;
+    TANGENT_FAIL("batch_norm_forward: not implemented on ", name());
+  }
+  // The gradients from grad_out [N, C, S] and the forward's x, mean, var: grad_x [N, C, S], grad_weight and
+  // grad_bias [C], each written when non-null. All contiguous.
+  virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor* weight, const Tensor& mean,
+                                   const Tensor& var, double eps, const Tensor* grad_x, const Tensor* grad_weight,
+                                   const Tensor* grad_bias) {
+    (void)grad_out, (void)x, (void)weight, (void)mean, (void)var, (void)eps, (void)grad_x, (void)grad_weight;
+    (void)grad_bias;
+    TANGENT_FAIL("batch_norm_backward: not implemented on ", name());
   }
 
   // ---- optimizer updates (Primitive::OptimizerStep; ops/optimizer_step.h) ----

@@ -182,6 +182,12 @@ Shape pool_out_shape(const Tensor& x, const Pool2dParams& p) {
 Tensor max_pool2d_backward(const Tensor& g, const Tensor& indices, const Shape& x_shape) {
   const int64_t planes = x_shape[0] * x_shape[1];
   const Tensor base = zeros({planes, x_shape[2] * x_shape[3]}, TensorOptions(g.dtype()).device(g.device()));
+  if (!GradMode::is_enabled()) {
+    // Nothing records and the indices come from the forward (in range): scatter straight into the fresh zeros
+    // (the op would bounds-check the indices and copy the zeros first).
+    backend_for(g).scatter_add(base, 1, reshape(indices, {planes, -1}), reshape(g, {planes, -1}));
+    return reshape(base, x_shape);
+  }
   const Tensor gi = scatter_add(base, 1, reshape(indices, {planes, -1}), reshape(g, {planes, -1}));
   return reshape(gi, x_shape);
 }

@@ -1,9 +1,11 @@
 // Batch, layer and RMS normalisation. layer_norm and rms_norm check their inputs, then run the backend's fused
 // norm_forward and record one node whose backward is norm_backward (or, under create_graph, the same gradients
 // from differentiable ops), when the backend supports Primitive::Norm for the dtype; otherwise they are composed
-// from reductions and elementwise ops, and autograd differentiates the composition.
+// from reductions and elementwise ops, and autograd differentiates the composition. batch_norm in training mode
+// does the same with Primitive::BatchNorm (batch_norm_forward / batch_norm_backward); in eval mode it is composed.
 #include "ops/norm.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/backend.h"
@@ -21,47 +23,6 @@ Shape channel_shape(const Tensor& x) {
   s[1] = x.size(1);
   return s;
 }
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
-  TANGENT_CHECK(x.dim() >= 2, "batch_norm: expected an input with at least 2 dims [N, C, ...], got ", x.shape());
-  const int64_t c = x.size(1);
-  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
-    if (t->defined())
-      TANGENT_CHECK(t->dim() == 1 && t->size(0) == c, "batch_norm: per-channel tensor of shape ", t->shape(),
-                    " does not match ", c, " channels of input ", x.shape());
-  Shape dims;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (d != 1) dims.push_back(d);
-  const Shape cs = channel_shape(x);
-  Tensor mean_, var_;
-  if (training) {
-    const int64_t n = x.numel() / c;
-    TANGENT_CHECK(n > 1, "batch_norm: expected more than 1 value per channel in training, got input ", x.shape());
-    mean_ = mean(x, dims, true);
-    var_ = var(x, dims, 0, true);
-    if (running_mean.defined()) {
-      NoGradGuard guard;
-      Tensor rm = running_mean, rv = running_var;
-      rm.mul_(1.0 - momentum);
-      rm.add_(mul(reshape(mean_.detach(), {c}), momentum));
-      rv.mul_(1.0 - momentum);
-      rv.add_(mul(reshape(var_.detach(), {c}), momentum * static_cast<double>(n) / static_cast<double>(n - 1)));
-    }
-  } else {
-    TANGENT_CHECK(running_mean.defined() && running_var.defined(),
-                  "batch_norm: eval mode needs running statistics (input ", x.shape(), ")");
-    mean_ = reshape(running_mean, cs);
-    var_ = reshape(running_var, cs);
-  }
-  Tensor y = mul(sub(x, mean_), rsqrt(add(var_, eps)));
-  if (weight.defined()) y = mul(y, reshape(weight, cs));
-  if (bias.defined()) y = add(y, reshape(bias, cs));
-  return y;
-}
-
-namespace {
 
 // The last `nd` dims of x, which layer and RMS norm normalise over; `op` names the caller in errors.
 Shape normalized_dims(const Tensor& x, int64_t nd, const char* op) {
@@ -158,7 +119,103 @@ Tensor norm_fused(const Tensor& x, int64_t nd, const Tensor& weight, const Tenso
   return out;
 }
 
+bool fusable_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  for (const Tensor* t : {&weight, &bias})
+    if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device())) return false;
+  return backend_for(x).supports(Primitive::BatchNorm, x.dtype());
+}
+
+// Training-mode batch norm by the backend's fused kernels: writes the batch statistics ([C]) to mean and var and
+// records one node, whose backward is batch_norm_backward (or, under create_graph, the norm's composite gradients
+// over `dims` summed to [C] for weight and bias).
+Tensor batch_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, const Shape& dims, double eps,
+                        Tensor& mean, Tensor& var) {
+  const int64_t n = x.size(0), c = x.size(1), s = x.numel() / std::max<int64_t>(n * c, 1);
+  const Tensor xc = x.detach().contiguous().reshape({n, c, s});
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = detail::new_empty(x.shape(), x.dtype(), x.device());
+  mean = detail::new_empty({c}, x.dtype(), x.device());
+  var = detail::new_empty({c}, x.dtype(), x.device());
+  backend_for(x).batch_norm_forward(xc, wc.defined() ? &wc : nullptr, bc.defined() ? &bc : nullptr, eps,
+                                    out.reshape({n, c, s}), mean, var);
+  if (autograd::needs_grad(x, weight, bias)) {
+    const bool has_bias = bias.defined();
+    autograd::record(
+        "batch_norm", out, {x, weight, bias}, {x, wc, mean, var, weight},
+        [dims, has_bias, eps, n, c, s](const Tensor& g, autograd::Context& ctx) {
+          return detail::fused_unless_create_graph(
+              [&] {
+                const Tensor x = ctx.saved(0), wc = ctx.saved(1);
+                const Tensor xc = x.contiguous().reshape({n, c, s});
+                const Tensor gc = detail::cast_raw(g, xc.dtype()).contiguous().reshape({n, c, s});
+                Tensor dx = ctx.needs_grad(0) ? detail::new_empty(x.shape(), xc.dtype(), xc.device()) : Tensor();
+                Tensor dw =
+                    wc.defined() && ctx.needs_grad(1) ? detail::new_empty({c}, xc.dtype(), xc.device()) : Tensor();
+                Tensor db = has_bias && ctx.needs_grad(2) ? detail::new_empty({c}, xc.dtype(), xc.device()) : Tensor();
+                const Tensor dx3 = dx.defined() ? dx.reshape({n, c, s}) : Tensor();
+                backend_for(xc).batch_norm_backward(gc, xc, wc.defined() ? &wc : nullptr, ctx.saved(2), ctx.saved(3),
+                                                    eps, dx3.defined() ? &dx3 : nullptr, dw.defined() ? &dw : nullptr,
+                                                    db.defined() ? &db : nullptr);
+                return std::vector<Tensor>{dx, dw, db};
+              },
+              [&] {
+                const Tensor x = ctx.saved(0), w = ctx.saved(4);  // w: not detached, for higher orders
+                const Tensor wb = w.defined() ? reshape(w, channel_shape(x)) : Tensor();
+                std::vector<Tensor> r = norm_backward_composite(g, x, dims, wb, has_bias, false, eps);
+                if (r[1].defined()) r[1] = sum(r[1], dims, false);
+                if (r[2].defined()) r[2] = sum(r[2], dims, false);
+                return r;
+              });
+        });
+  }
+  return out;
+}
+
 }  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  TANGENT_CHECK(x.dim() >= 2, "batch_norm: expected an input with at least 2 dims [N, C, ...], got ", x.shape());
+  const int64_t c = x.size(1);
+  for (const Tensor* t : {&running_mean, &running_var, &weight, &bias})
+    if (t->defined())
+      TANGENT_CHECK(t->dim() == 1 && t->size(0) == c, "batch_norm: per-channel tensor of shape ", t->shape(),
+                    " does not match ", c, " channels of input ", x.shape());
+  Shape dims;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != 1) dims.push_back(d);
+  const Shape cs = channel_shape(x);
+  Tensor mean_, var_, y;
+  if (training) {
+    const int64_t n = x.numel() / c;
+    TANGENT_CHECK(n > 1, "batch_norm: expected more than 1 value per channel in training, got input ", x.shape());
+    if (fusable_batch_norm(x, weight, bias)) {
+      y = batch_norm_fused(x, weight, bias, dims, eps, mean_, var_);
+    } else {
+      mean_ = mean(x, dims, true);
+      var_ = var(x, dims, 0, true);
+    }
+    if (running_mean.defined()) {
+      NoGradGuard guard;
+      Tensor rm = running_mean, rv = running_var;
+      rm.mul_(1.0 - momentum);
+      rm.add_(mul(reshape(mean_.detach(), {c}), momentum));
+      rv.mul_(1.0 - momentum);
+      rv.add_(mul(reshape(var_.detach(), {c}), momentum * static_cast<double>(n) / static_cast<double>(n - 1)));
+    }
+  } else {
+    TANGENT_CHECK(running_mean.defined() && running_var.defined(),
+                  "batch_norm: eval mode needs running statistics (input ", x.shape(), ")");
+    mean_ = reshape(running_mean, cs);
+    var_ = reshape(running_var, cs);
+  }
+  if (y.defined()) return y;
+  y = mul(sub(x, mean_), rsqrt(add(var_, eps)));
+  if (weight.defined()) y = mul(y, reshape(weight, cs));
+  if (bias.defined()) y = add(y, reshape(bias, cs));
+  return y;
+}
 
 Tensor layer_norm(const Tensor& x, int64_t normalized_ndim, const Tensor& weight, const Tensor& bias, double eps) {
   const Shape dims = normalized_dims(x, normalized_ndim, "layer_norm");

@@ -1,7 +1,8 @@
 #pragma once
 // Normalisation layers' maths (as torch.nn.functional; nn::functional forwards these names). layer_norm and
-// rms_norm run the backend's fused norm_forward/norm_backward when it supports them for the dtype (one autograd
-// node), and a composition of reductions otherwise.
+// rms_norm run the backend's fused norm_forward/norm_backward, and batch_norm in training mode its
+// batch_norm_forward/batch_norm_backward, when it supports them for the dtype (one autograd node), and a
+// composition of reductions otherwise.
 #include "core/tensor.h"
 
 namespace tangent {

@@ -1,7 +1,7 @@
 // The capability query (Backend::supports): the CPU backend's optional primitives, and, with a CPU backend that
 // reports none of them, that every op with a fused kernel takes its composite path and gives the same values and
-// gradients (attention, MoBA, cross-entropy, layer and RMS norm, the optimizer steps, clip_grad_norm_, unfold and
-// fold). Also the fused norms' create_graph backward against the fused one.
+// gradients (attention, MoBA, cross-entropy, layer, RMS and batch norm, the optimizer steps, clip_grad_norm_, unfold
+// and fold). Also the fused norms' create_graph backward against the fused one.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -25,8 +25,8 @@ using tangent::testing::max_abs_diff;
 
 namespace {
 
-const Primitive kAll[] = {Primitive::Attention,     Primitive::Moba,     Primitive::CrossEntropy, Primitive::Norm,
-                          Primitive::OptimizerStep, Primitive::PowerSum, Primitive::Unfold};
+const Primitive kAll[] = {Primitive::Attention, Primitive::Moba,          Primitive::CrossEntropy, Primitive::Norm,
+                          Primitive::BatchNorm, Primitive::OptimizerStep, Primitive::PowerSum,     Primitive::Unfold};
 
 // The CPU backend with every optional primitive switched off, so each op must take its composite path.
 class CompositeOnlyCpu final : public cpu::CpuBackend {
@@ -168,6 +168,43 @@ TEST(Capability, FusedNormsCreateGraphBackwardMatchesFusedBackward) {
     for (size_t i = 0; i < in.size(); ++i) EXPECT_LT(max_abs_diff(plain[i], graph[i]), 1e-12) << rms << " " << i;
     EXPECT_TRUE(graph[0].requires_grad());
   }
+}
+
+TEST(Capability, CompositeBatchNormMatchesFused) {
+  manual_seed(8);
+  auto train = [](const std::vector<Tensor>& x) {
+    return F::batch_norm(x[0], Tensor(), Tensor(), x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), true,
+                         0.1, 1e-5);
+  };
+  expect_same(train, {randn({4, 3, 5, 6}, kFloat64), randn({3}, kFloat64), randn({3}, kFloat64)}, 1e-10);
+  expect_same(train, {randn({7, 4}, kFloat64), randn({4}, kFloat64)}, 1e-10);
+  // float32 far from zero: the fused statistics (two passes) keep the composite's accuracy
+  expect_same(train, {add(mul(randn({16, 2, 37}), 3.0), 50.0)}, 2e-4);
+  // The running statistics take the same update on both paths.
+  const Tensor x = randn({5, 3, 4}, kFloat64);
+  auto running = [&] {
+    Tensor rm = zeros({3}, kFloat64), rv = ones({3}, kFloat64);
+    F::batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.3, 1e-5);
+    return std::vector<Tensor>{rm, rv};
+  };
+  const std::vector<Tensor> fused = running();
+  CompositeOnlyCpu composite_backend;
+  BackendSwap swap(&composite_backend);
+  const std::vector<Tensor> composite = running();
+  EXPECT_LT(max_abs_diff(fused[0], composite[0]), 1e-12);
+  EXPECT_LT(max_abs_diff(fused[1], composite[1]), 1e-12);
+  EXPECT_GT(max_abs_diff(fused[1], ones({3}, kFloat64)), 1e-3);  // it did update
+}
+
+TEST(Capability, FusedBatchNormCreateGraphBackwardMatchesFusedBackward) {
+  manual_seed(9);
+  const Tensor x = randn({4, 3, 2, 5}, kFloat64).requires_grad_(true), w = randn({3}, kFloat64).requires_grad_(true);
+  const Tensor b = randn({3}, kFloat64).requires_grad_(true), g = randn({4, 3, 2, 5}, kFloat64);
+  auto f = [&] { return F::batch_norm(x, Tensor(), Tensor(), w, b, true, 0.1, 1e-5); };
+  const auto plain = autograd::grad({f()}, {x, w, b}, {g}, /*retain_graph=*/false, /*create_graph=*/false);
+  const auto graph = autograd::grad({f()}, {x, w, b}, {g}, /*retain_graph=*/true, /*create_graph=*/true);
+  for (size_t i = 0; i < 3; ++i) EXPECT_LT(max_abs_diff(plain[i], graph[i]), 1e-12) << i;
+  EXPECT_TRUE(graph[0].requires_grad());
 }
 
 TEST(Capability, CompositeUnfoldAndFoldMatchFused) {

@@ -3,9 +3,9 @@
 // memory.cpp (allocate, copy, fill), elementwise.cpp (unary, binary, where), reduce.cpp (reduce, arg_reduce,
 // softmax), matmul.cpp (oneDNN GEMM), conv.cpp and pool.cpp (oneDNN), indexing.cpp, random.cpp,
 // flash_attention.cpp (fused attention forward and backward), moba_attention.cpp (MoBA routing, forward and
-// backward), cross_entropy.cpp, norm.cpp (layer and RMS norm), optimizer_step.cpp (fused optimizer updates and
-// power_sum), unfold.cpp (im2col and col2im). The optional primitives (Primitive) are implemented for float32
-// and float64.
+// backward), cross_entropy.cpp, norm.cpp (layer and RMS norm), batch_norm.cpp (training-mode batch norm),
+// optimizer_step.cpp (fused optimizer updates and power_sum), unfold.cpp (im2col and col2im). The optional primitives
+// (Primitive) are implemented for float32 and float64.
 #include "core/backend.h"
 
 namespace tangent::cpu {
@@ -69,6 +69,12 @@ class CpuBackend : public Backend {
   void norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor* weight, const Tensor& mean,
                      const Tensor& rstd, bool rms, const Tensor& grad_x, const Tensor* grad_weight,
                      const Tensor* grad_bias) override;
+
+  void batch_norm_forward(const Tensor& x, const Tensor* weight, const Tensor* bias, double eps, const Tensor& out,
+                          const Tensor& mean, const Tensor& var) override;
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor* weight, const Tensor& mean,
+                           const Tensor& var, double eps, const Tensor* grad_x, const Tensor* grad_weight,
+                           const Tensor* grad_bias) override;
 
   void sgd_step(const Tensor& p, const Tensor& g, const Tensor* momentum_buffer, const SgdStep& s) override;
   void adam_step(const Tensor& p, const Tensor& g, const Tensor& exp_avg, const Tensor& exp_avg_sq,
