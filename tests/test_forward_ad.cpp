@@ -27,9 +27,7 @@ Tensor values(const std::vector<double>& v) { return tensor(v, Shape{static_cast
 // row not listed must have a correct jvp. Adding a rule means removing its rows here.
 const std::set<std::string>& rows_without_jvp_rule() {
   static const std::set<std::string> rows = {
-      "moba_attention/block2_top2_gqa",
       "prod/dim1",
-      "scaled_dot_product_attention/moba_block3_top2_ragged",
   };
   return rows;
 }
