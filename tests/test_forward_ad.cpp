@@ -269,5 +269,81 @@ TEST(ForwardAD, HvpOfAQuadraticIsTheMatrixProduct) {
   EXPECT_TRUE(all_close(hv, matmul(a, v), 1e-12, 1e-12));
 }
 
+// ---- the models: the jvp along every parameter at once, against central differences ----
+
+// d/dh model(x; params + h vs) at h = 0, by forward mode (the parameters made dual in place).
+Tensor parameter_jvp(nn::Module& m, const Tensor& x, const std::vector<Tensor>& vs) {
+  autograd::forward::DualLevel level;
+  const std::vector<Tensor> ps = m.parameters();
+  for (size_t i = 0; i < ps.size(); ++i) autograd::forward::set_tangent(ps[i], vs[i], "test");
+  const Tensor y = m.forward(x);
+  const Tensor t = autograd::forward::tangent(y);
+  EXPECT_TRUE(t.defined());
+  return t.defined() ? t.detach() : zeros_like(y);
+}
+
+Tensor parameter_central_difference(nn::Module& m, const Tensor& x, const std::vector<Tensor>& vs, double h) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> ps = m.parameters();
+  auto shift = [&](double by) {
+    for (size_t i = 0; i < ps.size(); ++i) ps[i].add_(mul(vs[i], by));
+  };
+  shift(h);
+  const Tensor plus = m.forward(x);
+  shift(-2.0 * h);
+  const Tensor minus = m.forward(x);
+  shift(h);
+  return div(sub(plus, minus), 2.0 * h);
+}
+
+void expect_parameter_jvp(nn::Module& m, const Tensor& x, const std::string& what) {
+  m.to(kFloat64);
+  m.eval();
+  manual_seed(11);
+  std::vector<Tensor> vs;
+  for (const auto& p : m.parameters()) vs.push_back(randn(p.shape(), p.dtype()));
+  ASSERT_FALSE(vs.empty()) << what;
+  const Tensor jv = parameter_jvp(m, x, vs);
+  const Tensor fd = parameter_central_difference(m, x, vs, 1e-6);
+  EXPECT_TRUE(all_close(jv, fd, 1e-4, 1e-6)) << what << ": parameter jvp vs finite differences";
+  EXPECT_GT(max_abs_diff(jv, zeros_like(jv)), 1e-3) << what;
+}
+
+TEST(ForwardADModels, MlpConvNetAndGptParameterJvpsMatchFiniteDifferences) {
+  manual_seed(5);
+  {
+    models::MLPOptions o;
+    o.input_shape = {6};
+    o.hidden = {8, 8};
+    o.out_features = 3;
+    o.activation = "gelu";
+    models::MLP mlp(o);
+    expect_parameter_jvp(mlp, randn({4, 6}, kFloat64), "mlp");
+  }
+  {
+    models::ConvNetOptions o;
+    o.input_shape = {1, 8, 8};
+    o.channels = {3, 4};
+    o.hidden = 6;
+    o.num_classes = 3;
+    models::ConvNet cnn(o);
+    expect_parameter_jvp(cnn, randn({2, 1, 8, 8}, kFloat64), "cnn");
+  }
+  for (const std::string attention : {"softmax", "moba"}) {
+    models::GPTOptions o;
+    for (int64_t i = 0; i < 7; ++i) o.vocab.push_back('a' + i);
+    o.context = 8;
+    o.layers = 2;
+    o.heads = 2;
+    o.dim = 8;
+    o.attention = attention;
+    o.moba_block = 2;
+    o.moba_top_k = 2;
+    models::GPT gpt(o);  // fused kernels: forward mode takes their composite paths
+    const Tensor ids = tensor(std::vector<int64_t>{0, 3, 1, 6, 2, 2, 5, 4, 1, 0}, {2, 5}, kInt64);
+    expect_parameter_jvp(gpt, ids, "gpt/" + attention);
+  }
+}
+
 }  // namespace
 }  // namespace tangent::testing
