@@ -275,6 +275,14 @@ Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
   const Tensor xc = x.is_floating_point() ? x : cast_raw(x, kInt64);
   const Shape rd = reduce_dims(x, dims, "prod");
   Tensor out = reduce_raw(ReduceOp::Prod, xc, rd, keepdim);
+  autograd::forward::rule("prod", out, {x}, [&](const std::vector<Tensor>& t) {
+    // d prod / d x_i = the product of the other entries of its slice: out / x_i where x_i != 0 (out is 0 when the
+    // slice has a zero); at a zero, the product of the non-zero entries if it is its slice's only zero, else 0.
+    const Tensor nonzero = ne(x, 0.0), safe = where(nonzero, x, 1.0);
+    const Tensor at_zero = where(eq(sum(logical_not(nonzero), rd, true), 1), prod(safe, rd, true), 0.0);
+    const Tensor d = where(nonzero, div(grad_keep(out, keep_shape(x.shape(), rd)), safe), at_zero);
+    return sum(mul(t[0], d), rd, keepdim);
+  });
   if (autograd::needs_grad(x)) {
     const Shape ks = keep_shape(x.shape(), rd);
     autograd::record(

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "autograd/function.h"
 #include "support/errors.h"
 #include "support/gradcheck.h"
 #include "support/op_table.h"
@@ -26,9 +27,7 @@ Tensor values(const std::vector<double>& v) { return tensor(v, Shape{static_cast
 // The rows whose op has no jvp rule yet. A row listed here must raise the "no forward-mode (jvp) rule" error; a
 // row not listed must have a correct jvp. Adding a rule means removing its rows here.
 const std::set<std::string>& rows_without_jvp_rule() {
-  static const std::set<std::string> rows = {
-      "prod/dim1",
-  };
+  static const std::set<std::string> rows = {};
   return rows;
 }
 
@@ -203,13 +202,32 @@ TEST(ForwardAD, MakeDualAndUnpackDualInsideALevel) {
   EXPECT_FALSE(autograd::forward::unpack_dual(x).second.defined());  // x itself carries no tangent
 }
 
+// An op as a new primitive is written: a forward without history, then its backward recorded, but no jvp rule.
+Tensor double_without_jvp_rule(const Tensor& x) {
+  const Tensor out = mul(x.detach(), 2.0);
+  if (autograd::needs_grad(x))
+    autograd::record("double_without_jvp_rule", out, {x}, {},
+                     [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{mul(g, 2.0)}; });
+  return out;
+}
+
 TEST(ForwardAD, AnOpWithoutARuleRaisesAnErrorNamingIt) {
   const Tensor x = randn({3, 4}, kFloat64), v = randn({3, 4}, kFloat64);
-  expect_error(
-      [&] {
-        autograd::jvp([](const std::vector<Tensor>& p) { return std::vector<Tensor>{prod(p[0], {1})}; }, {x}, {v});
-      },
-      {"prod", "no forward-mode (jvp) rule", "[3, 4]"});
+  auto f = [](const std::vector<Tensor>& p) { return std::vector<Tensor>{double_without_jvp_rule(exp(p[0]))}; };
+  expect_error([&] { autograd::jvp(f, {x}, {v}); },
+               {"double_without_jvp_rule", "no forward-mode (jvp) rule", "[3, 4]", "float64"});
+  // Also under hvp.
+  expect_error([&] { autograd::hvp([](const Tensor& q) { return sum(double_without_jvp_rule(mul(q, q))); }, x, v); },
+               {"no forward-mode (jvp) rule"});
+}
+
+TEST(ForwardAD, ProdAtZerosMatchesTheProductOfTheOtherEntries) {
+  const Tensor x = reshape(values({2.0, 0.0, 3.0, 0.0, 0.0, 5.0, 1.5, -2.0, 4.0}), {3, 3});
+  const Tensor v = reshape(values({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0}), {3, 3});
+  const auto r =
+      autograd::jvp([](const std::vector<Tensor>& p) { return std::vector<Tensor>{prod(p[0], {1})}; }, {x}, {v});
+  // row 0: only x[0,1] is zero: 2 * 3 * v[0,1]; row 1: two zeros: 0; row 2: 7*(-8) + 8*(6) + 9*(-3)
+  EXPECT_TRUE(all_close(r.second[0], values({12.0, 0.0, -56.0 + 48.0 - 27.0}), 1e-12, 1e-12));
 }
 
 TEST(ForwardAD, BadArgumentsAreErrors) {
