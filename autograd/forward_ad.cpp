@@ -45,9 +45,11 @@ DualLevel::DualLevel() {
   TANGENT_CHECK(!s.open, "forward AD: a dual level is already open on this thread (nested jvp is not supported)");
   s.open = true;
   s.paused = false;
+  detail::open_levels.fetch_add(1, std::memory_order_relaxed);
 }
 
 DualLevel::~DualLevel() {
+  detail::open_levels.fetch_sub(1, std::memory_order_relaxed);
   State& s = state();
   s.open = false;
   s.paused = false;
@@ -59,11 +61,13 @@ PauseGuard::PauseGuard() : prev_(state().paused) { state().paused = true; }
 PauseGuard::~PauseGuard() { state().paused = prev_; }
 
 bool active() {
+  if (!any_level_open()) return false;
   const State& s = state();
   return s.open && !s.paused;
 }
 
 Tensor tangent(const Tensor& t) {
+  if (!any_level_open()) return Tensor();
   State& s = state();
   if (!s.open || s.paused || !t.defined() || s.table.empty()) return Tensor();
   auto it = s.table.find(t.impl());
@@ -78,7 +82,7 @@ Tensor tangent(const Tensor& t) {
 bool is_dual(const Tensor& t) { return tangent(t).defined(); }
 
 bool any_dual(std::initializer_list<Tensor> ts) {
-  if (!active()) return false;
+  if (!any_level_open() || !active()) return false;
   for (const auto& t : ts)
     if (is_dual(t)) return true;
   return false;
@@ -133,7 +137,7 @@ Tensor sum(const Tensor& a, const Tensor& b) {
 
 void rule_n(const char* op, const Tensor& out, const std::vector<Tensor>& inputs,
             const std::function<Tensor(const std::vector<Tensor>&)>& fn) {
-  if (!active()) return;
+  if (!any_level_open() || !active()) return;
   std::vector<Tensor> ts;
   bool any = false;
   for (const auto& in : inputs) {

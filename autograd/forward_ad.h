@@ -17,6 +17,7 @@
 // broadcast and cast to the output's shape and dtype. An op that records a backward on a dual input without
 // having set its output's tangent raises an Error naming the op (autograd::attach checks; jvp() makes its
 // primals require grad so that every differentiable op records).
+#include <atomic>
 #include <functional>
 #include <initializer_list>
 #include <utility>
@@ -49,7 +50,13 @@ class PauseGuard {
   bool prev_;
 };
 
-bool active();                    // a level is open and not paused
+namespace detail {
+// How many dual levels are open in the process: with none, ops skip forward mode with one relaxed load.
+inline std::atomic<int> open_levels{0};
+}  // namespace detail
+inline bool any_level_open() { return detail::open_levels.load(std::memory_order_relaxed) != 0; }
+
+bool active();                    // a level is open on this thread and not paused
 Tensor tangent(const Tensor& t);  // t's tangent; undefined when none (or no active level)
 bool is_dual(const Tensor& t);    // active() and t has a tangent
 bool any_dual(std::initializer_list<Tensor> ts);
@@ -64,7 +71,7 @@ Tensor sum(const Tensor& a, const Tensor& b);
 
 template <typename F>
 void rule(const char* op, const Tensor& out, std::initializer_list<Tensor> inputs, F&& fn) {
-  if (!active()) return;
+  if (!any_level_open() || !active()) return;
   std::vector<Tensor> ts;
   ts.reserve(inputs.size());
   bool any = false;

@@ -30,7 +30,8 @@ Tensor& commit(Tensor& self, const Tensor& result, const char* name) {
   }
   backend_for(self).copy(result.dtype() == self.dtype() ? result : detail::cast_raw(result, self.dtype()), self);
   self.bump_version();
-  if (autograd::forward::active()) {  // the out-of-place result's tangent becomes self's
+  if (autograd::forward::any_level_open() &&
+      autograd::forward::active()) {  // the out-of-place result's tangent becomes self's
     const Tensor tangent = autograd::forward::tangent(result);
     if (tangent.defined()) autograd::forward::set_tangent(self, tangent, name);
   }
