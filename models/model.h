@@ -11,7 +11,7 @@ namespace tangent::models {
 
 using Model = nn::Model;
 
-// Builds a model of `kind` ("mlp", "cnn", "transformer") from its configuration; an unknown kind raises an Error
+// Builds a model of `kind` ("mlp", "cnn", "transformer", "lie") from its configuration; an unknown kind raises an Error
 // listing the known ones.
 std::shared_ptr<Model> create_model(const std::string& kind, const nn::Config& config);
 

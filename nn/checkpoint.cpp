@@ -153,6 +153,11 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   p.set_step(c.step);
   p.mutable_rng()->set_seed(c.rng.seed);
   p.mutable_rng()->set_offset(c.rng.offset);
+  for (const PhiloxState& r : c.rank_rngs) {
+    auto* q = p.add_rank_rng();
+    q->set_seed(r.seed);
+    q->set_offset(r.offset);
+  }
   for (const auto& [k, v] : c.metadata) {
     check_key(k, "metadata", path);
     (*p.mutable_metadata())[k] = v;
@@ -213,6 +218,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.epoch = p.epoch();
   c.step = p.step();
   c.rng = {p.rng().seed(), p.rng().offset()};
+  for (const auto& r : p.rank_rng()) c.rank_rngs.push_back({r.seed(), r.offset()});
   for (const auto& [k, v] : p.metadata()) c.metadata[k] = v;
   return c;
 }

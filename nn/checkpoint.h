@@ -30,7 +30,9 @@ struct Checkpoint {
   int64_t epoch = 0;                                      // completed epochs
   int64_t step = 0;                                       // completed optimisation steps
   PhiloxState rng;                                        // the global generator's state
-  std::map<std::string, std::string> metadata;            // data set, metrics, command line, ...
+  // A data-parallel run's generator states, one per rank (rank 0's is also `rng`); empty for one process.
+  std::vector<PhiloxState> rank_rngs;
+  std::map<std::string, std::string> metadata;  // data set, metrics, command line, ...
   uint32_t format_version = kCheckpointFormatVersion;
   std::string producer;
 };

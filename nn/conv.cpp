@@ -159,8 +159,18 @@ void conv2d_features(Conv2d& conv, ntk::LayerFeatures& f) {
     u.dilation[i] = conv.options.dilation[i];
   }
   const Tensor a = transpose(unfold(f.input(), u), 1, 2).contiguous();
-  const Tensor g = g_full.permute({0, 1, 3, 4, 2}).reshape({n, O, Ho * Wo, C});
+  const Tensor g = g_full.reshape({n, O, C, Ho * Wo}).transpose(2, 3);  // a view: weight space reads [n, O, C, D]
   f.dense(a, g, conv.weight_scale(), conv.bias_scale());
+}
+
+// d f / d x for all outputs at once: g [n, O, C_out, Ho, Wo] -> [n, O, C_in, H, W], one transposed convolution.
+Tensor conv2d_input_cotangents(Conv2d& conv, const Tensor& x, const Tensor& g) {
+  const int64_t n = g.size(0), O = g.size(1);
+  const auto& o = conv.options;
+  const Tensor g4 = g.reshape({n * O, g.size(2), g.size(3), g.size(4)});
+  Tensor gx = conv2d_input_grad(g4, conv.weight, {x.size(2), x.size(3)}, o.stride, o.padding, o.dilation, o.groups);
+  if (conv.weight_scale() != 1.0) gx = mul(gx, conv.weight_scale());
+  return gx.reshape({n, O, x.size(1), x.size(2), x.size(3)});
 }
 
 std::string conv2d_refuses(const Conv2d& conv) {
@@ -173,7 +183,8 @@ std::string conv2d_refuses(const Conv2d& conv) {
     register_onnx_emitter<AvgPool2d>("AvgPool2d", emit_avg_pool) &&
     register_onnx_emitter<AdaptiveAvgPool2d>("AdaptiveAvgPool2d", emit_adaptive_avg_pool) &&
     register_onnx_emitter<Flatten>("Flatten", emit_flatten);
-[[maybe_unused]] const bool kNtkRule = ntk::register_structured_rule<Conv2d>(conv2d_features, conv2d_refuses);
+[[maybe_unused]] const bool kNtkRule =
+    ntk::register_structured_rule<Conv2d>(conv2d_features, conv2d_refuses, conv2d_input_cotangents);
 
 }  // namespace
 

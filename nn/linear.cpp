@@ -85,7 +85,15 @@ void linear_features(Linear& l, ntk::LayerFeatures& f) {
 }
 
 [[maybe_unused]] const bool kOnnx = register_onnx_emitter<Linear>("Linear", emit_linear);
-[[maybe_unused]] const bool kNtkRule = ntk::register_structured_rule<Linear>(linear_features);
+// d f / d x = c_w g W for all outputs at once: g [n, O, ..., C] -> [n, O, ..., K], one GEMM of n * O * D rows.
+Tensor linear_input_cotangents(Linear& l, const Tensor&, const Tensor& g) {
+  const Tensor gx = linear(g, l.weight.t());
+  const double cw = l.weight_scale();
+  return cw == 1.0 ? gx : mul(gx, cw);
+}
+
+[[maybe_unused]] const bool kNtkRule =
+    ntk::register_structured_rule<Linear>(linear_features, {}, linear_input_cotangents);
 
 }  // namespace
 

@@ -57,6 +57,27 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, std::v
   TANGENT_FAIL("train: unknown optimizer '", name, "' (expected sgd, adam or adamw)");
 }
 
+bool distributed_run(const TrainOptions& o) { return o.group && o.group->size() > 1; }
+
+data::DataLoaderOptions loader_options(const TrainOptions& o) {
+  data::DataLoaderOptions l{o.batch_size, true, o.seed, false};
+  if (distributed_run(o)) {
+    l.num_shards = o.group->size();
+    l.shard = o.group->rank();
+  }
+  return l;
+}
+
+// Rank r's generator stream in a data-parallel run: rank 0 keeps `s`; the others get a seed mixed from s and r
+// (splitmix64), so that dropout masks differ across ranks yet are reproducible.
+PhiloxState rank_stream(PhiloxState s, int rank) {
+  if (rank == 0) return s;
+  uint64_t z = s.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(rank);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return PhiloxState{z ^ (z >> 31), s.offset};
+}
+
 std::string encode_history(const std::vector<EpochMetrics>& h) {
   std::ostringstream os;
   os.precision(17);
@@ -147,12 +168,19 @@ Trainer::Trainer(std::shared_ptr<Module> model, std::string model_kind, Config m
       train_set_(std::move(train_set)),
       test_set_(std::move(test_set)),
       options_(options),
-      loader_(train_set_, data::DataLoaderOptions{options.batch_size, true, options.seed, false}) {
+      loader_(train_set_, loader_options(options)) {
   TANGENT_CHECK(options.epochs >= 1 && options.batch_size >= 1, "train: epochs and batch size must be positive, got ",
                 options.epochs, " and ", options.batch_size);
   TANGENT_CHECK(options.lr > 0, "train: the learning rate must be positive, got ", options.lr);
   TANGENT_CHECK(options.max_steps >= 0 && options.steps_per_epoch >= 0, "train: max_steps and steps_per_epoch must ",
                 "be >= 0, got ", options.max_steps, " and ", options.steps_per_epoch);
+  if (distributed_run(options)) {
+    std::vector<std::pair<std::string, Tensor>> params;
+    for (auto& kv : model_->named_parameters())
+      if (kv.second.requires_grad()) params.push_back(kv);
+    ddp_ = std::make_unique<distributed::DistributedDataParallel>(options.group, params, model_->named_buffers());
+    default_generator().set_state(rank_stream(default_generator().state(), options.group->rank()));
+  }
   optimizer_ = make_optimizer(options.optimizer, model_->parameters(), options);
   const int64_t total = total_steps();
   if (options.schedule == "cosine") {
@@ -187,10 +215,12 @@ EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
   int64_t index = 0;
   if (batches > 0)
     for (const data::Example& batch : loader_) {
+      if (ddp_) ddp_->broadcast_buffers();
       const auto [logits, target] = flatten_tokens(model_->forward(batch.data), batch.target);
       const Tensor loss = functional::cross_entropy(logits, target, ce);
       optimizer_->zero_grad();
       loss.backward();
+      if (ddp_) ddp_->synchronize();
       optimizer_->step();
       if (scheduler_) scheduler_->step();
       ++step_;
@@ -208,6 +238,17 @@ EpochMetrics Trainer::train_epoch(const ProgressFn& progress) {
                  static_cast<double>(correct) / static_cast<double>(seen));
       if (index >= batches) break;
     }
+  if (ddp_) {  // the metrics of all ranks together
+    const Tensor totals = tensor(std::vector<double>{loss_sum, static_cast<double>(correct), static_cast<double>(seen),
+                                                     static_cast<double>(examples)},
+                                 {4});
+    ddp_->group().all_reduce(totals);
+    const double* t = totals.data_ptr<double>();
+    loss_sum = t[0];
+    correct = static_cast<int64_t>(t[1]);
+    seen = static_cast<int64_t>(t[2]);
+    examples = static_cast<int64_t>(t[3]);
+  }
   ++epoch_;
   EpochMetrics m;
   m.epoch = epoch_;
@@ -244,6 +285,15 @@ Checkpoint Trainer::checkpoint() const {
   c.epoch = epoch_;
   c.step = step_;
   c.rng = default_generator().state();
+  if (ddp_) {
+    const PhiloxState mine = default_generator().state();
+    const Tensor all = ddp_->group().all_gather(
+        tensor(std::vector<int64_t>{static_cast<int64_t>(mine.seed), static_cast<int64_t>(mine.offset)}, {2}));
+    const int64_t* v = all.data_ptr<int64_t>();
+    for (int64_t r = 0; r < all.size(0); ++r)
+      c.rank_rngs.push_back(PhiloxState{static_cast<uint64_t>(v[2 * r]), static_cast<uint64_t>(v[2 * r + 1])});
+    c.rng = c.rank_rngs[0];
+  }
   c.metadata["history"] = encode_history(history_);
   c.metadata["optimizer"] = options_.optimizer;
   return c;
@@ -273,7 +323,12 @@ void Trainer::restore(const Checkpoint& c) {
   }
   epoch_ = c.epoch;
   step_ = c.step;
-  default_generator().set_state(c.rng);
+  const size_t ranks = ddp_ ? static_cast<size_t>(ddp_->group().size()) : 1;
+  TANGENT_CHECK(c.rank_rngs.empty() ? ranks == 1 : c.rank_rngs.size() == ranks,
+                "resume: the checkpoint was written by ", c.rank_rngs.empty() ? size_t{1} : c.rank_rngs.size(),
+                " process(es) but this run has ", ranks, "; resume with the same number of ranks (mpirun -np ",
+                c.rank_rngs.empty() ? size_t{1} : c.rank_rngs.size(), ")");
+  default_generator().set_state(ddp_ ? c.rank_rngs[static_cast<size_t>(ddp_->group().rank())] : c.rng);
   auto h = c.metadata.find("history");
   history_ = h == c.metadata.end() ? std::vector<EpochMetrics>{} : decode_history(h->second);
 }

@@ -15,6 +15,8 @@
 #include "nn/checkpoint.h"
 #include "nn/config.h"
 #include "nn/data/dataloader.h"
+#include "nn/distributed/ddp.h"
+#include "nn/distributed/process_group.h"
 #include "nn/module.h"
 #include "nn/optim/optimizer.h"
 #include "nn/optim/scheduler.h"
@@ -37,6 +39,14 @@ struct TrainOptions {
   // An "epoch" (one evaluation and metrics row) ends after this many steps (0: a full pass over the data); each
   // epoch still draws from its own shuffled order of the data set.
   int64_t steps_per_epoch = 0;
+  // Data-parallel training over this group when it has more than one rank (distributed::ProcessGroup::world()
+  // under mpirun): every rank trains on its shard of each epoch (DataLoaderOptions::num_shards; the last
+  // n mod K examples of an epoch's order are dropped) with batch_size examples per rank, gradients are averaged
+  // by distributed::DistributedDataParallel, rank 0's parameters and buffers are broadcast at the start and its
+  // buffers before each step, the epoch metrics are over all ranks, and checkpoints hold every rank's generator
+  // (resume with the same number of ranks). checkpoint() and train_epoch() are collective: call them on every rank.
+  // Rank r > 0 draws its random numbers (dropout) from its own stream, seeded from rank 0's state and r.
+  std::shared_ptr<distributed::ProcessGroup> group;
 };
 
 // The loss per unit (example, or token for language models) that bits per character is computed from.
@@ -101,6 +111,7 @@ class Trainer {
   data::DataLoader loader_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LRScheduler> scheduler_;
+  std::unique_ptr<distributed::DistributedDataParallel> ddp_;  // when options_.group has several ranks
   int64_t epoch_ = 0;
   int64_t step_ = 0;
   std::vector<EpochMetrics> history_;

@@ -142,6 +142,32 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair st
   return with_batch(x, [&](const Tensor& x4) { return conv2d_impl(x4, weight, bias, p); });
 }
 
+Tensor conv2d_input_grad(const Tensor& grad_out, const Tensor& weight, Pair input_hw, Pair stride, Pair padding,
+                         Pair dilation, int64_t groups) {
+  detail::check_defined(grad_out, "conv2d_input_grad", "grad_out");
+  detail::check_defined(weight, "conv2d_input_grad", "weight");
+  detail::check_same_device(grad_out, weight, "conv2d_input_grad");
+  TANGENT_CHECK(grad_out.dim() == 4 && weight.dim() == 4 && groups >= 1 && grad_out.size(1) == weight.size(0) &&
+                    weight.size(0) % groups == 0 && grad_out.dtype() == weight.dtype() && grad_out.is_floating_point(),
+                "conv2d_input_grad: grad_out ", grad_out.shape(), " ", grad_out.dtype(), " does not match weight ",
+                weight.shape(), " ", weight.dtype(), " with groups=", groups);
+  Conv2dParams p;
+  p.groups = groups;
+  for (int d = 0; d < 2; ++d) {
+    TANGENT_CHECK(
+        stride[d] >= 1 && dilation[d] >= 1 && padding[d] >= 0 && input_hw[d] >= 1 &&
+            out_size(input_hw[d], weight.size(2 + d), stride[d], padding[d], dilation[d]) == grad_out.size(2 + d),
+        "conv2d_input_grad: grad_out ", grad_out.shape(), " is not conv2d's output for inputs of size ", input_hw[0],
+        "x", input_hw[1], " (weight ", weight.shape(), ", stride ", stride[d], ", padding ", padding[d], ", dilation ",
+        dilation[d], ")");
+    p.stride[d] = stride[d];
+    p.padding[d] = padding[d];
+    p.dilation[d] = dilation[d];
+  }
+  const Shape x_shape{grad_out.size(0), weight.size(1) * groups, input_hw[0], input_hw[1]};
+  return conv2d_grad_input(grad_out.contiguous(), weight, x_shape, p);
+}
+
 // ---- pooling ----
 namespace {
 

@@ -128,6 +128,19 @@ Tensor relu(const Tensor& x) {
                         [](const Tensor& g, const Tensor& y) { return mul(g, sign(y.detach())); });
 }
 
+namespace {
+
+// d/dx gelu(x) = Phi(x) + x phi(x) in one kernel (GeluGrad); its own derivative is phi(x) (2 - x^2), so gelu
+// has a second derivative under create_graph.
+Tensor gelu_grad(const Tensor& x) {
+  return floating_unary(UnaryOp::GeluGrad, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
+    const Tensor pdf = mul(exp(mul(mul(v, v), -0.5)), 1.0 / std::sqrt(2.0 * kPi));
+    return mul(g, mul(pdf, sub(scalar_tensor(2.0, v.dtype()), mul(v, v))));
+  });
+}
+
+}  // namespace
+
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "tanh") {
     return floating_unary(UnaryOp::GeluTanh, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
@@ -142,12 +155,8 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
     });
   }
   TANGENT_CHECK(approximate == "none", "gelu: approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
-  return floating_unary(UnaryOp::Gelu, x, Reads::Input, [](const Tensor& g, const Tensor& v) {
-    // d/dx x Phi(x) = Phi(x) + x phi(x)
-    const Tensor cdf = mul(add(erf(mul(v, 1.0 / std::sqrt(2.0))), 1.0), 0.5);
-    const Tensor pdf = mul(exp(mul(mul(v, v), -0.5)), 1.0 / std::sqrt(2.0 * kPi));
-    return mul(g, add(cdf, mul(v, pdf)));
-  });
+  return floating_unary(UnaryOp::Gelu, x, Reads::Input,
+                        [](const Tensor& g, const Tensor& v) { return mul(g, gelu_grad(v)); });
 }
 
 Tensor silu(const Tensor& x) {

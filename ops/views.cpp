@@ -211,7 +211,14 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("slice", out, {x}, {}, [in_shape, d, s, step](const Tensor& g, autograd::Context&) {
-      // Scatter g back into zeros: index_add along d at positions s, s+step, ...
+      // Scatter g back into zeros. Without a graph to build, a strided copy into the slice of the zeros (the
+      // generic index scatter is several times slower, e.g. under rotary embeddings' narrow); with create_graph,
+      // index_add along d at positions s, s+step, ... (differentiable).
+      if (!autograd::needs_grad(g)) {
+        const Tensor gi = zeros(in_shape, g.options());
+        gi.slice(d, s, s + g.shape()[static_cast<size_t>(d)] * step, step).copy_(g);
+        return std::vector<Tensor>{gi};
+      }
       const Tensor idx =
           arange(s, s + g.shape()[static_cast<size_t>(d)] * step, step, TensorOptions(kInt64).device(g.device()));
       return std::vector<Tensor>{index_add(zeros(in_shape, g.options()), d, idx, g)};

@@ -33,21 +33,7 @@ int count_lines(const std::string& s) {
   return n;
 }
 
-class Cli : public testing_support::CliTest {
- protected:
-  // A failed invocation: a normal exit with status 1 and "error: <message>", never a signal (tests/test_cli_errors.cpp
-  // has the full table of bad invocations).
-  void expect_clean_failure(const std::vector<std::string>& args, const std::string& message_part) const {
-    const Result r = run(args);
-    std::string joined;
-    for (const auto& a : args) joined += a + " ";
-    EXPECT_TRUE(r.exited) << joined << ": killed by signal " << r.code << "\n" << r.output;
-    EXPECT_EQ(r.code, 1) << joined << "\n" << r.output;
-    EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
-    EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
-                                                              << r.output;
-  }
-};
+using Cli = testing_support::CliTest;
 
 TEST_F(Cli, TrainEvalPredictResume) {
   TANGENT_REQUIRE_OR_SKIP(have_data(), "Fashion-MNIST (apt-get install dataset-fashion-mnist)");
@@ -139,7 +125,17 @@ TEST_F(Cli, TrainConvNet) {
   const nn::Checkpoint c = nn::load_checkpoint(out + "/model.tgt");
   EXPECT_EQ(c.model_kind, "cnn");
   EXPECT_EQ(c.model_config.get_ints("channels"), (std::vector<int64_t>{4, 8}));
+  EXPECT_EQ(c.model_config.get_int("hidden"), 128);  // ConvNetOptions' default width
   EXPECT_EQ(count_lines(slurp(out + "/metrics.csv")), 2);
+
+  // --hidden sets the dense layer's width (to match another model's parameter count): 28x28 -> 7x7x8 = 392
+  // features, then 392 * 7 + 7 weights, and 7 * 10 + 10 in the last layer.
+  const Result h = run({"train", "--model", "cnn", "--data", "fashion-mnist:64", "--test-limit", "32", "--epochs", "1",
+                        "--channels", "4,8", "--hidden", "7", "--threads", "1", "--out", path("cnn7")});
+  ASSERT_TRUE(h.exited && h.code == 0) << h.output;
+  EXPECT_NE(h.output.find("Linear(in_features=392, out_features=7, bias=true)  # 2751 params"), std::string::npos)
+      << h.output;
+  EXPECT_EQ(nn::load_checkpoint(path("cnn7") + "/model.tgt").model_config.get_int("hidden"), 7);
 }
 
 // Training on .npy arrays needs no data set installed; without a test set the test metrics are NaN.

@@ -188,7 +188,8 @@ TEST_F(CliErrors, Train) {
       t({"--model", "mlp", "--hidden", "99999999999"}, "--hidden"),
       t({"--model", "cnn", "--channels", "4,x"}, "--channels"),
       // Flags of another model.
-      t({"--model", "cnn", "--hidden", "8"}, "--hidden"),
+      t({"--model", "lie", "--hidden", "8"}, "--hidden"),
+      t({"--model", "cnn", "--hidden", "8,8"}, "--hidden"),
       t({"--model", "mlp", "--channels", "8"}, "--channels"),
       t({"--model", "mlp", "--tokens", "100"}, "--tokens"),
       t({"--model", "cnn", "--context", "16"}, "--context"),

@@ -47,11 +47,7 @@ class CliNtk : public testing_support::CliTest {
   }
   void expect_failure(std::vector<std::string> args, const std::string& part) const {
     args.insert(args.begin(), "ntk");
-    const CliResult r = run(args);
-    EXPECT_TRUE(r.exited) << "killed by signal " << r.code << "\n" << r.output;
-    EXPECT_NE(r.code, 0) << r.output;
-    EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
-    EXPECT_NE(r.output.find(part), std::string::npos) << "no '" << part << "' in\n" << r.output;
+    expect_clean_failure(args, part);
   }
   // Saves `model` as a checkpoint and returns its path.
   std::string save_model(models::Model& model, const std::string& name) const {

@@ -194,6 +194,24 @@ TEST(Conv2d, ErrorsNameTheOpAndShapes) {
             std::string::npos);
 }
 
+TEST(Conv2d, InputGradMatchesAutogradAndNamesMismatches) {
+  manual_seed(4);
+  // Strided, padded, dilated and grouped.
+  const Tensor x = randn({2, 4, 7, 8}, kFloat64).requires_grad_(true), w = randn({6, 2, 3, 2}, kFloat64);
+  const Tensor y = conv2d(x, w, Tensor(), {2, 1}, {1, 0}, {1, 2}, 2);
+  const Tensor g = randn(y.shape(), kFloat64);
+  const Tensor want = autograd::grad({y}, {x}, {g})[0];
+  expect_close(conv2d_input_grad(g, w, {7, 8}, {2, 1}, {1, 0}, {1, 2}, 2), want, 1e-12);
+  // float32 on oneDNN against the float64 result.
+  expect_close(conv2d_input_grad(g.to(kFloat32), w.to(kFloat32), {7, 8}, {2, 1}, {1, 0}, {1, 2}, 2), want, 1e-4);
+  const std::string size = error_message([&] { conv2d_input_grad(g, w, {9, 8}, {2, 1}, {1, 0}, {1, 2}, 2); });
+  EXPECT_NE(size.find("conv2d_input_grad"), std::string::npos) << size;
+  EXPECT_NE(size.find("9x8"), std::string::npos) << size;
+  const std::string ch = error_message([&] { conv2d_input_grad(g, randn({5, 2, 3, 2}, kFloat64), {7, 8}); });
+  EXPECT_NE(ch.find("[5, 2, 3, 2]"), std::string::npos) << ch;
+  EXPECT_NE(ch.find("[2, 6, 4, 6]"), std::string::npos) << ch;
+}
+
 // ---------------------------------------------------------------- pooling
 TEST(Pool2d, MaxPoolValuesAndIndicesDriveTheGradient) {
   manual_seed(5);
@@ -202,6 +220,7 @@ TEST(Pool2d, MaxPoolValuesAndIndicesDriveTheGradient) {
     Pair k, s, p;
   };
   const std::vector<P> cases = {{{2, 3, 6, 6}, {2, 2}, {0, 0}, {0, 0}},
+                                {{1, 2, 7, 5}, {2, 2}, {2, 2}, {0, 0}},  // 2x2 fast path, odd sizes
                                 {{1, 2, 7, 5}, {3, 3}, {2, 2}, {1, 1}},
                                 {{1, 1, 5, 8}, {3, 2}, {1, 3}, {1, 0}}};
   for (const auto& c : cases) {
@@ -269,6 +288,30 @@ TEST(Pool2d, Gradients) {
     EXPECT_TRUE(gradcheck(fn, {x}));
     EXPECT_TRUE(gradgradcheck(fn, {x}));
   }
+}
+
+// The 2x2 / stride 2 kernel keeps the general loop's rules: the first of equal maxima wins, the first NaN wins.
+TEST(Pool2d, MaxPool2x2TiesAndNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Windows (row-major within each): ties; a NaN second; NaN third after a larger value; two NaNs; max last.
+  const std::vector<float> v = {1, 1, 5, nan, 9,   2, nan, nan, 0, 1,  //
+                                1, 1, 3, 4,   nan, 1, nan, 3,   2, 7};
+  const Tensor x = tensor(v, Shape{1, 1, 2, 10}).requires_grad_(true);
+  const Tensor y = max_pool2d(x, {2, 2});
+  const std::vector<float> out = to_vector<float>(y);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0], 1.f);
+  EXPECT_TRUE(std::isnan(out[1]) && std::isnan(out[2]) && std::isnan(out[3]));
+  EXPECT_EQ(out[4], 7.f);
+  y.backward(tensor(std::vector<float>{1, 2, 3, 4, 5}, Shape{1, 1, 1, 5}));
+  // Gradient lands on: window 0 at (0,0); window 1 at (0,3); window 2 at (1,4); window 3 at (0,6); window 4 at (1,9).
+  std::vector<float> want(20, 0.f);
+  want[0] = 1;
+  want[3] = 2;
+  want[14] = 3;
+  want[6] = 4;
+  want[19] = 5;
+  EXPECT_EQ(to_vector<float>(x.grad()), want);
 }
 
 TEST(Pool2d, ErrorsNameTheOpAndShapes) {

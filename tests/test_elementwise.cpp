@@ -530,3 +530,58 @@ TEST(ElementwiseAutograd, UnaryNodesSaveOnlyWhatTheyRead) {
   }
   tangent::testing::expect_error([&] { w.sum().backward(); }, {"log"});
 }
+
+// float32 erf and gelu run a vectorisable rational approximation (core/scalar_math.h), gelu's backward one fused
+// derivative kernel: both against float64 std::erf on a dense grid, with the special values.
+TEST(ElementwiseErf, Float32IsWithinRoundOffOfDoubleOnADenseGrid) {
+  const int64_t n = 480001;  // step 2.5e-5 over [-6, 6]
+  const Tensor x = linspace(-6.0, 6.0, n, TensorOptions(kFloat32)).requires_grad_(true);
+  const Tensor e = erf(x.detach()), y = gelu(x);
+  y.sum().backward();
+  const float* xp = x.detach().data_ptr<float>();
+  const float* ep = e.data_ptr<float>();
+  const float* yp = y.detach().data_ptr<float>();
+  const float* gp = x.grad().data_ptr<float>();
+  double erf_err = 0, erf_rel = 0, gelu_err = 0, grad_err = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = xp[i], cdf = 0.5 * (1.0 + std::erf(v / std::sqrt(2.0)));
+    const double pdf = std::exp(-0.5 * v * v) / std::sqrt(2.0 * 3.14159265358979323846);
+    erf_err = std::max(erf_err, std::fabs(ep[i] - std::erf(v)));
+    if (v != 0 && std::fabs(v) < 1) erf_rel = std::max(erf_rel, std::fabs(ep[i] / std::erf(v) - 1));
+    gelu_err = std::max(gelu_err, std::fabs(yp[i] - v * cdf) / std::max(1.0, std::fabs(v)));
+    grad_err = std::max(grad_err, std::fabs(gp[i] - (cdf + v * pdf)));
+  }
+  EXPECT_LT(erf_err, 4e-7);   // 6 ulp of 1; libm's erff is within 1 ulp
+  EXPECT_LT(erf_rel, 5e-7);   // near 0 too (1 - P(t) e^(-x^2) forms such as Abramowitz-Stegun 7.1.26 fail here)
+  EXPECT_LT(gelu_err, 4e-7);  // relative to max(1, |x|)
+  EXPECT_LT(grad_err, 4e-7);
+  EXPECT_GT(erf_err, 0.0);  // float32 did run in float, not in double
+
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> special = to_vector<float>(erf(tensor(std::vector<float>{inf, -inf, nan, 0.f}, Shape{4})));
+  EXPECT_EQ(special[0], 1.f);
+  EXPECT_EQ(special[1], -1.f);
+  EXPECT_TRUE(std::isnan(special[2]));
+  EXPECT_EQ(special[3], 0.f);
+  const Tensor g = tensor(std::vector<float>{nan, 100.f, -100.f}, Shape{3}).requires_grad_(true);
+  gelu(g).sum().backward();
+  const std::vector<float> gg = to_vector<float>(g.grad());
+  EXPECT_TRUE(std::isnan(gg[0]));
+  EXPECT_EQ(gg[1], 1.f);
+  EXPECT_EQ(gg[2], 0.f);
+}
+
+TEST(ElementwiseErf, Float64KeepsStdErfAndGeluHasASecondDerivative) {
+  const Tensor x = tensor(std::vector<double>{-2.5, -0.3, 0.7, 3.1}, Shape{4});
+  const std::vector<double> e = to_vector<double>(erf(x));
+  for (size_t i = 0; i < e.size(); ++i) EXPECT_EQ(e[i], std::erf(to_vector<double>(x)[i]));
+  // d2/dx2 gelu(x) = phi(x) (2 - x^2)
+  const Tensor xg = x.clone().requires_grad_(true);
+  const Tensor d1 = autograd::grad({gelu(xg).sum()}, {xg}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+  const Tensor d2 = autograd::grad({d1.sum()}, {xg})[0];
+  const std::vector<double> xv = to_vector<double>(x), d2v = to_vector<double>(d2);
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double pdf = std::exp(-0.5 * xv[i] * xv[i]) / std::sqrt(2.0 * 3.14159265358979323846);
+    EXPECT_NEAR(d2v[i], pdf * (2.0 - xv[i] * xv[i]), 1e-12);
+  }
+}

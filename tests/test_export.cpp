@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "support/optional.h"
+#include "support/python.h"
 
 #include <algorithm>
 #include <cmath>
@@ -54,28 +55,9 @@ std::string source_dir() {
 }
 std::string script() { return source_dir() + "/tests/support/onnx_run.py"; }
 
-bool have_python_module(const std::string& modules) {
-  static std::map<std::string, bool> cache;
-  auto it = cache.find(modules);
-  if (it != cache.end()) return it->second;
-  const bool ok = std::system(("python3 -c 'import " + modules + "' >/dev/null 2>&1").c_str()) == 0;
-  return cache[modules] = ok;
-}
-bool have_ort() { return have_python_module("onnxruntime, numpy"); }
-#define SKIP_WITHOUT_ORT() \
-  TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime and numpy for python3 (pip install onnxruntime numpy)")
-
-// Runs a command, returning its exit status and capturing stdout+stderr.
-int run_command(const std::string& cmd, std::string* output) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  output->clear();
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using tangent::testing_support::have_ort;
+using tangent::testing_support::have_python_module;
+using tangent::testing_support::run_command;
 
 std::string self_dir() { return fs::read_symlink("/proc/self/exe").parent_path().string(); }
 
@@ -314,7 +296,7 @@ TEST_P(ExportLayer, ExportsChecksAndMatchesOnnxRuntime) {
   EXPECT_EQ(back.outputs[0].name, "output");
   // Every trainable tensor lands in an initializer (plus BN statistics and constants).
   EXPECT_GE(back.num_parameters, m->num_parameters());
-  SKIP_WITHOUT_ORT();
+  TANGENT_REQUIRE_ORT();
   const bool ints = c.int_input;
   const double d = parity(*m, o, [&](int64_t b) {
     Shape s = c.input;
@@ -396,7 +378,7 @@ TEST_F(ExportTest, MLPVariantsMatchOnnxRuntime) {
     measured()[c.name] = d;
     EXPECT_LE(d, 1e-4);
   }
-  SKIP_WITHOUT_ORT();
+  TANGENT_REQUIRE_ORT();
 }
 
 TEST_F(ExportTest, ConvNetWithBatchNormMatchesOnnxRuntime) {
@@ -419,7 +401,7 @@ TEST_F(ExportTest, ConvNetWithBatchNormMatchesOnnxRuntime) {
   EXPECT_EQ(s.outputs[0].dims, (std::vector<std::string>{"batch", "5"}));
   std::map<std::string, std::string> meta(s.metadata.begin(), s.metadata.end());
   EXPECT_EQ(meta["model_kind"], "cnn");
-  SKIP_WITHOUT_ORT();
+  TANGENT_REQUIRE_ORT();
   const double d = parity(cnn, {}, [&](int64_t b) { return randn_batch(b, co.input_shape); }, {2, 5});
   measured()["convnet (bn eval)"] = d;
   EXPECT_LE(d, 1e-4);
@@ -450,7 +432,7 @@ TEST_F(ExportTest, EmbeddingLayerNormModelMatchesOnnxRuntime) {
   EXPECT_EQ(s.op_counts.at("Gather"), 1);
   EXPECT_EQ(s.op_counts.at("MatMul"), 2);  // Linear on [N, 6, d]
   EXPECT_EQ(s.outputs[0].dims, (std::vector<std::string>{"batch", "6", "4"}));
-  SKIP_WITHOUT_ORT();
+  TANGENT_REQUIRE_ORT();
   const double d = parity(m, o, [](int64_t b) { return randint(0, 20, {b, 6}); }, {2, 9});
   measured()["embedding+layernorm"] = d;
   EXPECT_LE(d, 1e-4);
@@ -522,7 +504,7 @@ TEST_F(ExportTest, EmitterRegisteredBesideALayerExportsIt) {
   EXPECT_EQ(back.nodes, (std::vector<std::string>{"Gemm", "Mul"}));
   ASSERT_EQ(back.outputs.size(), 1u);
   EXPECT_EQ(back.outputs[0].dims, (std::vector<std::string>{"batch", "4"}));
-  SKIP_WITHOUT_ORT();
+  TANGENT_REQUIRE_ORT();
   const double d = parity(s, o, [](int64_t b) { return randn({b, 3}); });
   measured()["registered emitter"] = d;
   EXPECT_LE(d, 1e-4);

@@ -103,6 +103,28 @@ TEST(Matmul, TransposedAndStridedOperands) {
   expect_close(matmul(c, d), naive_matmul(c.contiguous(), d.contiguous()), 1e-5);
 }
 
+// One float32 row times a matrix (a decoding step's projections) runs as a GEMV on the operands where they are: every
+// layout of the row, the matrix and the bias, and no stale output when there is no bias.
+TEST(Matmul, SingleRowInEveryLayout) {
+  manual_seed(12);
+  const int64_t K = 130, N = 300;
+  const Tensor wide = randn({3, 2 * K + 4});
+  const std::vector<Tensor> rows = {randn({1, K}), narrow(wide, 1, 3, K).narrow(0, 1, 1),  // offset, long rows
+                                    wide.slice(1, 0, 2 * K, 2).narrow(0, 2, 1),            // column stride 2
+                                    randn({K, 5}).narrow(1, 2, 1).t()};                    // a column, transposed
+  const Tensor bias_wide = randn({2 * N});
+  const std::vector<Tensor> mats = {randn({K, N}), randn({N, K}).t(), narrow(randn({K, N + 7}), 1, 7, N)};
+  for (const Tensor& a : rows)
+    for (const Tensor& b : mats) {
+      const Tensor want = naive_matmul(a.contiguous(), b.contiguous());
+      expect_close(matmul(a, b), want, 1e-5);
+      const Tensor bias = bias_wide.slice(0, 0, 2 * N, 2);
+      expect_close(addmm(bias, a, b), want + bias.contiguous(), 1e-5);
+      expect_close(linear(a, b.t(), bias), want + bias.contiguous(), 1e-5);
+      expect_close(matmul(a, b), want, 1e-5);  // a recycled output buffer that held the biased result
+    }
+}
+
 TEST(Matmul, BatchedAndBroadcast) {
   manual_seed(3);
   const Tensor a = randn({2, 1, 3, 4}), b = randn({5, 4, 6});

@@ -26,6 +26,7 @@
 #include "nn/safetensors.h"
 #include "support/errors.h"
 #include "support/optional.h"
+#include "support/python.h"
 
 using namespace tangent;
 using tangent::testing::error_message;
@@ -45,24 +46,8 @@ std::string binary() {
 }
 std::string script() { return source_dir() + "/tests/support/onnx_run.py"; }
 
-bool have_ort() {
-  static const bool ok = std::system("python3 -c 'import onnxruntime, numpy' >/dev/null 2>&1") == 0;
-  return ok;
-}
-#define REQUIRE_ORT() \
-  TANGENT_REQUIRE_OR_SKIP(have_ort(), "onnxruntime and numpy for python3 (pip install onnxruntime numpy)")
-
-// Runs a shell command; its exit status, stdout and stderr together in *output.
-int run_command(const std::string& cmd, std::string* output) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  output->clear();
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using tangent::testing_support::have_ort;
+using tangent::testing_support::run_command;
 
 class LmExport : public ::testing::Test {
  protected:
@@ -187,7 +172,7 @@ std::string param_name(const ::testing::TestParamInfo<std::string>& info) { retu
 // ONNX Runtime's logits against GPT::forward for each configuration at lengths 1 .. context, batch 3, in one
 // session per model; the graph has dynamic batch and sequence dims and passes the checker and shape inference.
 TEST_P(LmExportKind, OnnxRuntimeLogitsMatch) {
-  REQUIRE_ORT();
+  TANGENT_REQUIRE_ORT();
   const std::vector<int64_t> lengths = {1, 4, 5, 7, 11, 13, 16};  // MoBA blocks of 4 (and 3)
   {
     const std::string name = GetParam();
@@ -224,7 +209,7 @@ TEST_P(LmExportKind, OnnxRuntimeLogitsMatch) {
 // the tokens `tangent generate --temperature 0` gives, for each attention kind. 100 tokens in a context of 16: the
 // window slides many times, and the cache holds up to 16 positions.
 TEST_P(LmExportKind, WithPastGreedyGenerationMatchesTangentGenerate) {
-  REQUIRE_ORT();
+  TANGENT_REQUIRE_ORT();
   TANGENT_REQUIRE_OR_SKIP(fs::exists(binary()), "the tangent binary ($TANGENT_BINARY_DIR/bin/tangent)");
   {
     const std::string name = GetParam();
@@ -292,7 +277,7 @@ INSTANTIATE_TEST_SUITE_P(Configurations, LmExportKind,
 // Blocks exported on their own (in a Sequential, fixed sequence length): the registered emitters of
 // TransformerBlock and MultiheadAttention run the same nodes without a cache.
 TEST_F(LmExport, BlocksInASequential) {
-  REQUIRE_ORT();
+  TANGENT_REQUIRE_ORT();
   auto sigmoid = configurations()["sigmoid"], moba = configurations()["moba_top3_keyconv3_gqa"];
   nn::Sequential seq;
   seq.push_back(std::make_shared<nn::TransformerBlock>(sigmoid.block_options(0)));

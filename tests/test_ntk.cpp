@@ -383,6 +383,55 @@ TEST(Ntk, MethodsAgreeOnCnn) {
   EXPECT_TRUE(model->is_training());  // restored
 }
 
+// Layers that run their own backward feeding each other directly (a cut layer's input is the previous one's output
+// leaf), through a reshape, and one output feeding two layers whose results are added.
+TEST(Ntk, CutLayersChainedDirectly) {
+  manual_seed(13);
+  auto chain = std::make_shared<nn::Sequential>();
+  chain->push_back(std::make_shared<nn::Conv2d>(2, 3, 3, 1, 1));
+  chain->push_back(std::make_shared<nn::Conv2d>(3, 2, 3, 2, 0));
+  chain->push_back(std::make_shared<nn::Flatten>());
+  chain->push_back(std::make_shared<nn::Linear>(2 * 2 * 2, 5));
+  chain->push_back(std::make_shared<nn::Linear>(5, 3));
+  expect_methods_agree(*chain, randn({4, 2, 6, 6}), randn({3, 2, 6, 6}), 1e-5);
+
+  struct Fork : nn::Module {
+    std::shared_ptr<nn::Linear> a, b, c;
+    Fork() {
+      a = register_module("a", std::make_shared<nn::Linear>(4, 6));
+      b = register_module("b", std::make_shared<nn::Linear>(6, 3));
+      c = register_module("c", std::make_shared<nn::Linear>(6, 3));
+    }
+    Tensor forward(const Tensor& x) override {
+      const Tensor h = tanh((*a)(x));
+      return add((*b)(h), tanh((*c)(h)));
+    }
+    std::string type_name() const override { return "Fork"; }
+  };
+  auto fork = std::make_shared<Fork>();
+  expect_methods_agree(*fork, randn({5, 4}), randn({2, 4}), 1e-5);
+}
+
+// A conv output of 512 KB per example: the structured method runs its backward passes on chunks of 16 examples
+// (8 MB per tensor), so 20 examples take two chunks, and x1 != x2 (one pass on both, 26 examples) two.
+TEST(Ntk, ChunkedBackwardPassesAgree) {
+  manual_seed(12);
+  auto model = std::make_shared<nn::Sequential>();
+  model->push_back(std::make_shared<nn::Conv2d>(1, 32, 3, 1, 1));
+  model->push_back(std::make_shared<nn::ReLU>());
+  model->push_back(std::make_shared<nn::AvgPool2d>(16));
+  model->push_back(std::make_shared<nn::Flatten>());
+  model->push_back(std::make_shared<nn::Linear>(32 * 4 * 4, 3));
+  const Tensor x1 = randn({20, 1, 64, 64}), x2 = randn({6, 1, 64, 64});
+  for (Mode mode : {Mode::Full, Mode::Trace}) {
+    const auto jac = run(*model, x1, x2, mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(run(*model, x1, x2, mode, Method::Structured).kernel, jac.kernel), 1e-5);
+    const auto sym = run(*model, x1, Tensor(), mode, Method::Jacobian);
+    EXPECT_LT(rel_diff(run(*model, x1, Tensor(), mode, Method::Structured).kernel, sym.kernel), 1e-5);
+    EXPECT_GT(values(jac.kernel.abs().sum())[0], 0.0);
+  }
+}
+
 TEST(Ntk, MethodsAgreeOnSequenceModel) {
   manual_seed(10);
   SeqModel model;

@@ -10,11 +10,12 @@ set -euo pipefail
 # *recommends* it, and we install without recommends; a bare Debian 12 then fails at `find_package(dnnl)`.
 # ca-certificates: pip reaches PyPI over HTTPS. git: CMake and the tests call it on a clone.
 # liblapacke-dev libopenblas-dev: LAPACK (through LAPACKE) on OpenBLAS, for ops/decomposition.cpp.
+# libopenmpi-dev, openmpi-bin: the MPI backend of nn/distributed (optional for CMake, required by the tests under CI).
 PACKAGES=(
   cmake g++ make git ca-certificates libdnnl-dev ocl-icd-opencl-dev liblapacke-dev libopenblas-dev
   libgtest-dev libbenchmark-dev libprotobuf-dev
   protobuf-compiler libonnx-dev libcli11-dev nlohmann-json3-dev zlib1g-dev ccache dataset-fashion-mnist fortunes
-  python3 python3-pip
+  python3 python3-pip libopenmpi-dev openmpi-bin
 )
 # --sanitize: also what tools/ci/sanitize_and_fuzz.sh needs: clang with its sanitizer and libFuzzer runtimes, LLVM's
 # OpenMP runtime (clang's -fopenmp links libomp) and llvm-symbolizer (file:line in sanitizer reports).

@@ -33,10 +33,16 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
     : dataset_(std::move(dataset)), options_(options) {
   TANGENT_CHECK(dataset_ != nullptr, "DataLoader: the dataset is null");
   TANGENT_CHECK(options_.batch_size >= 1, "DataLoader: batch_size must be >= 1, got ", options_.batch_size);
+  TANGENT_CHECK(options_.num_shards >= 1 && options_.shard >= 0 && options_.shard < options_.num_shards,
+                "DataLoader: shard ", options_.shard, " of ", options_.num_shards, " is out of range");
+  TANGENT_CHECK(dataset_->size() >= options_.num_shards, "DataLoader: ", dataset_->size(),
+                " examples cannot give each of ", options_.num_shards, " shards one");
 }
 
+int64_t DataLoader::examples_per_epoch() const { return dataset_->size() / options_.num_shards; }
+
 int64_t DataLoader::num_batches() const {
-  const int64_t n = dataset_->size(), b = options_.batch_size;
+  const int64_t n = examples_per_epoch(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -51,10 +57,19 @@ void DataLoader::load_state(const DataLoaderState& state) {
 }
 
 std::vector<int64_t> DataLoader::order(int64_t epoch) const {
-  if (options_.shuffle) return shuffled_indices(dataset_->size(), options_.seed, epoch);
-  std::vector<int64_t> o(static_cast<size_t>(dataset_->size()));
-  std::iota(o.begin(), o.end(), int64_t{0});
-  return o;
+  std::vector<int64_t> o;
+  if (options_.shuffle) {
+    o = shuffled_indices(dataset_->size(), options_.seed, epoch);
+  } else {
+    o.resize(static_cast<size_t>(dataset_->size()));
+    std::iota(o.begin(), o.end(), int64_t{0});
+  }
+  if (options_.num_shards == 1) return o;
+  // Shard r of K: positions r, r + K, r + 2K, ... of the epoch's order, the last n mod K positions dropped.
+  const int64_t k = options_.num_shards, per = examples_per_epoch();
+  std::vector<int64_t> mine(static_cast<size_t>(per));
+  for (int64_t i = 0; i < per; ++i) mine[static_cast<size_t>(i)] = o[static_cast<size_t>(options_.shard + i * k)];
+  return mine;
 }
 
 Example DataLoader::make_batch(const std::vector<int64_t>& order, int64_t index) const {

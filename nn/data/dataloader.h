@@ -24,6 +24,13 @@ struct DataLoaderOptions {
   bool shuffle = false;
   uint64_t seed = 0;
   bool drop_last = false;  // drop the last batch when it has fewer than batch_size examples
+  // Sharding for data-parallel training (a DistributedSampler): shard r of K sees positions r, r + K, r + 2K, ...
+  // of each epoch's order (the same order on every shard: same seed), after dropping the last n mod K positions,
+  // so every shard has n / K examples and the same number of batches (a rank with an extra batch would wait in
+  // a collective forever). Batch i of the K shards together holds positions [i K b, (i + 1) K b) of the order:
+  // the examples of batch i of one loader with batch size K b.
+  int64_t num_shards = 1;
+  int64_t shard = 0;
 };
 
 // Where a loader stands: the epoch being iterated and the number of its batches already handed out.
@@ -44,6 +51,8 @@ class DataLoader {
 
   const DataLoaderOptions& options() const { return options_; }
   const Dataset& dataset() const { return *dataset_; }
+  // Examples per epoch on this shard (all of them without sharding).
+  int64_t examples_per_epoch() const;
   // Batches per epoch (counting the last partial batch unless drop_last).
   int64_t num_batches() const;
   int64_t size() const { return num_batches(); }

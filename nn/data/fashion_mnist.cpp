@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "nn/data/affine_benchmark.h"
 #include "nn/data/idx.h"
 #include "nn/data/npy.h"
 
@@ -75,6 +76,7 @@ TensorDataset load_dataset(const std::string& spec, bool train) {
     const char* env = std::getenv("TANGENT_FASHION_MNIST");
     return load_fashion_mnist(env != nullptr && *env != '\0' ? env : kFashionMnistRoot, train, limit);
   }
+  if (is_data_directory(spec)) return load_affine_benchmark(spec, train ? "train" : "test");
   if (spec.compare(0, 4, "npy:") == 0) {
     const std::string files = spec.substr(4);
     const size_t comma = files.find(',');
@@ -83,8 +85,10 @@ TensorDataset load_dataset(const std::string& spec, bool train) {
     if (comma == std::string::npos) return TensorDataset(read_npy(data));
     return TensorDataset(read_npy(data), read_npy(files.substr(comma + 1)));
   }
-  TANGENT_FAIL("load_dataset: unknown data set '", spec,
-               "' (expected fashion-mnist[:N], fashion-mnist-test[:N] or npy:DATA.npy[,TARGETS.npy])");
+  TANGENT_FAIL(
+      "load_dataset: unknown data set '", spec,
+      "' (expected fashion-mnist[:N], fashion-mnist-test[:N], npy:DATA.npy[,TARGETS.npy] or a directory written by "
+      "`tangent data affine-fashion-mnist`)");
 }
 
 }  // namespace tangent::data

@@ -21,7 +21,8 @@ const std::vector<std::string>& fashion_mnist_classes();
 
 // A data set named on a command line: "fashion-mnist" or "fashion-mnist:N" (the first N examples of the split
 // `train` selects; root from the TANGENT_FASHION_MNIST environment variable when set), "fashion-mnist-test[:N]"
-// (always the test split), or "npy:DATA.npy,TARGETS.npy" (targets optional).
+// (always the test split), "npy:DATA.npy,TARGETS.npy" (targets optional), or a directory written by `tangent data
+// affine-fashion-mnist` (affine_benchmark.h: its centred training or test split).
 TensorDataset load_dataset(const std::string& spec, bool train = true);
 
 }  // namespace tangent::data

@@ -1,6 +1,7 @@
 // Kernel assembly shared by the NTK methods: the float64 accumulator (with mirroring for x2 = x1), the weight- and
 // position-space tile contractions, tiling and the eval-mode guard.
 #include <algorithm>
+#include <numeric>
 
 #include "core/error.h"
 #include "nn/ntk/ntk_internal.h"
@@ -176,11 +177,36 @@ std::vector<std::pair<int64_t, int64_t>> make_tiles(int64_t n, int64_t tile) {
   return out;
 }
 
-std::vector<std::pair<size_t, size_t>> tile_pairs(size_t tiles1, size_t tiles2, bool symmetric) {
-  std::vector<std::pair<size_t, size_t>> out;
-  for (size_t a = 0; a < tiles1; ++a)
-    for (size_t b = symmetric ? a : 0; b < tiles2; ++b) out.emplace_back(a, b);
-  return out;
+std::vector<std::pair<size_t, size_t>> tile_pairs(const Tiles& tiles1, const Tiles& tiles2, bool symmetric,
+                                                  const NtkOptions& options) {
+  std::vector<std::pair<size_t, size_t>> all;
+  for (size_t a = 0; a < tiles1.size(); ++a)
+    for (size_t b = symmetric ? a : 0; b < tiles2.size(); ++b) all.emplace_back(a, b);
+  const int ranks = options.group ? options.group->size() : 1;
+  if (ranks == 1) return all;
+  // Longest processing time first: pairs by decreasing cost (a diagonal pair of a symmetric kernel costs half:
+  // the contraction takes its symmetric path), each to the least loaded rank; ties by index, so every rank
+  // computes the same assignment.
+  std::vector<double> cost(all.size());
+  for (size_t k = 0; k < all.size(); ++k) {
+    const auto [a, b] = all[k];
+    cost[k] = static_cast<double>(tiles1[a].second) * static_cast<double>(tiles2[b].second) *
+              (symmetric && a == b ? 0.5 : 1.0);
+  }
+  std::vector<size_t> by_cost(all.size());
+  std::iota(by_cost.begin(), by_cost.end(), size_t{0});
+  std::stable_sort(by_cost.begin(), by_cost.end(), [&](size_t i, size_t j) { return cost[i] > cost[j]; });
+  std::vector<double> load(static_cast<size_t>(ranks), 0.0);
+  std::vector<int> owner(all.size());
+  for (size_t k : by_cost) {
+    const size_t r = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[k] = static_cast<int>(r);
+    load[r] += cost[k];
+  }
+  std::vector<std::pair<size_t, size_t>> mine;
+  for (size_t k = 0; k < all.size(); ++k)
+    if (owner[k] == options.group->rank()) mine.push_back(all[k]);
+  return mine;
 }
 
 EvalModeGuard::EvalModeGuard(nn::Module& model) {

@@ -77,7 +77,7 @@ int64_t jacobian_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool
   }
   const auto tiles1 = make_tiles(N1, tile);
   const auto tiles2 = symmetric ? tiles1 : make_tiles(N2, tile);
-  const auto pairs = tile_pairs(tiles1.size(), tiles2.size(), symmetric);
+  const auto pairs = tile_pairs(tiles1, tiles2, symmetric, options);
   const bool cache_all = fits_all;
 
   std::vector<Jacobians> cache1(tiles1.size()), cache2(tiles2.size());

@@ -82,9 +82,29 @@ void check_inputs(nn::Module& model, const Tensor& x1, const Tensor& x2, const N
 
 }  // namespace
 
-NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, const NtkOptions& options) {
+namespace detail {
+
+int64_t outputs_per_example(const Tensor& f, int64_t batch) {
+  TANGENT_CHECK(f.defined() && f.numel() >= 1 && f.is_floating_point(),
+                "empirical_ntk: the model must return floating outputs, got ", f.defined() ? f.shape() : Shape{});
+  TANGENT_CHECK(f.dim() >= 1 && f.size(0) == batch, "empirical_ntk: the model output ", f.shape(),
+                " has no batch dim for a batch of ", batch);
+  return f.numel() / batch;
+}
+
+}  // namespace detail
+
+NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, const NtkOptions& given) {
   const auto start = std::chrono::steady_clock::now();
-  check_inputs(model, x1, x2, options);
+  check_inputs(model, x1, x2, given);
+  NtkOptions options = given;
+  const int64_t ranks = options.group ? options.group->size() : 1;
+  if (ranks == 1) {
+    options.group = nullptr;
+  } else if (options.tile == 0) {
+    const int64_t n = std::max(x1.size(0), x2.defined() ? x2.size(0) : 0);
+    options.tile = std::max<int64_t>(1, (n + 2 * ranks - 1) / (2 * ranks));
+  }
   const bool symmetric = !x2.defined();
   const Tensor& other = symmetric ? x1 : x2;
 
@@ -96,16 +116,22 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
   TANGENT_CHECK(!params.empty(), "empirical_ntk: the model has no trainable parameters");
 
   detail::EvalModeGuard eval_mode(model);
+  std::unique_ptr<detail::StructuredNtk> structured;
   int64_t outputs = 0;
-  {
+  if (options.method != Method::Jacobian) {
+    structured = detail::discover_structured(model, params, options, x1);
+    outputs = structured->outputs();
+    const auto& uncovered = structured->uncovered();
+    if (options.method == Method::Structured && !uncovered.empty()) {
+      std::string list;
+      for (size_t i = 0; i < uncovered.size(); ++i)
+        list += (i ? "; " : "") + uncovered[i] + " (" + structured->reasons()[i] + ")";
+      TANGENT_FAIL("empirical_ntk: the structured method has no rule for ", list,
+                   "; use method auto (falls back to the jacobian method for these) or jacobian");
+    }
+  } else {
     NoGradGuard no_grad;
-    const Tensor probe = model(detail::rows(x1, 0, 1));
-    TANGENT_CHECK(probe.defined() && probe.numel() >= 1 && probe.is_floating_point(),
-                  "empirical_ntk: the model must return floating outputs, got ",
-                  probe.defined() ? probe.shape() : Shape{});
-    TANGENT_CHECK(probe.dim() >= 1 && probe.size(0) == 1, "empirical_ntk: the model output ", probe.shape(),
-                  " has no batch dim for a batch of one");
-    outputs = probe.numel();
+    outputs = detail::outputs_per_example(model(detail::rows(x1, 0, 1)), 1);
   }
 
   std::vector<std::string> names;
@@ -114,20 +140,11 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
   detail::KernelAccumulator acc(options.mode, x1.size(0), other.size(0), outputs, symmetric, names);
 
   NtkResult result;
-  std::vector<std::string> uncovered, reasons;
+  std::vector<std::string> uncovered;
   int64_t peak = 0;
-  if (options.method != Method::Jacobian) {
-    detail::structured_ntk(model, x1, other, symmetric, params, outputs, options, acc, options.progress, &uncovered,
-                           &reasons, /*dry_run=*/true);
-    if (options.method == Method::Structured && !uncovered.empty()) {
-      std::string list;
-      for (size_t i = 0; i < uncovered.size(); ++i) list += (i ? "; " : "") + uncovered[i] + " (" + reasons[i] + ")";
-      TANGENT_FAIL("empirical_ntk: the structured method has no rule for ", list,
-                   "; use method auto (falls back to the jacobian method for these) or jacobian");
-    }
-    if (uncovered.size() < params.size())
-      peak = detail::structured_ntk(model, x1, other, symmetric, params, outputs, options, acc, options.progress,
-                                    &uncovered, &reasons, /*dry_run=*/false);
+  if (structured) {
+    uncovered = structured->uncovered();
+    if (uncovered.size() < params.size()) peak = structured->run(x1, other, symmetric, acc, options.progress);
   }
   detail::JacobianPlan plan;
   plan.outputs = outputs;
@@ -143,6 +160,10 @@ NtkResult empirical_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, c
 
   Tensor kernel = acc.kernel();
   std::vector<std::pair<std::string, Tensor>> terms = acc.per_layer();
+  if (options.group) {  // each entry was computed by one rank; the others hold zeros there
+    options.group->all_reduce(kernel);
+    for (auto& kv : terms) options.group->all_reduce(kv.second);
+  }
   if (options.trace_mean && options.mode == Mode::Trace) {
     kernel = div(kernel, static_cast<double>(outputs));
     for (auto& kv : terms) kv.second = div(kv.second, static_cast<double>(outputs));

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/distributed/process_group.h"
 #include "nn/module.h"
 
 namespace tangent::ntk {
@@ -48,6 +49,13 @@ struct NtkOptions {
   int64_t max_memory_mb = 4096;  // budget for Jacobians / cotangents of a tile
   DType dtype = kFloat64;        // dtype of the result (contractions accumulate in float64 at least as here)
   NtkProgress progress;
+  // Distributed over this group when it has several ranks (mpirun -np K): each rank computes its share of the tile
+  // pairs (the upper triangle when x2 is omitted), assigned by cost (examples x examples, largest first, to the
+  // least loaded rank), and the kernel is summed over the ranks, so every rank returns the whole result, equal bit
+  // for bit to a one-process run with the same tile (each entry is computed by one rank; the others add zeros).
+  // With tile 0 the tile is at most ceil(max(N1, N2) / 2K), so that every rank has pairs to compute. Progress
+  // counts this rank's pairs. Every rank must call empirical_ntk with the same model, inputs and options.
+  std::shared_ptr<distributed::ProcessGroup> group;
 };
 
 struct NtkResult {

@@ -6,6 +6,7 @@
 // (row o: d f_o / d theta for one parameter tensor, flattened); "position-space" features are layer inputs (or
 // im2col patches) a [n, D, K] with output cotangents g [n, O, D, C] (D: positions sharing the weight).
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,8 +51,11 @@ Tensor contract_position(const Tensor& A, const Tensor& gI, const Tensor& gJ, Mo
 // Example tiles: [start, length) pairs covering n examples in tiles of `tile`.
 std::vector<std::pair<int64_t, int64_t>> make_tiles(int64_t n, int64_t tile);
 
-// Tile pairs (a, b) to compute: all pairs, or a <= b when symmetric.
-std::vector<std::pair<size_t, size_t>> tile_pairs(size_t tiles1, size_t tiles2, bool symmetric);
+// Tile pairs (a, b) to compute: all pairs, or a <= b when symmetric; with options.group of K > 1 ranks, this
+// rank's share of them (see NtkOptions::group), in the same row-major order.
+using Tiles = std::vector<std::pair<int64_t, int64_t>>;
+std::vector<std::pair<size_t, size_t>> tile_pairs(const Tiles& tiles1, const Tiles& tiles2, bool symmetric,
+                                                  const NtkOptions& options);
 
 // Puts a module tree in eval mode and restores each module's own mode on destruction.
 class EvalModeGuard {
@@ -77,11 +81,25 @@ struct JacobianPlan {
 int64_t jacobian_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric, const JacobianPlan& plan,
                      const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress);
 
-// The structured method for every parameter a rule covers; names of the parameters it could not cover are
-// returned in `uncovered` (with the reason, for error messages, in `reasons`). Returns the peak working bytes.
-int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric,
-                       const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-                       const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
-                       std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run);
+// The model's outputs per example from its output `f` for a batch of `batch` examples (checks f has the batch
+// dim first and is floating).
+int64_t outputs_per_example(const Tensor& f, int64_t batch);
+
+// The structured method in two steps. discover_structured runs one forward (x1's first example, twice) to find the
+// layers with a rule, the parameters they cover and the model's outputs per example; run() then accumulates the
+// covered parameters' terms into `acc` and returns the peak working bytes. `params` and `options` must outlive it.
+class StructuredNtk {
+ public:
+  virtual ~StructuredNtk() = default;
+  virtual int64_t outputs() const = 0;
+  // Parameters no rule covers, with the reasons (for error messages).
+  virtual const std::vector<std::string>& uncovered() const = 0;
+  virtual const std::vector<std::string>& reasons() const = 0;
+  virtual int64_t run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+                      const NtkProgress& progress) = 0;
+};
+std::unique_ptr<StructuredNtk> discover_structured(nn::Module& model,
+                                                   const std::vector<std::pair<std::string, Tensor>>& params,
+                                                   const NtkOptions& options, const Tensor& x1);
 
 }  // namespace tangent::ntk::detail

@@ -1,9 +1,16 @@
 // The structured method (Novak et al. 2022, "Fast finite width neural tangent kernel"). For a tile of examples one
-// forward pass records, through forward hooks, the input and the output of every layer with a rule; then O
-// backward passes (one per output seed, all examples at once: examples do not interact in eval mode) give the
-// output cotangents g = d f_o / d y of those layers. Parameters are switched to requires_grad=false for the pass,
-// so no weight gradient is computed; each hooked layer's output is turned into a graph leaf when nothing before it
-// requires grad, so the backward passes stop at the first layer.
+// forward pass records, through forward hooks, the input and the output of every layer with a rule; a backward
+// sweep then gives the output cotangents g = d f_o / d y of those layers for all O outputs (all examples at once:
+// examples do not interact in eval mode). Parameters are switched to requires_grad=false for the pass, so no
+// weight gradient is computed. A layer whose rule has input_cotangents (Linear, Conv2d) is cut out of the graph:
+// its output becomes a fresh leaf and its input a root, and the sweep runs its backward itself, once for the O
+// outputs stacked (one GEMM of n * O rows instead of O GEMMs of n rows). The sweep visits the layers in reverse
+// call order; each layer's output cotangent is one autograd::grad per output from the roots known so far (the
+// model output with the standard basis, the inputs of the cut layers after it), which runs only the weight-free
+// segments between cut layers (and layers without input_cotangents). Any other hooked layer's output is a leaf
+// when nothing before it requires grad, so the sweep stops at the first layer. Tiles go through in chunks whose
+// largest layer output stays near 8 MB (fresh allocations of tens of MB cost more in page faults than the
+// arithmetic on them), and x1 != x2 in single tiles in one pass (twice the GEMM rows).
 //
 // The rules live beside the layers (nn/ntk/structured_rule.h: Linear in nn/linear.cpp, Conv2d in nn/conv.cpp, the
 // norms in nn/norm.cpp, Embedding in nn/embedding.cpp); each states its parameters' features in one of three forms
@@ -22,6 +29,7 @@
 // reading an embedding table directly), and its term (J_a + J_b)(J_a + J_b)^T has cross terms no per-module rule
 // gives; it is left to the jacobian method (Method::Auto) or named in an Error (Method::Structured).
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -103,7 +111,9 @@ struct Layer {
   bool use_weight_space = false;    // for shared weights (D > 1), see the header comment
   // per forward
   Tensor input, output;
+  Tensor input_root;  // the input in the graph, when the layer runs its own backward (rule.input_cotangents)
   int calls = 0;
+  int64_t order = 0;       // call order in the forward
   bool unbatched = false;  // discovery: input or output without the probe's batch dim first
 };
 
@@ -130,6 +140,15 @@ int64_t bytes_of(const Features& f) {
       if (x->defined() && seen.insert(x->raw_data()).second)
         b += x->numel() * static_cast<int64_t>(element_size(x->dtype()));
   return b;
+}
+
+// Examples [start, start + length) of every term (views).
+Features narrow_features(const Features& f, int64_t start, int64_t length) {
+  Features out = f;
+  for (auto& t : out)
+    for (Tensor* x : {&t.G, &t.a, &t.g})
+      if (x->defined()) *x = x->narrow(0, start, length);
+  return out;
 }
 
 // Weight-space features of a shared weight: G[i, o] = g[i, o]^T a[i] flattened ([n, O, C*K]).
@@ -257,15 +276,22 @@ class TileFeatures : public LayerFeatures {
   Features* out_;
 };
 
-class Structured {
+class Structured : public StructuredNtk {
  public:
-  Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-             const NtkOptions& options)
-      : model_(model), params_(params), outputs_(outputs), options_(options) {}
+  Structured(nn::Module& model, const std::vector<std::pair<std::string, Tensor>>& params, const NtkOptions& options)
+      : model_(model), params_(params), options_(options) {}
 
-  // Finds the layers with a rule and the parameters they cover; the rest go to `uncovered` with a reason. `probe`
-  // is a batch of two examples.
-  void discover(const Tensor& probe, std::vector<std::string>* uncovered, std::vector<std::string>* reasons) {
+  int64_t outputs() const override { return outputs_; }
+  const std::vector<std::string>& uncovered() const override { return uncovered_; }
+  const std::vector<std::string>& reasons() const override { return reasons_; }
+  int64_t run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+              const NtkProgress& progress) override;
+
+  // Finds the layers with a rule and the parameters they cover (the rest go to uncovered() with a reason) and the
+  // model's outputs per example. `probe` is a batch of two examples.
+  void discover(const Tensor& probe) {
+    std::vector<std::string>* uncovered = &uncovered_;
+    std::vector<std::string>* reasons = &reasons_;
     std::map<const void*, int> uses;
     for (auto& [name, p] : model_.named_parameters()) ++uses[p.impl()];
     std::map<std::string, std::string> owner_reason;  // parameter -> why not covered
@@ -307,11 +333,14 @@ class Structured {
           if (!out.defined()) return Tensor();
           Tensor y = out.detach();
           if (y.is_floating_point()) y.requires_grad_(true);
+          l->input = in.detach();  // for probe_features()
+          l->output = y;
           return y;
         }));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(probe);
+      outputs_ = outputs_per_example(f, 2);
       used_outside = reached_leaves(f);
     }
     for (auto& layer : candidates) {
@@ -353,10 +382,10 @@ class Structured {
   Features features(const Tensor& x) {
     const int64_t n = x.size(0), O = outputs_;
     for (auto& layer : layers_) {
-      layer.input = layer.output = Tensor();
+      layer.input = layer.input_root = layer.output = Tensor();
       layer.calls = 0;
     }
-    std::vector<Tensor> cotangents;  // per layer [n, O, ...]
+    std::vector<Tensor> cotangents(layers_.size());  // per layer [n, O, ...]
     {
       PassGuard guard;
       for (const auto& kv : params_)
@@ -364,57 +393,124 @@ class Structured {
           p.requires_grad_(false);
           guard.params.push_back(p);
         }
+      int64_t calls = 0;
       for (auto& layer : layers_) {
         Layer* l = &layer;
-        guard.hooks.emplace_back(
-            layer.module, layer.module->register_forward_hook([l](nn::Module&, const Tensor& in, const Tensor& out) {
-              ++l->calls;
-              l->input = in.detach();
-              Tensor y = out;
-              if (!y.requires_grad()) {
-                y = out.detach();
-                y.requires_grad_(true);
-              }
-              l->output = y;
-              return y;
-            }));
+        auto hook = [l, &calls](nn::Module&, const Tensor& in, const Tensor& out) {
+          return record(*l, calls++, in, out);
+        };
+        guard.hooks.emplace_back(layer.module, layer.module->register_forward_hook(hook));
       }
       AutoGradMode grad_on(true);
       const Tensor f = model_(x);
       TANGENT_CHECK(f.defined() && f.numel() == n * O, "empirical_ntk: the model gave ", f.shape(), " for ", n,
                     " examples but ", O, " outputs per example for one");
-      std::vector<Tensor> targets;
-      std::vector<size_t> which;
-      for (size_t l = 0; l < layers_.size(); ++l) {
+      for (size_t l = 0; l < layers_.size(); ++l)
         TANGENT_CHECK(layers_[l].calls == 1, "empirical_ntk: ", layers_[l].module->type_name(), " '", layers_[l].prefix,
                       "' was called ", layers_[l].calls, " times in a forward (once expected)");
-        if (layers_[l].output.requires_grad()) {
-          targets.push_back(layers_[l].output);
-          which.push_back(l);
-        }
-      }
-      std::vector<std::vector<Tensor>> per(layers_.size());
-      if (f.requires_grad() && !targets.empty()) {
-        for (int64_t o = 0; o < O; ++o) {
-          Tensor seed = zeros({n, O}, f.dtype());
-          seed.select(1, o).fill_(1.0);
-          const auto g = autograd::grad({f}, targets, {seed.reshape(f.shape())}, o + 1 < O, false, true);
-          for (size_t t = 0; t < g.size(); ++t) per[which[t]].push_back(g[t].defined() ? g[t] : zeros_like(targets[t]));
-        }
-      }
+      if (f.requires_grad()) backward(f, n, &cotangents);
       int64_t transient = 0;
-      for (size_t l = 0; l < layers_.size(); ++l) {
-        cotangents.push_back(per[l].empty() ? Tensor() : stack(per[l], 1));
-        if (cotangents.back().defined())
-          transient += 2 * cotangents.back().numel() * static_cast<int64_t>(element_size(f.dtype()));
-      }
+      for (const auto& g : cotangents)
+        if (g.defined()) transient += 2 * g.numel() * static_cast<int64_t>(element_size(g.dtype()));
       transient_bytes_ = std::max(transient_bytes_, transient);  // the O seeds' cotangents, stacked
     }
     Features out;
     NoGradGuard no_grad;
     for (size_t l = 0; l < layers_.size(); ++l)
       if (cotangents[l].defined()) layer_terms(layers_[l], cotangents[l], n, &out);
+    for (auto& layer : layers_) layer.input = layer.input_root = layer.output = Tensor();
+    return out;
+  }
+
+  // The forward hook of features(): records the layer's call, input and output. A layer that runs its own backward
+  // (batched over the outputs) is cut out of the graph: its output becomes a fresh leaf and its input a root of the
+  // graph before it. A layer whose output needs no grad (nothing before it does) starts the graph with a leaf too.
+  static Tensor record(Layer& l, int64_t order, const Tensor& in, const Tensor& out) {
+    ++l.calls;
+    l.order = order;
+    l.input = in.detach();
+    const bool cut = static_cast<bool>(l.rule.input_cotangents);
+    if (cut && in.requires_grad()) l.input_root = in;
+    Tensor y = out;
+    if (cut || !y.requires_grad()) {
+      y = out.detach();
+      y.requires_grad_(true);
+    }
+    l.output = y;
+    return y;
+  }
+
+  // The output cotangents d f_o / d y of every layer for all O outputs ([n, O, ...] in `cotangents`), layers in
+  // reverse call order. The graph holds only the segments between cut layers (and through layers without a
+  // batched backward); each segment runs once per output, each cut layer's backward once for all outputs.
+  void backward(const Tensor& f, int64_t n, std::vector<Tensor>* cotangents) {
+    const int64_t O = outputs_;
+    // Roots of the graph with their cotangents [n, O, <the root's dims but the batch>]: the model output with the
+    // standard basis, then the inputs of cut layers as their cotangents become known.
+    std::vector<Tensor> roots{f}, root_cotangents;
+    {
+      Tensor seeds = zeros({n, O, O}, f.dtype());
+      for (int64_t o = 0; o < O; ++o) seeds.select(1, o).select(1, o).fill_(1.0);
+      root_cotangents.push_back(seeds);
+    }
+    std::vector<size_t> order;
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (layers_[l].output.requires_grad()) order.push_back(l);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return layers_[a].order > layers_[b].order; });
+    for (size_t l : order) {
+      Layer& layer = layers_[l];
+      std::vector<Tensor> per;
+      for (int64_t o = 0; o < O; ++o) {
+        std::vector<Tensor> seeds;
+        for (size_t r = 0; r < roots.size(); ++r)
+          seeds.push_back(root_cotangents[r].select(1, o).reshape(roots[r].shape()));
+        const Tensor g = autograd::grad(roots, {layer.output}, seeds, true, false, true)[0];
+        per.push_back(g.defined() ? g : zeros_like(layer.output));
+      }
+      (*cotangents)[l] = stack(per, 1);
+      if (layer.input_root.defined()) {
+        NoGradGuard no_grad;
+        roots.push_back(layer.input_root);
+        root_cotangents.push_back(layer.rule.input_cotangents(*layer.module, layer.input, (*cotangents)[l]));
+      }
+    }
+  }
+
+  // The features of the two examples of discover()'s forward, from the inputs and outputs it recorded: the rules
+  // run on zero cotangents, so only the sizes mean anything (to plan tiles without a backward pass).
+  Features probe_features() {
+    Features out;
+    NoGradGuard no_grad;
+    for (auto& layer : layers_) {
+      if (!layer.output.defined() || layer.unbatched) continue;
+      const Shape& y = layer.output.shape();
+      Shape shape{y[0], outputs_};
+      for (size_t d = 1; d < y.size(); ++d) shape.push_back(y[d]);
+      layer_terms(layer, zeros(shape, layer.output.dtype()), layer.output.size(0), &out);
+      const int64_t bytes = layer.output.numel() / y[0] * static_cast<int64_t>(element_size(layer.output.dtype()));
+      chunk_ = std::min(chunk_, std::max<int64_t>(16, kChunkBytes / std::max<int64_t>(1, bytes)));
+    }
     for (auto& layer : layers_) layer.input = layer.output = Tensor();
+    return out;
+  }
+
+  // features() on chunks of at most chunk_ examples, concatenated: the backward passes then allocate tensors of a
+  // few MB (fresh allocations of tens of MB cost more in page faults than the arithmetic on them).
+  Features features_chunked(const Tensor& x) {
+    const int64_t n = x.size(0);
+    if (n <= chunk_) return features(x);
+    std::vector<Features> parts;
+    for (int64_t s = 0; s < n; s += chunk_) parts.push_back(features(rows(x, s, std::min(chunk_, n - s))));
+    Features out = parts[0];
+    for (size_t t = 0; t < out.size(); ++t) {
+      Term& term = out[t];
+      for (Tensor Term::*m : {&Term::G, &Term::a, &Term::g}) {
+        if (!(term.*m).defined()) continue;
+        std::vector<Tensor> pieces;
+        for (const auto& p : parts) pieces.push_back(p[t].*m);
+        term.*m = cat(pieces, 0);
+      }
+    }
     return out;
   }
 
@@ -504,29 +600,40 @@ class Structured {
 
   nn::Module& model_;
   const std::vector<std::pair<std::string, Tensor>>& params_;
-  int64_t outputs_;
+  int64_t outputs_ = 0;
+  std::vector<std::string> uncovered_, reasons_;
   const NtkOptions& options_;
   std::vector<Layer> layers_;
   int64_t plan_n_ = 128;
+  // Examples per backward pass, from the largest layer output per example (probe_features()).
+  static constexpr int64_t kChunkBytes = int64_t{8} << 20;
+  int64_t chunk_ = std::numeric_limits<int64_t>::max();
   int64_t transient_bytes_ = 0;
 };
 
 }  // namespace
 
-int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bool symmetric,
-                       const std::vector<std::pair<std::string, Tensor>>& params, int64_t outputs,
-                       const NtkOptions& options, KernelAccumulator& acc, const NtkProgress& progress,
-                       std::vector<std::string>* uncovered, std::vector<std::string>* reasons, bool dry_run) {
-  Structured s(model, params, outputs, options);
-  s.discover(cat({rows(x1, 0, 1), rows(x1, 0, 1)}, 0), uncovered, reasons);
-  if (dry_run || s.empty()) return 0;
+std::unique_ptr<StructuredNtk> discover_structured(nn::Module& model,
+                                                   const std::vector<std::pair<std::string, Tensor>>& params,
+                                                   const NtkOptions& options, const Tensor& x1) {
+  auto s = std::make_unique<Structured>(model, params, options);
+  s->discover(cat({rows(x1, 0, 1), rows(x1, 0, 1)}, 0));
+  return s;
+}
+
+int64_t Structured::run(const Tensor& x1, const Tensor& x2, bool symmetric, KernelAccumulator& acc,
+                        const NtkProgress& progress) {
+  if (layers_.empty()) return 0;
+  Structured& s = *this;
+  const NtkOptions& options = options_;
+  const int64_t outputs = outputs_;
   const int64_t N1 = x1.size(0), N2 = symmetric ? N1 : x2.size(0);
   s.plan(std::max(N1, N2));
 
   // Tile size: features of the row and column tiles plus the pair's working Grams within the budget.
   const int64_t budget = options.max_memory_mb * (int64_t{1} << 20);
-  const Features probe = s.features(rows(x1, 0, 1));
-  const int64_t per_example = std::max<int64_t>(1, bytes_of(probe));
+  const Features probe = s.probe_features();  // two examples
+  const int64_t per_example = std::max<int64_t>(1, bytes_of(probe) / 2);
   const int64_t inner = options.mode == Mode::Full ? outputs * outputs : options.mode == Mode::Diagonal ? outputs : 1;
   const int64_t per_pair = s.pair_bytes_per_example2(probe, options.mode) + inner * 8 * 3;
   int64_t tile = options.tile;
@@ -536,7 +643,7 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
   }
   const auto tiles1 = make_tiles(N1, tile);
   const auto tiles2 = symmetric ? tiles1 : make_tiles(N2, tile);
-  const auto pairs = tile_pairs(tiles1.size(), tiles2.size(), symmetric);
+  const auto pairs = tile_pairs(tiles1, tiles2, symmetric, options);
   const bool cache_all = (N1 + (symmetric ? 0 : N2)) * per_example + tile * tile * per_pair <= budget;
 
   std::vector<Features> cache1(tiles1.size()), cache2(tiles2.size());
@@ -544,10 +651,16 @@ int64_t structured_ntk(nn::Module& model, const Tensor& x1, const Tensor& x2, bo
     const auto& tiles = second ? tiles2 : tiles1;
     auto& cache = second ? cache2 : cache1;
     if (!cache[t].empty()) return cache[t];
-    Features f = s.features(rows(second ? x2 : x1, tiles[t].first, tiles[t].second));
+    Features f = s.features_chunked(rows(second ? x2 : x1, tiles[t].first, tiles[t].second));
     if (cache_all) cache[t] = f;
     return f;
   };
+  // Two single tiles (x2 != x1): one pass on both, so the forward and the batched backwards run on twice the rows.
+  if (!symmetric && tiles1.size() == 1 && tiles2.size() == 1) {
+    const Features both = s.features_chunked(cat({x1, x2}, 0));
+    cache1[0] = narrow_features(both, 0, N1);
+    cache2[0] = narrow_features(both, N1, N2);
+  }
   int64_t peak = 0;
   Features row;
   size_t row_index = static_cast<size_t>(-1);

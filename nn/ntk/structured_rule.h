@@ -55,6 +55,11 @@ struct StructuredRule {
   std::function<void(nn::Module& layer, LayerFeatures& features)> features;
   // Optional: why this instance has no rule (e.g. a grouped Conv2d), or "" when the rule applies.
   std::function<std::string(const nn::Module& layer)> refuse;
+  // Optional: the layer's backward to its input for all O outputs at once, g [n, O, <output dims but the batch>]
+  // -> [n, O, <input dims but the batch>] (Linear: one GEMM with n * O rows). With it the method cuts the autograd
+  // graph at the layer and runs the layer's backward itself, batched over the outputs; without it the O backward
+  // passes (one per output) run through the layer, each with n rows.
+  std::function<Tensor(nn::Module& layer, const Tensor& input, const Tensor& g)> input_cotangents;
 };
 
 // Registers the rule of modules of exactly `type` (a later registration replaces an earlier one).
@@ -63,10 +68,15 @@ void register_structured_rule(std::type_index type, StructuredRule rule);
 std::optional<StructuredRule> find_structured_rule(std::type_index type);
 
 template <typename M, typename F>
-bool register_structured_rule(F features, std::function<std::string(const M&)> refuse = {}) {
+bool register_structured_rule(F features, std::function<std::string(const M&)> refuse = {},
+                              std::function<Tensor(M&, const Tensor&, const Tensor&)> input_cotangents = {}) {
   StructuredRule rule;
   rule.features = [features](nn::Module& m, LayerFeatures& f) { features(static_cast<M&>(m), f); };
   if (refuse) rule.refuse = [refuse](const nn::Module& m) { return refuse(static_cast<const M&>(m)); };
+  if (input_cotangents)
+    rule.input_cotangents = [input_cotangents](nn::Module& m, const Tensor& x, const Tensor& g) {
+      return input_cotangents(static_cast<M&>(m), x, g);
+    };
   register_structured_rule(std::type_index(typeid(M)), std::move(rule));
   return true;
 }

@@ -4,6 +4,7 @@
 //   scatter_loop: out[p with its `dim` coordinate replaced by idx[p]] += src[p]
 // where x/out are aliased to the iteration shape with stride 0 along `dim` and the index is added as an offset.
 // Bounds are checked by the caller (ops/join.cpp).
+#include <cstdlib>
 #include <type_traits>
 
 #include "ops/cpu/cpu_backend.h"
@@ -74,19 +75,25 @@ void scatter_loop(const Tensor& outs, const Tensor& src, const Tensor& idx, int6
     cpu_loop<3>(
         outer, {&o, &s, &x},
         [=](std::array<char*, 3> p, std::array<int64_t, 3> st, int64_t n) {
-          for (int64_t j = 0; j < len; ++j) {
-            const char* ps = p[1] + j * src_bytes;
-            const char* pi = p[2] + j * idx_bytes;
-            for (int64_t i = 0; i < n; ++i) {
-              const int64_t k = *reinterpret_cast<const int64_t*>(pi + i * st[2]);
-              T* dst = reinterpret_cast<T*>(p[0] + i * st[0] + k * out_bytes);
-              const T v = *reinterpret_cast<const T*>(ps + i * st[1]);
-              if constexpr (std::is_same_v<T, bool>) {
-                *dst = *dst || v;
-              } else {
-                *dst = T(static_cast<acc_t<T>>(*dst) + static_cast<acc_t<T>>(v));
-              }
+          auto add = [&](int64_t i, int64_t j) {
+            const int64_t k = *reinterpret_cast<const int64_t*>(p[2] + j * idx_bytes + i * st[2]);
+            T* dst = reinterpret_cast<T*>(p[0] + i * st[0] + k * out_bytes);
+            const T v = *reinterpret_cast<const T*>(p[1] + j * src_bytes + i * st[1]);
+            if constexpr (std::is_same_v<T, bool>) {
+              *dst = *dst || v;
+            } else {
+              *dst = T(static_cast<acc_t<T>>(*dst) + static_cast<acc_t<T>>(v));
             }
+          };
+          // Positions i write disjoint outputs, so either loop order gives the same sums (each output still adds
+          // its sources in increasing j); the inner loop runs along the smaller source stride (max-pool's backward
+          // scatters along its planes' rows: j inner; an embedding's backward along dim 0: i inner).
+          if (std::abs(src_bytes) < std::abs(st[1])) {
+            for (int64_t i = 0; i < n; ++i)
+              for (int64_t j = 0; j < len; ++j) add(i, j);
+          } else {
+            for (int64_t j = 0; j < len; ++j)
+              for (int64_t i = 0; i < n; ++i) add(i, j);
           }
         },
         grain);

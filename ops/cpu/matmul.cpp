@@ -2,7 +2,10 @@
 // float32 runs on oneDNN's matmul primitive: operands are described with their own strides, so a transposed view
 // is never copied, and a batch-broadcast operand (batch stride 0) is given to oneDNN as batch 1. Primitives are
 // cached per geometry (dnnl_common.h), so a repeated call only swaps data pointers. float16/bfloat16 are computed
-// in float32 (the AVX2 build of oneDNN has no half-precision GEMM); float64 uses the blocked GEMM below.
+// in float32 (the AVX2 build of oneDNN has no half-precision GEMM); float64 uses the blocked GEMM below. A single
+// float32 row times a matrix runs on dnnl_sgemm as a GEMV (gemv_sgemm).
+#include <dnnl.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -128,6 +131,28 @@ void matmul_dnnl(Backend& be, const Tensor& a, const Tensor& b, const Tensor* bi
   });
 }
 
+// One row times one matrix (M == 1, no batch: a decoding step's projections) on dnnl_sgemm, which runs it as a GEMV
+// on the operands where they are. oneDNN's matmul primitive repacks a transposed B (every Linear's weight) on every
+// call, which at M == 1 costs more than the product. Returns false when the primitive must run it.
+bool gemv_sgemm(const Tensor& a, const Tensor& b, const Tensor* bias, const Tensor& out) {
+  const int64_t K = a.size(2), N = out.size(2);
+  if (out.size(0) != 1 || out.size(1) != 1) return false;
+  const MatLayout la = layout_of(1, 1, K, a.strides(), false), lb = layout_of(1, K, N, b.strides(), false);
+  if (la.copy || lb.copy) return false;
+  float* c = out.data_ptr<float>();
+  if (bias) {
+    const float* bp = bias->data_ptr<float>();
+    for (int64_t j = 0; j < N; ++j) c[j] = bp[j * bias->stride(0)];
+  }
+  const bool ta = la.stride[2] != 1, tb = lb.stride[2] != 1;
+  const dnnl_status_t st =
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', 1, N, K, 1.0f, a.data_ptr<float>(), ta ? la.stride[2] : la.stride[1],
+                 b.data_ptr<float>(), tb ? lb.stride[2] : lb.stride[1], bias ? 1.0f : 0.0f, c, N);
+  TANGENT_CHECK(st == dnnl_success, "matmul: dnnl_sgemm failed with status ", static_cast<int>(st), " for [1, ", K,
+                "] @ [", K, ", ", N, "]");
+  return true;
+}
+
 // Our own GEMM for dtypes oneDNN lacks (float64): b is packed row-major per batch, then each task computes a
 // 4-row by 256-column tile of out in a local accumulator, adding a[i,k] * (row k of packed b) for every k (the
 // contiguous column loop is innermost and vectorises).
@@ -219,6 +244,7 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor* bias, co
     copy(alias_with(out, {B - 1, M, N}, {0, N, 1}, out.storage_offset()), rest);
     return;
   }
+  if (gemv_sgemm(a, b, bias, out)) return;
   matmul_dnnl(*this, a, b, bias, out);
 }
 

@@ -51,11 +51,42 @@ inline int64_t grain(const PoolGeom& g) {
   return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, g.Ho * g.Wo * g.p.kernel[0] * g.p.kernel[1]));
 }
 
+// The common 2x2 window with stride 2 and no padding (every window inside the input): four loads per output in the
+// general loop's order and with its rules (the first largest wins; the first NaN wins and stops the search).
+template <typename T>
+void max_pool_2x2(const PoolGeom& g, const T* xp, T* yp, int64_t* ip) {
+  using A = acc_t<T>;
+  for (int64_t oh = 0; oh < g.Ho; ++oh) {
+    const int64_t r0 = 2 * oh * g.W, r1 = r0 + g.W;
+    for (int64_t ow = 0; ow < g.Wo; ++ow) {
+      const int64_t cand[4] = {r0 + 2 * ow, r0 + 2 * ow + 1, r1 + 2 * ow, r1 + 2 * ow + 1};
+      A best = static_cast<A>(xp[cand[0]]);
+      int64_t arg = cand[0];
+      for (int k = 1; k < 4 && !(best != best); ++k) {
+        const A v = static_cast<A>(xp[cand[k]]);
+        if (v > best || v != v) {
+          best = v;
+          arg = cand[k];
+        }
+      }
+      yp[oh * g.Wo + ow] = T(best);
+      if (ip) ip[oh * g.Wo + ow] = arg;
+    }
+  }
+}
+
 template <typename T>
 void max_pool(const PoolGeom& g, const T* x, T* y, int64_t* idx) {
   using A = acc_t<T>;
+  const auto& p = g.p;
+  const bool two_by_two = p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 && p.stride[1] == 2 &&
+                          p.padding[0] == 0 && p.padding[1] == 0;
   parallel_for(g.planes, grain(g), [&](int64_t p0, int64_t p1) {
     for (int64_t pl = p0; pl < p1; ++pl) {
+      if (two_by_two) {
+        max_pool_2x2(g, x + pl * g.H * g.W, y + pl * g.Ho * g.Wo, idx ? idx + pl * g.Ho * g.Wo : nullptr);
+        continue;
+      }
       const T* xp = x + pl * g.H * g.W;
       for (int64_t oh = 0; oh < g.Ho; ++oh)
         for (int64_t ow = 0; ow < g.Wo; ++ow) {

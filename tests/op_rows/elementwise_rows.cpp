@@ -569,6 +569,26 @@ TANGENT_OP_CASE(gelu_exact,
                     .fn = [](const Inputs& x) { return gelu(x[0]); },
                     .reference = unary_ref([](double a) { return 0.5 * a * (1.0 + std::erf(a / std::sqrt(2.0))); }),
                 });
+// gelu's derivative Phi(x) + x phi(x), the one-kernel UnaryOp its backward runs (no public function: reached as the
+// gradient of gelu, built as a graph when the input requires grad, so the table also checks its own derivative).
+TANGENT_OP_CASE(gelu_grad_row, {
+                                   .name = "gelu_grad",
+                                   .inputs =
+                                       [] {
+                                         return Inputs{mul(normal({3, 4}), 1.5)};
+                                       },
+                                   .fn =
+                                       [](const Inputs& x) {
+                                         AutoGradMode on(true);
+                                         const bool graph = x[0].requires_grad();
+                                         const Tensor v = graph ? x[0] : x[0].detach().requires_grad_(true);
+                                         return autograd::grad({gelu(v).sum()}, {v}, {}, graph, graph)[0];
+                                       },
+                                   .reference = unary_ref([](double a) {
+                                     return 0.5 * (1.0 + std::erf(a / std::sqrt(2.0))) +
+                                            a * std::exp(-0.5 * a * a) / std::sqrt(2.0 * kPi);
+                                   }),
+                               });
 TANGENT_OP_CASE(gelu_tanh, {
                                .name = "gelu_tanh",
                                .inputs =

@@ -121,6 +121,18 @@ class CliTest : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   // Runs the binary with `args` (no shell involved), stdout and stderr together in the result.
   CliResult run(const std::vector<std::string>& args) const { return run_binary(binary_, args, path("output.log")); }
+  // A failed invocation: a normal exit with status 1 and "error: <message>", never a signal (tests/test_cli_errors.cpp
+  // has the full table of bad invocations).
+  void expect_clean_failure(const std::vector<std::string>& args, const std::string& message_part) const {
+    const CliResult r = run(args);
+    std::string joined;
+    for (const auto& a : args) joined += a + " ";
+    EXPECT_TRUE(r.exited) << joined << ": killed by signal " << r.code << "\n" << r.output;
+    EXPECT_EQ(r.code, 1) << joined << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: "), std::string::npos) << joined << "\n" << r.output;
+    EXPECT_NE(r.output.find(message_part), std::string::npos) << joined << ": no '" << message_part << "' in\n"
+                                                              << r.output;
+  }
 
   std::string binary_;
   std::filesystem::path dir_;

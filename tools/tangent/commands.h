@@ -15,5 +15,6 @@ Run add_predict(CLI::App& app);
 Run add_export(CLI::App& app);    // tools/tangent/export.cpp
 Run add_generate(CLI::App& app);  // tools/tangent/generate.cpp
 Run add_ntk(CLI::App& app);       // tools/tangent/ntk.cpp
+Run add_data(CLI::App& app);      // tools/tangent/data.cpp
 
 }  // namespace tangent::cli

@@ -35,7 +35,8 @@ Run add_eval(CLI::App& app) {
   auto a = std::make_shared<Args>();
   app.add_option("checkpoint", a->checkpoint, "DIR/model.tgt")->required()->check(input_file());
   app.add_option("--data", a->data,
-                 "fashion-mnist, fashion-mnist:N, fashion-mnist-test[:N] or npy:X.npy,Y.npy; "
+                 "fashion-mnist, fashion-mnist:N, fashion-mnist-test[:N], npy:X.npy,Y.npy or a directory from "
+                 "`tangent data affine-fashion-mnist` (accuracy on its centred and transformed test sets); "
                  "for language models text:PATH or fortunes (the default)")
       ->check(data_spec());
   app.add_option("--val-fraction", a->val_fraction, "language models: the held-out last fraction of the text")
@@ -58,10 +59,22 @@ Run add_eval(CLI::App& app) {
                   static_cast<long long>(gpt->options.context), a->train ? "train" : "validation");
       return 0;
     }
-    const nn::EvalResult r =
-        for_flag("--data", [&] { return nn::evaluate(*model, data::load_dataset(a->data, a->train), a->batch_size); });
-    std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
-                static_cast<long long>(r.count), a->train ? "train" : "test");
+    // An affine benchmark directory's test side is two splits: the centred images and their transforms.
+    std::vector<std::string> splits = {a->train ? "train" : "test"};
+    if (!a->train && data::is_data_directory(a->data)) splits.push_back("test-affine");
+    for (const std::string& split : splits) {
+      const nn::EvalResult r = for_flag("--data", [&] {
+        const data::TensorDataset ds = data::is_data_directory(a->data) ? data::load_affine_benchmark(a->data, split)
+                                                                        : data::load_dataset(a->data, a->train);
+        const Shape shape(ds.data().shape().begin() + 1, ds.data().shape().end());
+        TANGENT_CHECK(shape == model->input_shape(), "eval: the examples of '", a->data, "' (", split,
+                      " split) have shape ", shape, " but the model in ", a->checkpoint, " takes ",
+                      model->input_shape());
+        return nn::evaluate(*model, ds, a->batch_size);
+      });
+      std::printf("accuracy %.2f%%  loss %.4f  (%lld examples, %s split)\n", 100.0 * r.accuracy, r.loss,
+                  static_cast<long long>(r.count), split.c_str());
+    }
     return 0;
   };
 }

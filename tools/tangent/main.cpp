@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "nn/distributed/process_group.h"
 #include "tools/tangent/commands.h"
 
 namespace {
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
   sub("generate", "Sample text from a language-model checkpoint", tangent::cli::add_generate);
   sub("ntk", "Compute the empirical (or analytic) neural tangent kernel of a checkpoint on a data set",
       tangent::cli::add_ntk);
+  sub("data", "Write a benchmark data set (affine-fashion-mnist: the affNIST protocol on Fashion-MNIST)",
+      tangent::cli::add_data);
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
     bool known = false;
@@ -59,9 +62,13 @@ int main(int argc, char** argv) {
     for (auto& [s, run] : runs)
       if (s->parsed()) return run();
   } catch (const std::bad_alloc&) {
-    return fail("out of memory");
+    const int code = fail("out of memory");
+    tangent::distributed::abort_job(code);  // under mpirun: no other rank may wait for this one
+    return code;
   } catch (const std::exception& e) {
-    return fail(e.what());
+    const int code = fail(e.what());
+    tangent::distributed::abort_job(code);
+    return code;
   }
   return 0;
 }

@@ -35,6 +35,7 @@
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/distributed_run.h"
 #include "tools/tangent/flags.h"
 #include "tools/tangent/ntk_plots.h"
 #include "tools/tangent/outputs.h"
@@ -286,6 +287,9 @@ Run add_ntk(CLI::App& app) {
     opts.tile = a->tile;
     opts.max_memory_mb = a->max_memory_mb;
     opts.dtype = kFloat64;
+    // Under mpirun -np K: the tiles are shared out and every rank gets the whole kernel; rank 0 prints and writes.
+    opts.group = command_group("ntk", false);
+    const bool root = is_root(opts.group.get());
     auto compute = [&](const Tensor& xa, const Tensor& xb, bool per_layer, const char* label) {
       KernelRun r;
       const double t0 = now();
@@ -298,7 +302,7 @@ Run add_ntk(CLI::App& app) {
         TileProgress progress(label);
         ntk::NtkOptions o = opts;
         o.per_layer = per_layer;
-        o.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
+        if (root) o.progress = [&](int64_t done, int64_t total) { progress.update(done, total); };
         ntk::NtkResult res = ntk::empirical_ntk(*model, xa, xb, o);
         progress.finish();
         r.kernel = res.kernel;
@@ -325,6 +329,7 @@ Run add_ntk(CLI::App& app) {
     const std::string stem = stem_of(a->out);
     OutputFiles outputs;
     auto save_output = [&](const std::string& path, const Tensor& value) {
+      if (!root) return;
       save(path, value, a->float32);
       outputs.wrote(path);
     };
@@ -357,7 +362,7 @@ Run add_ntk(CLI::App& app) {
       }
     }
 
-    if (!a->plot.empty()) {
+    if (!a->plot.empty() && root) {
       Tensor m = matrix_for_plot(run.kernel, mode);
       std::string title = std::string(a->analytic ? "analytic" : "empirical") + " NTK (" + a->mode.c_str() + ")";
       if (ds1.targets().defined() && !x2.defined()) {  // group the examples by label

@@ -18,6 +18,7 @@
 #include "nn/trainer.h"
 #include "ops/reduce.h"
 #include "tools/tangent/commands.h"
+#include "tools/tangent/distributed_run.h"
 #include "tools/tangent/flags.h"
 #include "tools/tangent/report.h"
 #include "tools/tangent/resume.h"
@@ -31,14 +32,18 @@ struct TrainArgs {
   std::string data = "fashion-mnist";
   std::string test_data;
   int64_t test_limit = -1;
+  int64_t train_limit = -1;      // train on the first N examples (-1: all)
+  std::string augment = "none";  // none, or affine: a random affine transform per example and epoch
   std::string out;
-  std::string hidden = "256,256";  // mlp
-  std::string channels = "32,64";  // cnn
+  std::string hidden = "default";  // mlp: widths; cnn: the dense layer's width (see hidden_widths)
+  std::string channels = "32,64";  // cnn (lie: one number, default models::LieNetOptions::channels)
+  models::LieNetOptions lie;       // lie: --group, --samples, --kernel-size
   std::string activation = "relu";
   double dropout = -1;  // default per model
   bool ntk = false;
   int threads = 0;
   bool resume = false;
+  bool distributed = false;     // --distributed (also on under mpirun with several processes)
   std::string overrides;        // --override: flag names, comma separated
   std::set<std::string> given;  // the flags on the command line, without dashes
   nn::TrainOptions options;
@@ -58,6 +63,7 @@ void for_each_run_flag(TrainArgs& a, F&& f) {
   nn::TrainOptions& o = a.options;
   models::GPTOptions& g = a.gpt;
   f("model", a.model), f("data", a.data), f("test-data", a.test_data), f("test-limit", a.test_limit);
+  f("train-limit", a.train_limit), f("augment", a.augment);
   f("epochs", MaybeGiven{o.epochs, a.epochs_given}), f("batch-size", o.batch_size), f("lr", o.lr);
   f("optimizer", o.optimizer), f("weight-decay", o.weight_decay), f("schedule", o.schedule);
   f("label-smoothing", o.label_smoothing), f("seed", o.seed), f("max-steps", o.max_steps);
@@ -69,8 +75,9 @@ void for_each_run_flag(TrainArgs& a, F&& f) {
   f("layer-scale", g.layer_scale), f("sigmoid-bias", g.sigmoid_bias), f("moba-block", g.moba_block);
   f("moba-topk", g.moba_top_k), f("moba-key-conv", g.moba_key_conv), f("untied", Inverted{g.tie_weights});
   f("reference-attention", Inverted{g.fused});
+  f("group", a.lie.group), f("samples", a.lie.samples), f("kernel-size", a.lie.kernel_size);
 }
-const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override"};
+const std::set<std::string> kUnrecordedFlags = {"help", "out", "threads", "resume", "override", "distributed"};
 
 RunFlags run_flags(TrainArgs a) {
   RunFlags flags;
@@ -102,11 +109,36 @@ std::vector<int64_t> parse_list(const std::string& s, const char* what) {
   return c.get_ints(what);
 }
 
+// --channels for --model lie: one number.
+int64_t lie_channels(const TrainArgs& a) {
+  const std::vector<int64_t> c = parse_list(a.channels, "channels");
+  TANGENT_CHECK(c.size() == 1,
+                "train: --channels for --model lie is one number (the channels of every Lie layer), got '", a.channels,
+                "'");
+  return c[0];
+}
+
+// --hidden as the model reads it. "default" (the flag not given) is 256,256 for mlp and ConvNetOptions' width for
+// cnn; so is 256,256 for cnn, which checkpoints written before cnn read --hidden store.
+std::string hidden_widths(const TrainArgs& a) {
+  if (a.model == "cnn")
+    return a.hidden == "default" || a.hidden == "256,256" ? std::to_string(models::ConvNetOptions{}.hidden) : a.hidden;
+  return a.hidden == "default" ? "256,256" : a.hidden;
+}
+
+// --hidden for --model cnn: one number.
+int64_t cnn_hidden(const TrainArgs& a) {
+  const std::vector<int64_t> h = parse_list(hidden_widths(a), "hidden");
+  TANGENT_CHECK(h.size() == 1, "train: --hidden for --model cnn is one number (the dense layer's width), got '",
+                a.hidden, "'");
+  return h[0];
+}
+
 std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& input_shape, int64_t num_classes) {
   if (a.model == "mlp") {
     models::MLPOptions o;
     o.input_shape = input_shape;
-    o.hidden = parse_list(a.hidden, "hidden");
+    o.hidden = parse_list(hidden_widths(a), "hidden");
     o.out_features = num_classes;
     o.activation = a.activation;
     o.dropout = a.dropout < 0 ? 0.0 : a.dropout;
@@ -117,11 +149,20 @@ std::shared_ptr<models::Model> build_model(const TrainArgs& a, const Shape& inpu
     models::ConvNetOptions o;
     o.input_shape = input_shape;
     o.channels = parse_list(a.channels, "channels");
+    o.hidden = cnn_hidden(a);
     o.num_classes = num_classes;
     if (a.dropout >= 0) o.dropout = a.dropout;
     return std::make_shared<models::ConvNet>(o);
   }
-  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp, cnn or transformer)");
+  if (a.model == "lie") {
+    models::LieNetOptions o = a.lie;
+    o.input_shape = input_shape;
+    o.channels = lie_channels(a);
+    o.num_classes = num_classes;
+    if (a.dropout >= 0) o.dropout = a.dropout;
+    return std::make_shared<models::LieNet>(o);
+  }
+  TANGENT_FAIL("train: unknown model '", a.model, "' (expected mlp, cnn, lie or transformer)");
 }
 
 // ---- language models ----
@@ -162,6 +203,7 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
   const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
+  a.options.group = command_group("train", a.distributed);
   const std::string ckpt_path = a.out + "/model.tgt";
   const std::string spec = a.data == "fashion-mnist" ? "fortunes" : a.data;  // the classifier default
   TANGENT_CHECK(data::is_text_spec(spec), "train: a transformer trains on text: --data text:PATH or fortunes, got '",
@@ -184,7 +226,8 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     return data::load_text_dataset(spec, a.gpt.context, a.validation_fraction, resuming ? &resumed_vocab : nullptr);
   });
   a.gpt.vocab = text.vocab.bytes();
-  auto train_set = std::make_shared<data::TensorDataset>(text.train);
+  auto train_set =
+      std::make_shared<data::TensorDataset>(a.train_limit >= 0 ? text.train.head(a.train_limit) : text.train);
   std::shared_ptr<data::TensorDataset> val_set;
   if (text.validation.size() > 0)
     val_set =
@@ -217,7 +260,7 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     write_lm_curves_svg(a.out + "/curves.svg", trainer.history());
   };
   // A run killed after its last checkpoint was written may have missed its reports: write them again.
-  if (trainer.done() && !trainer.history().empty()) write_reports();
+  if (trainer.done() && !trainer.history().empty() && is_root(a.options.group.get())) write_reports();
   while (!trainer.done()) {
     ProgressBar bar("step " + std::to_string(trainer.step()) + "/" + std::to_string(trainer.total_steps()),
                     a.options.batch_size);
@@ -234,8 +277,11 @@ int run_train_lm(TrainArgs a, const std::optional<nn::Checkpoint>& resume_from) 
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = spec;
     store_run_flags(c, flags);
-    nn::save_checkpoint(ckpt_path, c);
-    write_reports();
+    if (is_root(a.options.group.get())) {  // data-parallel: rank 0 writes, the others wait for it
+      nn::save_checkpoint(ckpt_path, c);
+      write_reports();
+    }
+    if (a.options.group) a.options.group->barrier();
   }
   const auto& h = trainer.history();
   if (!h.empty() && val_set)
@@ -263,13 +309,20 @@ double classifier_parameters(const TrainArgs& a, const Shape& input_shape, int64
   double in = 1, n = 0;
   for (int64_t d : input_shape) in *= static_cast<double>(d);
   if (a.model == "mlp") {
-    for (int64_t h : parse_list(a.hidden, "hidden"))
+    for (int64_t h : parse_list(hidden_widths(a), "hidden"))
       n += (in + 1) * static_cast<double>(h), in = static_cast<double>(h);
     return n + (in + 1) * static_cast<double>(num_classes);
   }
+  if (a.model == "lie") {
+    models::LieNetOptions o = a.lie;
+    o.input_shape = input_shape;
+    o.channels = lie_channels(a);
+    o.num_classes = num_classes;
+    return static_cast<double>(o.parameter_count());
+  }
   const models::ConvNetOptions defaults;
   double c = input_shape.empty() ? 1 : static_cast<double>(input_shape[0]), hw = in / c;
-  const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(defaults.hidden);
+  const double k = static_cast<double>(defaults.kernel_size), hidden = static_cast<double>(cnn_hidden(a));
   for (int64_t out : parse_list(a.channels, "channels")) {
     n += c * static_cast<double>(out) * k * k + 2 * static_cast<double>(out);  // conv and batch norm
     c = static_cast<double>(out), hw /= 4;
@@ -292,14 +345,22 @@ int run_train(TrainArgs a) {
   const RunFlags flags = run_flags(a);
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.options.seed);
+  a.options.group = command_group("train", a.distributed);
   const std::string ckpt_path = a.out + "/model.tgt";
 
-  auto train_set =
-      std::make_shared<data::TensorDataset>(for_flag("--data", [&] { return data::load_dataset(a.data, true); }));
+  auto train_set = std::make_shared<data::TensorDataset>(for_flag("--data", [&] {
+    // An affine benchmark directory is read only as far as --train-limit keeps.
+    return data::is_data_directory(a.data) ? data::load_affine_benchmark(a.data, "train", a.train_limit)
+                                           : data::load_dataset(a.data, true);
+  }));
+  if (a.train_limit >= 0) train_set = std::make_shared<data::TensorDataset>(train_set->head(a.train_limit));
   std::shared_ptr<data::TensorDataset> test_set;
   if (!a.test_data.empty()) {
     test_set = std::make_shared<data::TensorDataset>(
         for_flag("--test-data", [&] { return data::load_dataset(a.test_data, false); }));
+  } else if (data::is_data_directory(a.data)) {  // an affine benchmark directory: its centred test split
+    test_set = std::make_shared<data::TensorDataset>(
+        for_flag("--data", [&] { return data::load_affine_benchmark(a.data, "test", a.test_limit); }));
   } else if (a.data.rfind("fashion-mnist", 0) == 0) {  // its test split, reading only what --test-limit keeps
     const std::string spec = a.test_limit >= 0 ? "fashion-mnist:" + std::to_string(a.test_limit) : "fashion-mnist";
     test_set = std::make_shared<data::TensorDataset>(data::load_dataset(spec, false));
@@ -325,7 +386,7 @@ int run_train(TrainArgs a) {
     num_classes = std::max(num_classes, amax(test_set->targets()).item<int64_t>() + 1);
 
   if (a.model == "mlp")
-    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + a.hidden);
+    check_model_fits(classifier_parameters(a, input_shape, num_classes), "--hidden " + hidden_widths(a));
   else
     check_model_fits(classifier_parameters(a, input_shape, num_classes), "--channels " + a.channels);
   // A checkpoint written before flags were recorded rebuilds its own model.
@@ -339,7 +400,15 @@ int run_train(TrainArgs a) {
               test_set ? (", " + std::to_string(test_set->size()) + " test").c_str() : "",
               static_cast<long long>(num_classes), get_num_threads());
 
-  nn::Trainer trainer(model, model->kind(), model->config(), train_set, test_set, a.options);
+  // --augment affine: each epoch's examples warped by transforms keyed by (seed, epoch, index), so resuming at
+  // an epoch boundary sees the same images.
+  std::shared_ptr<data::AffineAugmented> augmented;
+  if (a.augment == "affine")
+    augmented =
+        for_flag("--augment", [&] { return std::make_shared<data::AffineAugmented>(train_set, a.options.seed); });
+  std::shared_ptr<const data::Dataset> train_source = train_set;
+  if (augmented) train_source = augmented;
+  nn::Trainer trainer(model, model->kind(), model->config(), train_source, test_set, a.options);
   std::filesystem::create_directories(a.out);  // only once everything has been checked and loaded
   if (resuming) {
     trainer.restore(*resume_from);
@@ -351,8 +420,9 @@ int run_train(TrainArgs a) {
     write_curves_svg(a.out + "/curves.svg", trainer.history());
   };
   // A run killed after its last checkpoint was written may have missed its reports: write them again.
-  if (trainer.done() && !trainer.history().empty()) write_reports();
+  if (trainer.done() && !trainer.history().empty() && is_root(a.options.group.get())) write_reports();
   while (!trainer.done()) {
+    if (augmented) augmented->set_epoch(trainer.epoch());
     ProgressBar bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(a.options.epochs),
                     a.options.batch_size);
     const nn::EpochMetrics m =
@@ -366,8 +436,11 @@ int run_train(TrainArgs a) {
     nn::Checkpoint c = trainer.checkpoint();
     c.metadata["data"] = a.data;
     store_run_flags(c, flags);
-    nn::save_checkpoint(ckpt_path, c);
-    write_reports();
+    if (is_root(a.options.group.get())) {  // data-parallel: rank 0 writes, the others wait for it
+      nn::save_checkpoint(ckpt_path, c);
+      write_reports();
+    }
+    if (a.options.group) a.options.group->barrier();
   }
   const auto& h = trainer.history();
   if (!h.empty() && test_set)
@@ -388,10 +461,16 @@ void check_train_args(const TrainArgs& a) {
         "--norm", "--positions", "--dense-last", "--qk-norm", "--layer-scale", "--sigmoid-bias", "--moba-block",
         "--moba-topk", "--moba-key-conv", "--untied", "--reference-attention"})
     TANGENT_CHECK(lm || !given(f), "train: ", f, " is for --model transformer, not ", a.model);
-  for (const char* f : {"--hidden", "--activation", "--ntk"})
+  TANGENT_CHECK(a.model == "mlp" || a.model == "cnn" || !given("--hidden"),
+                "train: --hidden is for --model mlp or cnn, not ", a.model);
+  for (const char* f : {"--activation", "--ntk"})
     TANGENT_CHECK(a.model == "mlp" || !given(f), "train: ", f, " is for --model mlp, not ", a.model);
-  TANGENT_CHECK(a.model == "cnn" || !given("--channels"), "train: --channels is for --model cnn, not ", a.model);
-  TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp or cnn, not transformer");
+  TANGENT_CHECK(a.model == "cnn" || a.model == "lie" || !given("--channels"),
+                "train: --channels is for --model cnn or lie, not ", a.model);
+  for (const char* f : {"--group", "--samples", "--kernel-size"})
+    TANGENT_CHECK(a.model == "lie" || !given(f), "train: ", f, " is for --model lie, not ", a.model);
+  TANGENT_CHECK(!lm || a.augment == "none", "train: --augment is for image classifiers, not transformer");
+  TANGENT_CHECK(!lm || !given("--dropout"), "train: --dropout is for --model mlp, cnn or lie, not transformer");
   TANGENT_CHECK(!lm || !given("--test-data"), "train: --test-data is for classifiers; a transformer holds out the ",
                 "last --val-fraction of its text");
   if (!lm) return;
@@ -411,17 +490,26 @@ void check_train_args(const TrainArgs& a) {
 
 Run add_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  app.add_option("--model", a->model, "mlp, cnn or transformer (a character-level language model)")
-      ->check(CLI::IsMember({"mlp", "cnn", "transformer"}));
+  app.add_option("--model", a->model,
+                 "mlp, cnn, lie (Lie-group convolutions, affine-equivariant) or transformer (a character-level "
+                 "language model)")
+      ->check(CLI::IsMember({"mlp", "cnn", "lie", "transformer"}));
   app.add_option("--data", a->data,
-                 "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N] or "
-                 "npy:X.npy,Y.npy; for transformers text:PATH (a file or directory) or fortunes "
+                 "fashion-mnist, fashion-mnist:N (first N), fashion-mnist-test[:N], "
+                 "npy:X.npy,Y.npy or a directory from `tangent data affine-fashion-mnist`; for transformers text:PATH "
+                 "(a file or directory) or fortunes "
                  "(the default); $TANGENT_FASHION_MNIST names another Fashion-MNIST directory")
       ->check(data_spec());
   app.add_option("--test-data", a->test_data, "a labelled test set (default: the Fashion-MNIST test split)")
       ->check(data_spec());
   app.add_option("--test-limit", a->test_limit, "evaluate on the first N test examples only")
       ->check(integer(0, kMaxCount));
+  app.add_option("--train-limit", a->train_limit, "train on the first N training examples only")
+      ->check(integer(1, kMaxCount));
+  app.add_option("--augment", a->augment,
+                 "none, or affine: each training image warped by a random affine transform per epoch (the ranges "
+                 "of `tangent data affine-fashion-mnist`), keyed by (seed, epoch, example)")
+      ->check(CLI::IsMember({"none", "affine"}));
   auto* epochs = app.add_option("--epochs", a->options.epochs, "number of epochs")->check(integer(1, kMaxCount));
   app.add_option("--batch-size", a->options.batch_size, "examples per batch")->check(integer(1, kMaxSize));
   app.add_option("--lr", a->options.lr, "peak learning rate")->check(number(0, kMaxReal, true));
@@ -435,9 +523,15 @@ Run add_train(CLI::App& app) {
   app.add_option("--seed", a->options.seed, "random seed (initialisation, data order, dropout)")
       ->check(integer(0, std::numeric_limits<int64_t>::max()));
   app.add_option("--out", a->out, "output directory")->required()->check(output_dir());
-  app.add_option("--hidden", a->hidden, "mlp: hidden widths, comma separated (empty: no hidden layer)")
+  app.add_option("--hidden", a->hidden,
+                 "mlp: hidden widths, comma separated (empty: no hidden layer; default 256,256); cnn: the dense "
+                 "layer's width (default 128)")
       ->check(integer_list(1, kMaxSize, true));
-  app.add_option("--channels", a->channels, "cnn: conv block channels, comma separated")
+  app.add_option("--group", a->lie.group, "lie: the group, sl2 or gl2")->check(CLI::IsMember({"sl2", "gl2"}));
+  app.add_option("--samples", a->lie.samples, "lie: group samples per layer (N)")->check(integer(1, 1024));
+  app.add_option("--kernel-size", a->lie.kernel_size, "lie: kernel size (odd)")
+      ->check(CLI::IsMember({1, 3, 5, 7, 9, 11}));
+  app.add_option("--channels", a->channels, "cnn: conv block channels, comma separated; lie: the channels C")
       ->check(integer_list(1, kMaxSize, true));
   app.add_option("--activation", a->activation, "mlp: activation")
       ->check(CLI::IsMember({"relu", "gelu", "gelu_tanh", "silu", "tanh", "sigmoid", "softplus", "erf"}));
@@ -447,6 +541,9 @@ Run add_train(CLI::App& app) {
   app.add_flag("--resume", a->resume,
                "continue from DIR/model.tgt if it exists, with the flags it was trained with "
                "(a flag given with another value is an error, unless --override names it)");
+  app.add_flag("--distributed", a->distributed,
+               "data-parallel training over the processes of mpirun (on by itself under mpirun -np K > 1): "
+               "--batch-size examples per process, rank 0 prints and writes");
   app.add_option("--override", a->overrides,
                  "with --resume: flags (comma separated, e.g. lr,epochs) whose command "
                  "line values replace the checkpoint's");
@@ -504,6 +601,8 @@ Run add_train(CLI::App& app) {
                     " is neither recorded in checkpoints nor listed in kUnrecordedFlags");
       if (o->count() > 0) a->given.insert(name);
     }
+    if (a->model == "lie" && a->given.count("channels") == 0)
+      a->channels = std::to_string(models::LieNetOptions{}.channels);
     return run_train(*a);
   };
 }
