@@ -1,5 +1,7 @@
 #include "autograd/function.h"
 
+#include "autograd/forward_ad.h"
+
 namespace tangent::autograd {
 
 SavedTensor::SavedTensor(const Tensor& t, bool is_output)
@@ -7,6 +9,11 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output)
   if (!t.defined()) return;
   // A saved output must not own its grad_fn (that node owns this SavedTensor): keep a history-free alias.
   data_ = is_output ? alias_with(t, t.shape(), t.strides(), t.storage_offset()) : t;
+  // The alias is a new TensorImpl: it carries the output's tangent (forward-over-reverse reads it in backward).
+  if (is_output && forward::any_level_open() && forward::active()) {
+    const Tensor tangent = forward::tangent(t);
+    if (tangent.defined()) forward::set_tangent(data_, tangent, "save_output");
+  }
 }
 
 Tensor SavedTensor::unpack(const Node& owner, const char* op) const {
@@ -20,6 +27,10 @@ Tensor SavedTensor::unpack(const Node& owner, const char* op) const {
   Tensor t = alias_with(data_, data_.shape(), data_.strides(), data_.storage_offset());
   t.impl()->requires_grad = true;
   t.impl()->grad_fn = std::const_pointer_cast<Node>(owner.shared_from_this());
+  if (forward::any_level_open() && forward::active()) {
+    const Tensor tangent = forward::tangent(data_);
+    if (tangent.defined()) forward::set_tangent(t, tangent, op);
+  }
   return t;
 }
 
@@ -62,6 +73,8 @@ bool needs_grad(const std::vector<Tensor>& ts) {
 std::shared_ptr<Node> attach(const std::shared_ptr<FunctionNode>& node, const Tensor& out,
                              std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> saved,
                              bool save_output) {
+  if (forward::any_level_open() && forward::active())
+    forward::check_rule(node->name(), out, std::vector<Tensor>(inputs));
   node->next.reserve(inputs.size());
   for (const auto& in : inputs) node->next.push_back(in.defined() ? gradient_edge(in) : nullptr);
   for (const auto& s : saved) node->saved_.emplace_back(s, false);
@@ -91,6 +104,7 @@ class VectorFunctionNode final : public FunctionNode {
 
 std::shared_ptr<Node> record_n(const char* name, const Tensor& out, const std::vector<Tensor>& inputs,
                                std::function<std::vector<Tensor>(const Tensor&, Context&)> fn) {
+  if (forward::any_level_open() && forward::active()) forward::check_rule(name, out, inputs);
   auto node = std::make_shared<VectorFunctionNode>(name, std::move(fn));
   auto r = attach(node, out, {}, {}, false);
   for (const auto& in : inputs) node->next.push_back(in.defined() ? gradient_edge(in) : nullptr);

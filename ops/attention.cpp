@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
@@ -172,6 +173,8 @@ std::pair<Tensor, Tensor> fused_forward(const Tensor& qc, const Tensor& kc, cons
 
 // The fused kernels when asked for and the tensors' backend has them for this dtype; the reference otherwise.
 bool use_fused(const Tensor& q, const AttentionOptions& o) {
+  if (autograd::forward::any_level_open() && autograd::forward::active())
+    return false;  // jvp: the composite reference carries the tangents
   return o.fused && backend_for(q).supports(Primitive::Attention, q.dtype());
 }
 

@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "core/backend.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
@@ -37,6 +38,11 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& w, const Tensor& b, const Conv
            out_size(x.size(3), w.size(3), p.stride[1], p.padding[1], p.dilation[1])};
   Tensor out = detail::new_empty(os, x.dtype(), x.device());
   backend_for(x).conv2d(x, w, b.defined() ? &b : nullptr, p, out);
+  autograd::forward::rule("conv2d", out, {x, w, b}, [&](const std::vector<Tensor>& t) {
+    Tensor r = t[0].defined() ? conv2d_impl(t[0], w, Tensor(), p) : Tensor();
+    if (t[1].defined()) r = autograd::forward::sum(r, conv2d_impl(x, t[1], Tensor(), p));
+    return autograd::forward::sum(r, t[2].defined() ? reshape(t[2], {1, -1, 1, 1}) : Tensor());
+  });
   if (autograd::needs_grad(x, w) || (b.defined() && autograd::needs_grad(b))) {
     autograd::record("conv2d", out, {x, w, b}, {x, w}, [p](const Tensor& g, autograd::Context& ctx) {
       const Tensor x = ctx.saved(0), w = ctx.saved(1);
@@ -51,6 +57,11 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& w, const Tensor& b, const Conv
 Tensor conv2d_grad_input(const Tensor& gy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) {
   Tensor gx = detail::new_empty(x_shape, gy.dtype(), gy.device());
   backend_for(gy).conv2d_backward_input(gy, detail::cast_raw(w, gy.dtype()), p, gx);
+  autograd::forward::rule(
+      "conv2d_backward_input", gx, {gy, w}, [&](const std::vector<Tensor>& t) {  // bilinear in (gy, w)
+        return autograd::forward::sum(t[0].defined() ? conv2d_grad_input(t[0], w, x_shape, p) : Tensor(),
+                                      t[1].defined() ? conv2d_grad_input(gy, t[1], x_shape, p) : Tensor());
+      });
   if (autograd::needs_grad(gy, w)) {
     autograd::record("conv2d_backward_input", gx, {gy, w}, {gy, w}, [p](const Tensor& G, autograd::Context& ctx) {
       const Tensor gy = ctx.saved(0), w = ctx.saved(1);
@@ -64,6 +75,11 @@ Tensor conv2d_grad_input(const Tensor& gy, const Tensor& w, const Shape& x_shape
 Tensor conv2d_grad_weight(const Tensor& gy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) {
   Tensor gw = detail::new_empty(w_shape, gy.dtype(), gy.device());
   backend_for(gy).conv2d_backward_weight(gy, detail::cast_raw(x, gy.dtype()), p, gw, nullptr);
+  autograd::forward::rule(
+      "conv2d_backward_weight", gw, {gy, x}, [&](const std::vector<Tensor>& t) {  // bilinear in (gy, x)
+        return autograd::forward::sum(t[0].defined() ? conv2d_grad_weight(t[0], x, w_shape, p) : Tensor(),
+                                      t[1].defined() ? conv2d_grad_weight(gy, t[1], w_shape, p) : Tensor());
+      });
   if (autograd::needs_grad(gy, x)) {
     autograd::record("conv2d_backward_weight", gw, {gy, x}, {gy, x}, [p](const Tensor& G, autograd::Context& ctx) {
       const Tensor gy = ctx.saved(0), x = ctx.saved(1);
@@ -197,6 +213,8 @@ Tensor avg_pool2d_impl(const Tensor& x, const Pool2dParams& p);
 Tensor avg_pool2d_grad(const Tensor& gy, const Pool2dParams& p, const Shape& x_shape) {
   Tensor gx = detail::new_empty(x_shape, gy.dtype(), gy.device());
   backend_for(gy).avg_pool2d_backward(gy, p, gx);
+  autograd::forward::rule("avg_pool2d_backward", gx, {gy},
+                          [&](const std::vector<Tensor>& t) { return avg_pool2d_grad(t[0], p, x_shape); });
   if (autograd::needs_grad(gy)) {
     autograd::record("avg_pool2d_backward", gx, {gy}, {},
                      [p](const Tensor& G, autograd::Context&) { return std::vector<Tensor>{avg_pool2d_impl(G, p)}; });
@@ -207,6 +225,8 @@ Tensor avg_pool2d_grad(const Tensor& gy, const Pool2dParams& p, const Shape& x_s
 Tensor avg_pool2d_impl(const Tensor& x, const Pool2dParams& p) {
   Tensor out = detail::new_empty(pool_out_shape(x, p), x.dtype(), x.device());
   backend_for(x).pool2d(PoolKind::Avg, x, p, out, nullptr);
+  autograd::forward::rule("avg_pool2d", out, {x},
+                          [&](const std::vector<Tensor>& t) { return avg_pool2d_impl(t[0], p); });
   if (autograd::needs_grad(x)) {
     const Shape xs = x.shape();
     autograd::record("avg_pool2d", out, {x}, {}, [p, xs](const Tensor& g, autograd::Context&) {
@@ -226,6 +246,11 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
     Tensor out = detail::new_empty(os, x4.dtype(), x4.device());
     Tensor indices = detail::new_empty(os, kInt64, x4.device());
     backend_for(x4).pool2d(PoolKind::Max, x4, p, out, &indices);
+    autograd::forward::rule(
+        "max_pool2d", out, {x4}, [&](const std::vector<Tensor>& t) {  // the tangent at each window's argmax
+          const int64_t planes = os[0] * os[1];
+          return reshape(gather(reshape(t[0], {planes, -1}), 1, reshape(indices, {planes, -1})), os);
+        });
     if (autograd::needs_grad(x4)) {
       const Shape xs = x4.shape();
       autograd::record("max_pool2d", out, {x4}, {indices}, [xs](const Tensor& g, autograd::Context& ctx) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "autograd/forward_ad.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
 #include "ops/reduce.h"
@@ -94,6 +95,8 @@ Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   Tensor scaled;
   const Tensor& bb = alpha.to_double() == 1.0 ? b : (scaled = mul(b, alpha));
   Tensor out = arith(BinaryOp::Add, "add", a, bb);
+  autograd::forward::rule("add", out, {a, bb},
+                          [](const std::vector<Tensor>& t) { return autograd::forward::sum(t[0], t[1]); });
   if (autograd::needs_grad(a, bb)) {
     autograd::record("add", out, {a, bb}, {}, [](const Tensor& g, autograd::Context&) {
       return std::vector<Tensor>{g, g};
@@ -106,6 +109,9 @@ Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
   Tensor scaled;
   const Tensor& bb = alpha.to_double() == 1.0 ? b : (scaled = mul(b, alpha));
   Tensor out = arith(BinaryOp::Sub, "sub", a, bb);
+  autograd::forward::rule("sub", out, {a, bb}, [](const std::vector<Tensor>& t) {
+    return autograd::forward::sum(t[0], t[1].defined() ? neg(t[1]) : Tensor());
+  });
   if (autograd::needs_grad(a, bb)) {
     autograd::record("sub", out, {a, bb}, {}, [](const Tensor& g, autograd::Context& ctx) {
       return std::vector<Tensor>{g, ctx.needs_grad(1) ? neg(g) : Tensor()};
@@ -116,6 +122,9 @@ Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = arith(BinaryOp::Mul, "mul", a, b);
+  autograd::forward::rule("mul", out, {a, b}, [&](const std::vector<Tensor>& t) {
+    return autograd::forward::sum(t[0].defined() ? mul(t[0], b) : Tensor(), t[1].defined() ? mul(a, t[1]) : Tensor());
+  });
   if (autograd::needs_grad(a, b)) {
     autograd::record("mul", out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
       return std::vector<Tensor>{ctx.needs_grad(0) ? mul(g, ctx.saved(1)) : Tensor(),
@@ -130,6 +139,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
   DType t = detail::result_type(a, b);
   if (!is_floating_point(t)) t = kFloat32;
   Tensor out = binary_raw(BinaryOp::Div, "div", a, b, t);
+  autograd::forward::rule("div", out, {a, b}, [&](const std::vector<Tensor>& t) {  // (ta - out tb) / b
+    return div(autograd::forward::sum(t[0], t[1].defined() ? neg(mul(out, t[1])) : Tensor()), b);
+  });
   if (autograd::needs_grad(a, b)) {
     autograd::record("div", out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
       const Tensor b = ctx.saved(1);
@@ -142,6 +154,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = arith(BinaryOp::Pow, "pow", a, b);
+  autograd::forward::rule("pow", out, {a, b}, [&](const std::vector<Tensor>& t) {
+    Tensor ta, tb;
+    if (t[0].defined()) ta = mul(t[0], mul(b, pow(a, sub(b, scalar_tensor(1.0, out.dtype())))));
+    if (t[1].defined()) tb = mul(t[1], where(eq(a, 0.0), zeros_like(out), mul(out, log(a))));
+    return autograd::forward::sum(ta, tb);
+  });
   if (autograd::needs_grad(a, b)) {
     autograd::record("pow", out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
       const Tensor x = ctx.saved(0), y = ctx.saved(1);
@@ -159,6 +177,11 @@ Tensor atan2(const Tensor& a, const Tensor& b) {
   DType t = detail::result_type(a, b);
   if (!is_floating_point(t)) t = kFloat32;  // as div
   Tensor out = binary_raw(BinaryOp::Atan2, "atan2", a, b, t);
+  autograd::forward::rule("atan2", out, {a, b}, [&](const std::vector<Tensor>& t) {  // (b ta - a tb) / (a^2 + b^2)
+    return div(
+        autograd::forward::sum(t[0].defined() ? mul(t[0], b) : Tensor(), t[1].defined() ? neg(mul(t[1], a)) : Tensor()),
+        add(mul(a, a), mul(b, b)));
+  });
   if (autograd::needs_grad(a, b)) {
     // d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2).
     autograd::record("atan2", out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
@@ -179,6 +202,12 @@ namespace {
 // d max(a, b): the gradient goes to the larger input, split evenly on ties (as PyTorch).
 Tensor extremum(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   Tensor out = arith(op, name, a, b);
+  autograd::forward::rule(name, out, {a, b}, [&](const std::vector<Tensor>& t) {
+    const Tensor wins = op == BinaryOp::Maximum ? gt(a, b) : lt(a, b);
+    const Tensor wa = add(to_dtype(wins, out.dtype()), mul(eq(a, b), 0.5));
+    return autograd::forward::sum(t[0].defined() ? mul(t[0], wa) : Tensor(),
+                                  t[1].defined() ? mul(t[1], sub(scalar_tensor(1.0, out.dtype()), wa)) : Tensor());
+  });
   if (autograd::needs_grad(a, b)) {
     const bool is_max = op == BinaryOp::Maximum;
     autograd::record(name, out, {a, b}, {a, b}, [is_max](const Tensor& g, autograd::Context& ctx) {
@@ -234,6 +263,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor out = detail::new_empty(shape, t, a.device());
   backend_for(a).where(expand_raw(cond, shape), expand_raw(cast_raw(a, t), shape), expand_raw(cast_raw(b, t), shape),
                        out);
+  autograd::forward::rule("where", out, {a, b}, [&](const std::vector<Tensor>& t) {
+    const Tensor zero = zeros({}, out.dtype());
+    return autograd::forward::sum(t[0].defined() ? where(cond, t[0], zero) : Tensor(),
+                                  t[1].defined() ? where(cond, zero, t[1]) : Tensor());
+  });
   if (autograd::needs_grad(a, b)) {
     autograd::record("where", out, {a, b}, {cond}, [](const Tensor& g, autograd::Context& ctx) {
       const Tensor c = ctx.saved(0);

@@ -1,6 +1,7 @@
 // In-place variants. Each bumps the version counter. With grad recording on, the new value is computed out of
 // place from a clone (so saved tensors of earlier ops stay valid) and the tensor takes over the result's
 // history; a leaf that requires grad, or a view of one, cannot be modified in place.
+#include "autograd/forward_ad.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -29,6 +30,11 @@ Tensor& commit(Tensor& self, const Tensor& result, const char* name) {
   }
   backend_for(self).copy(result.dtype() == self.dtype() ? result : detail::cast_raw(result, self.dtype()), self);
   self.bump_version();
+  if (autograd::forward::any_level_open() &&
+      autograd::forward::active()) {  // the out-of-place result's tangent becomes self's
+    const Tensor tangent = autograd::forward::tangent(result);
+    if (tangent.defined()) autograd::forward::set_tangent(self, tangent, name);
+  }
   if (result.requires_grad()) {
     self.impl()->grad_fn = result.grad_fn();
     self.impl()->requires_grad = true;
@@ -50,6 +56,7 @@ Tensor& inplace(Tensor& self, const Tensor* other, const char* name, const F& op
 // The allocation-free path for self op= other: self contiguous, same dtype as the result, no recording.
 bool binary_fast_path(BinaryOp op, Tensor& self, const Tensor& other) {
   if (autograd::needs_grad(self, other) || !self.is_contiguous() || self.device() != other.device()) return false;
+  if (autograd::forward::any_dual({self, other})) return false;
   if (detail::result_type(self, other) != self.dtype() || !self.is_floating_point()) return false;
   if (other.dim() > self.dim()) return false;
   for (int64_t i = 0; i < other.dim(); ++i) {

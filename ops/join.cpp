@@ -3,6 +3,7 @@
 // (copy into narrow() views of the output for cat; the indexing primitives for the rest).
 #include <string>
 
+#include "autograd/forward_ad.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
 #include "ops/shape_ops.h"
@@ -87,6 +88,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     sizes.push_back(n);
     offset += n;
   }
+  autograd::forward::rule_n("cat", out, tensors, [&](const std::vector<Tensor>& t) {
+    std::vector<Tensor> parts(t.size());
+    for (size_t i = 0; i < t.size(); ++i) parts[i] = t[i].defined() ? t[i] : zeros_like(tensors[i]);
+    return cat(parts, d);
+  });
   if (autograd::needs_grad(tensors)) {
     autograd::record_n("cat", out, tensors, [d, sizes](const Tensor& g, autograd::Context& ctx) {
       std::vector<Tensor> grads(sizes.size());
@@ -176,6 +182,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   shape[static_cast<size_t>(d)] = index.numel();
   Tensor out = detail::new_empty(shape, x.dtype(), x.device());
   if (out.numel() > 0) backend_for(x).index_select(x, d, index, out);
+  autograd::forward::rule("index_select", out, {x},
+                          [&](const std::vector<Tensor>& t) { return index_select(t[0], d, index); });
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("index_select", out, {x}, {index}, [d, in_shape](const Tensor& g, autograd::Context& ctx) {
@@ -199,6 +207,9 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
   const DType dtype = promote_types(x.dtype(), source.dtype());
   Tensor out = fresh_copy(x, dtype);
   if (source.numel() > 0) backend_for(x).index_add(out, d, index, detail::cast_raw(source, dtype));
+  autograd::forward::rule("index_add", out, {x, source}, [&](const std::vector<Tensor>& t) {
+    return index_add(t[0].defined() ? t[0] : zeros_like(out), d, index, t[1].defined() ? t[1] : zeros_like(source));
+  });
   if (autograd::needs_grad(x, source)) {
     autograd::record("index_add", out, {x, source}, {index}, [d](const Tensor& g, autograd::Context& ctx) {
       return std::vector<Tensor>{ctx.needs_grad(0) ? g : Tensor(),
@@ -218,6 +229,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_bounds(index, x.shape()[du], "gather", d, x.shape());
   Tensor out = detail::new_empty(index.shape(), x.dtype(), x.device());
   if (out.numel() > 0) backend_for(x).gather(x, d, index, out);
+  autograd::forward::rule("gather", out, {x}, [&](const std::vector<Tensor>& t) { return gather(t[0], d, index); });
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("gather", out, {x}, {index}, [d, in_shape](const Tensor& g, autograd::Context& ctx) {
@@ -245,6 +257,9 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   const DType dtype = promote_types(x.dtype(), src.dtype());
   Tensor out = fresh_copy(x, dtype);
   if (index.numel() > 0) backend_for(x).scatter_add(out, d, index, detail::cast_raw(used, dtype));
+  autograd::forward::rule("scatter_add", out, {x, used}, [&](const std::vector<Tensor>& t) {
+    return scatter_add(t[0].defined() ? t[0] : zeros_like(out), d, index, t[1].defined() ? t[1] : zeros_like(used));
+  });
   if (autograd::needs_grad(x, used)) {
     autograd::record("scatter_add", out, {x, used}, {index}, [d](const Tensor& g, autograd::Context& ctx) {
       return std::vector<Tensor>{ctx.needs_grad(0) ? g : Tensor(),

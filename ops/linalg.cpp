@@ -4,6 +4,7 @@
 // linear's bias is fused into the GEMM. Backward formulas are products themselves, so double backward works.
 #include "ops/linalg.h"
 
+#include "autograd/forward_ad.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -114,6 +115,10 @@ Tensor mT(const Tensor& t) { return transpose(t, -2, -1); }
 // The differentiable product of two operands that are at least 2-D.
 Tensor matmul_nd(const Tensor& a, const Tensor& b, const char* op) {
   Tensor out = matmul_raw(a, b, nullptr, op);
+  autograd::forward::rule(op, out, {a, b}, [&](const std::vector<Tensor>& t) {
+    return autograd::forward::sum(t[0].defined() ? matmul_nd(t[0], b, op) : Tensor(),
+                                  t[1].defined() ? matmul_nd(a, t[1], op) : Tensor());
+  });
   if (autograd::needs_grad(a, b)) {
     autograd::record(op, out, {a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
       const Tensor a = ctx.saved(0), b = ctx.saved(1);
@@ -200,6 +205,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(out_features);
   Tensor out = out_shape == out2.shape() ? out2 : alias_with(out2, out_shape, contiguous_strides(out_shape), 0);
+  autograd::forward::rule("linear", out, {x, weight, bias}, [&](const std::vector<Tensor>& t) {
+    Tensor r = t[0].defined() ? linear(t[0], weight, Tensor()) : Tensor();
+    if (t[1].defined()) r = autograd::forward::sum(r, linear(x, t[1], Tensor()));
+    return autograd::forward::sum(r, t[2]);
+  });
   if (autograd::needs_grad(x, weight) || (bias.defined() && autograd::needs_grad(bias))) {
     autograd::record("linear", out, {x, weight, bias}, {x, weight}, [](const Tensor& g, autograd::Context& ctx) {
       const Tensor x = ctx.saved(0), w = ctx.saved(1);
@@ -226,6 +236,11 @@ Tensor addmm(const Tensor& input, const Tensor& a, const Tensor& b, const Scalar
   if (unit && input.dim() == 1 && input.size(0) == b.size(1) && input.dtype() == a.dtype()) {
     // The bias is fused into the GEMM.
     Tensor out = mm_bias_raw(a, b, input, "addmm");
+    autograd::forward::rule("addmm", out, {input, a, b}, [&](const std::vector<Tensor>& t) {
+      const Tensor r =
+          autograd::forward::sum(t[1].defined() ? mm(t[1], b) : Tensor(), t[2].defined() ? mm(a, t[2]) : Tensor());
+      return autograd::forward::sum(r, t[0]);
+    });
     if (autograd::needs_grad(input, a, b)) {
       autograd::record("addmm", out, {input, a, b}, {a, b}, [](const Tensor& g, autograd::Context& ctx) {
         const Tensor a = ctx.saved(0), b = ctx.saved(1);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "core/backend.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
@@ -73,6 +74,7 @@ namespace {
 // w = 1/count (mean; count = non-ignored targets, at least 1) or 1 (sum, none), and 0 on ignored rows: the
 // backend's cross_entropy_backward, or under create_graph the same formula from differentiable ops.
 bool fusable_cross_entropy(const Tensor& logits, const CrossEntropyOptions& o) {
+  if (autograd::forward::any_dual({logits})) return false;  // jvp: the composite carries the tangents
   return logits.dim() == 2 && o.label_smoothing == 0.0 &&
          backend_for(logits).supports(Primitive::CrossEntropy, logits.dtype());
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
@@ -237,7 +238,8 @@ std::pair<Tensor, Tensor> moba_attention_with_lse(const Tensor& q, const Tensor&
                                                   const AttentionOptions& options) {
   const MobaDims d = check_inputs(q, k, &v, options, "moba_attention");
   MobaRouting r = route(q, k, d, options);
-  if (!options.fused || !has_fused(q)) return reference(q, k, v, d, r);
+  // Under forward mode the reference (ordinary differentiable ops) carries the tangents.
+  if (!options.fused || !has_fused(q) || autograd::forward::any_dual({q, k, v})) return reference(q, k, v, d, r);
   return fused(q, k, v, d, std::make_shared<const MobaRouting>(std::move(r)));
 }
 

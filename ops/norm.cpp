@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "core/backend.h"
 #include "ops/elementwise.h"
 #include "ops/internal.h"
@@ -69,6 +70,7 @@ std::vector<Tensor> norm_backward_composite(const Tensor& g, const Tensor& x, co
 }
 
 bool fusable_norm(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (autograd::forward::any_dual({x, weight, bias})) return false;  // jvp: the composite carries the tangents
   for (const Tensor* t : {&weight, &bias})
     if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device())) return false;
   return backend_for(x).supports(Primitive::Norm, x.dtype());

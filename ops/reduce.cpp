@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/forward_ad.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -103,6 +104,9 @@ Tensor sum_impl(const Tensor& x, const Shape& dims, bool keepdim, DType dtype) {
   TANGENT_CHECK(dtype != kBool, "sum: cannot sum into dtype bool (input shape ", x.shape(), ")");
   const Shape rd = reduce_dims(x, dims, "sum");
   Tensor out = reduce_raw(ReduceOp::Sum, cast_raw(x, dtype), rd, keepdim);
+  if (is_floating_point(dtype))
+    autograd::forward::rule("sum", out, {x},
+                            [&](const std::vector<Tensor>& t) { return sum_impl(t[0], rd, keepdim, dtype); });
   if (autograd::needs_grad(x) && is_floating_point(dtype)) {
     const Shape ks = keep_shape(x.shape(), rd), xs = x.shape();
     autograd::record("sum", out, {x}, {}, [ks, xs](const Tensor& g, autograd::Context&) {
@@ -118,6 +122,11 @@ Tensor extreme(ReduceOp op, const char* name, const Tensor& x, const Shape& dims
   const Shape rd = reduce_dims(x, dims, name);
   check_nonempty_reduction(x, rd, name);
   Tensor out = reduce_raw(op, x, rd, keepdim);
+  autograd::forward::rule(name, out, {x},
+                          [&](const std::vector<Tensor>& t) {  // the mean of the tangent over the tied extremes
+                            const Tensor mask = to_dtype(eq(x, grad_keep(out, keep_shape(x.shape(), rd))), out.dtype());
+                            return div(sum(mul(t[0], mask), rd, keepdim), sum(mask, rd, keepdim));
+                          });
   if (autograd::needs_grad(x)) {
     const Shape ks = keep_shape(x.shape(), rd);
     autograd::record(
@@ -145,6 +154,12 @@ std::tuple<Tensor, Tensor> arg_extreme(ReduceOp op, const char* name, const Tens
   backend_for(x).arg_reduce(op, x, d, values, indices);
   values = finish_keepdim(values, rd, keepdim);
   indices = finish_keepdim(indices, rd, keepdim);
+  if (with_grad)
+    autograd::forward::rule(name, values, {x}, [&](const std::vector<Tensor>& t) {
+      if (rd.empty()) return t[0];
+      const Tensor mask = to_dtype(eq(x, grad_keep(values, ks)), values.dtype());
+      return div(sum(mul(t[0], mask), rd, keepdim), sum(mask, rd, keepdim));
+    });
   if (with_grad && autograd::needs_grad(x)) {
     autograd::record(
         name, values, {x}, {x},
@@ -166,6 +181,10 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
   const int64_t d = wrap_dim(dim, x.dim(), name);
   Tensor out = detail::new_empty(x.shape(), x.dtype(), x.device());
   backend_for(x).softmax(x, d, log, out);
+  autograd::forward::rule(name, out, {x}, [&](const std::vector<Tensor>& t) {
+    if (log) return sub(t[0], sum(mul(exp(out), t[0]), {d}, true));
+    return mul(out, sub(t[0], sum(mul(t[0], out), {d}, true)));
+  });
   if (autograd::needs_grad(x)) {
     autograd::record(
         name, out, {x}, {},
@@ -202,6 +221,7 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   const int64_t count = reduced_count(x.shape(), rd);
   Tensor out = reduce_raw(ReduceOp::Sum, x, rd, keepdim);
   scale_raw(out, 1.0 / static_cast<double>(count));  // an empty mean is 0 * inf = NaN, as in PyTorch
+  autograd::forward::rule("mean", out, {x}, [&](const std::vector<Tensor>& t) { return mean(t[0], rd, keepdim); });
   if (autograd::needs_grad(x)) {
     const Shape ks = keep_shape(x.shape(), rd), xs = x.shape();
     autograd::record("mean", out, {x}, {}, [ks, xs, count](const Tensor& g, autograd::Context&) {
@@ -226,6 +246,11 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
     out = rd.empty() ? mul(dev, dev) : sum(mul(dev, dev), rd, keepdim);
     scale_raw(out, 1.0 / denom);
   }
+  autograd::forward::rule("var", out, {x},
+                          [&](const std::vector<Tensor>& t) {  // 2 / (N - correction) sum((x - mean) t)
+                            if (rd.empty()) return zeros_like(out);
+                            return mul(sum(mul(sub(x, mean(x, rd, true)), t[0]), rd, keepdim), 2.0 / denom);
+                          });
   if (autograd::needs_grad(x)) {
     const Shape ks = keep_shape(x.shape(), rd);
     autograd::record("var", out, {x}, {x}, [ks, rd, denom](const Tensor& g, autograd::Context& ctx) {
@@ -250,6 +275,14 @@ Tensor prod(const Tensor& x, const Shape& dims, bool keepdim) {
   const Tensor xc = x.is_floating_point() ? x : cast_raw(x, kInt64);
   const Shape rd = reduce_dims(x, dims, "prod");
   Tensor out = reduce_raw(ReduceOp::Prod, xc, rd, keepdim);
+  autograd::forward::rule("prod", out, {x}, [&](const std::vector<Tensor>& t) {
+    // d prod / d x_i = the product of the other entries of its slice: out / x_i where x_i != 0 (out is 0 when the
+    // slice has a zero); at a zero, the product of the non-zero entries if it is its slice's only zero, else 0.
+    const Tensor nonzero = ne(x, 0.0), safe = where(nonzero, x, 1.0);
+    const Tensor at_zero = where(eq(sum(logical_not(nonzero), rd, true), 1), prod(safe, rd, true), 0.0);
+    const Tensor d = where(nonzero, div(grad_keep(out, keep_shape(x.shape(), rd)), safe), at_zero);
+    return sum(mul(t[0], d), rd, keepdim);
+  });
   if (autograd::needs_grad(x)) {
     const Shape ks = keep_shape(x.shape(), rd);
     autograd::record(
@@ -328,6 +361,10 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
     }
     if (!keepdim) out = reshape(out, drop_shape(ks, rd));
   }
+  autograd::forward::rule("logsumexp", out, {x}, [&](const std::vector<Tensor>& t) {  // sum(t softmax(x))
+    const Tensor w = exp(sub(x, grad_keep(out, ks)));
+    return rd.empty() ? mul(t[0], w) : sum(mul(t[0], w), rd, keepdim);
+  });
   if (autograd::needs_grad(x)) {
     autograd::record(
         "logsumexp", out, {x}, {x},

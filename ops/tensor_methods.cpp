@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "autograd/forward_ad.h"
 #include "autograd/node.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
@@ -29,6 +30,7 @@ Tensor Tensor::to(Device device) const {
   Tensor out = empty(shape(), TensorOptions(dtype()).device(device));
   // The non-CPU side's backend does cross-device copies.
   (device.is_cpu() ? backend_for(*this) : backend(device.type)).copy(*this, out);
+  autograd::forward::rule("to", out, {*this}, [device](const std::vector<Tensor>& t) { return t[0].to(device); });
   if (autograd::needs_grad(*this)) {
     const Device from = this->device();
     autograd::record("to", out, {*this}, {},

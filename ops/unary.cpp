@@ -1,6 +1,7 @@
 // Unary elementwise ops with their backward (written with differentiable ops, so they nest).
 #include <cmath>
 
+#include "autograd/forward_ad.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -30,6 +31,10 @@ Tensor floating_unary(UnaryOp op, const Tensor& input, Reads reads, F backward, 
   detail::check_defined(input, unary_op_name(op));
   const Tensor x = floating_input(input);
   Tensor out = unary_raw(op, x, p0, p1);
+  // jvp: the Jacobian is diagonal, so the backward applied to the tangent is the tangent's image.
+  autograd::forward::rule(unary_op_name(op), out, {x}, [&](const std::vector<Tensor>& t) {
+    return backward(t[0], reads == Reads::Input ? x : reads == Reads::Output ? out : Tensor());
+  });
   if (autograd::needs_grad(x)) {
     auto fn = [backward, reads](const Tensor& g, autograd::Context& ctx) {
       const Tensor saved = reads == Reads::Input ? ctx.saved(0) : reads == Reads::Output ? ctx.output() : Tensor();
@@ -50,6 +55,7 @@ Tensor neg(const Tensor& x) {
   detail::check_defined(x, "neg");
   TANGENT_CHECK(x.dtype() != kBool, "neg: not supported for bool tensors (shape ", x.shape(), "); use logical_not");
   Tensor out = unary_raw(UnaryOp::Neg, x);
+  autograd::forward::rule("neg", out, {x}, [](const std::vector<Tensor>& t) { return neg(t[0]); });
   if (autograd::needs_grad(x))
     autograd::record("neg", out, {x}, {},
                      [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{neg(g)}; });
@@ -211,6 +217,8 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
   const double lo = min ? min->to_double() : -INFINITY, hi = max ? max->to_double() : INFINITY;
   TANGENT_CHECK(x.dtype() != kBool, "clamp: not supported for bool tensors");
   Tensor out = unary_raw(UnaryOp::Clamp, x, lo, hi);
+  autograd::forward::rule("clamp", out, {x},
+                          [&](const std::vector<Tensor>& t) { return mul(t[0], logical_and(ge(x, lo), le(x, hi))); });
   if (autograd::needs_grad(x)) {
     autograd::record("clamp", out, {x}, {x}, [lo, hi](const Tensor& g, autograd::Context& ctx) {
       const Tensor v = ctx.saved(0);
@@ -249,6 +257,8 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   detail::check_defined(x, "to");
   if (x.dtype() == dtype) return x;
   Tensor out = detail::cast_raw(x, dtype);
+  if (is_floating_point(dtype))
+    autograd::forward::rule("to", out, {x}, [dtype](const std::vector<Tensor>& t) { return to_dtype(t[0], dtype); });
   if (is_floating_point(dtype) && autograd::needs_grad(x)) {
     autograd::record("to", out, {x}, {}, [](const Tensor& g, autograd::Context&) {
       return std::vector<Tensor>{g};  // the engine casts it back to the input's dtype

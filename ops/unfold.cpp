@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "autograd/forward_ad.h"
 #include "core/backend.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -79,6 +80,7 @@ Tensor unfold(const Tensor& x, const UnfoldOptions& o) {
   }
   Tensor out = detail::new_empty({g.N, g.K, L}, x.dtype(), x.device());
   backend_for(x).unfold(x.detach().contiguous(), params_of(o), out);
+  autograd::forward::rule("unfold", out, {x}, [&](const std::vector<Tensor>& t) { return unfold(t[0], o); });
   if (autograd::needs_grad(x)) {
     const std::array<int64_t, 2> size{g.H, g.W};
     autograd::record("unfold", out, {x}, {}, [size, o](const Tensor& grad, autograd::Context&) {
@@ -107,6 +109,8 @@ Tensor fold(const Tensor& cols, std::array<int64_t, 2> output_size, const Unfold
   }
   Tensor out = detail::new_empty({g.N, g.C, g.H, g.W}, cols.dtype(), cols.device());
   backend_for(cols).fold(cols.detach().contiguous(), params_of(o), out);
+  autograd::forward::rule("fold", out, {cols},
+                          [&](const std::vector<Tensor>& t) { return fold(t[0], output_size, o); });
   if (autograd::needs_grad(cols)) {
     autograd::record("fold", out, {cols}, {},
                      [o](const Tensor& grad, autograd::Context&) { return std::vector<Tensor>{unfold(grad, o)}; });

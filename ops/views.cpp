@@ -1,4 +1,5 @@
 // View ops: results share storage with their input (is_view), and their backward maps the gradient back.
+#include "autograd/forward_ad.h"
 #include "ops/elementwise.h"
 #include "ops/factory.h"
 #include "ops/internal.h"
@@ -72,6 +73,7 @@ bool view_strides(const Shape& shape, const Shape& strides, const Shape& new_sha
 }
 
 void record_reshape_like(const char* name, const Tensor& x, const Tensor& out) {
+  autograd::forward::rule(name, out, {x}, [&](const std::vector<Tensor>& t) { return reshape(t[0], out.shape()); });
   if (!autograd::needs_grad(x)) return;
   const Shape in_shape = x.shape();
   autograd::record(name, out, {x}, {}, [in_shape](const Tensor& g, autograd::Context&) {
@@ -119,6 +121,7 @@ Tensor permute(const Tensor& x, const Shape& dims) {
     strides[i] = x.strides()[static_cast<size_t>(d)];
   }
   Tensor out = make_view(x, shape, strides, x.storage_offset());
+  autograd::forward::rule("permute", out, {x}, [&](const std::vector<Tensor>& t) { return permute(t[0], dims); });
   if (autograd::needs_grad(x)) {
     autograd::record("permute", out, {x}, {}, [inverse](const Tensor& g, autograd::Context&) {
       return std::vector<Tensor>{permute(g, inverse)};
@@ -183,6 +186,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   }
   if (target == x.shape()) return x;
   Tensor out = detail::expand_raw(x, target);
+  autograd::forward::rule("expand", out, {x}, [&](const std::vector<Tensor>& t) { return expand(t[0], target); });
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("expand", out, {x}, {}, [in_shape](const Tensor& g, autograd::Context&) {
@@ -203,6 +207,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   shape[static_cast<size_t>(d)] = (e - s + step - 1) / step;
   strides[static_cast<size_t>(d)] *= step;
   Tensor out = make_view(x, shape, strides, x.storage_offset() + s * x.strides()[static_cast<size_t>(d)]);
+  autograd::forward::rule("slice", out, {x}, [&](const std::vector<Tensor>& t) { return slice(t[0], d, s, e, step); });
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("slice", out, {x}, {}, [in_shape, d, s, step](const Tensor& g, autograd::Context&) {
@@ -261,6 +266,7 @@ Tensor clone(const Tensor& x) {
   detail::check_defined(x, "clone");
   Tensor out = empty(x.shape(), x.options());
   backend_for(x).copy(x, out);
+  autograd::forward::rule("clone", out, {x}, [](const std::vector<Tensor>& t) { return clone(t[0]); });
   if (autograd::needs_grad(x)) {
     autograd::record("clone", out, {x}, {}, [](const Tensor& g, autograd::Context&) { return std::vector<Tensor>{g}; });
   }

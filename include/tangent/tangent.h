@@ -2,6 +2,7 @@
 // Tangent: one include for the whole public API: tensors, autograd, the functional ops, the CUDA queries, the
 // nn library (modules, losses, optimisers, data, checkpoints; see nn/nn.h) and the ready-made models.
 #include "autograd/engine.h"
+#include "autograd/forward_ad.h"
 #include "autograd/grad_mode.h"
 #include "core/device.h"
 #include "core/dtype.h"
