@@ -179,6 +179,50 @@ TANGENT_OP_CASE(conv2d_stride_pad_groups,
                         },
                 });
 
+namespace {
+
+// conv2d's input gradient written out: every output position sends g * w back to the input pixels it read.
+Tensor naive_conv_input_grad(const Tensor& g, const Tensor& w, Pair hw, Pair s, Pair p, int64_t groups) {
+  const auto gv = to_vector<double>(g), wv = to_vector<double>(w);
+  const int64_t N = g.size(0), O = g.size(1), Ho = g.size(2), Wo = g.size(3);
+  const int64_t cpg = w.size(1), kH = w.size(2), kW = w.size(3), opg = O / groups, C = cpg * groups;
+  const int64_t H = hw[0], W = hw[1];
+  std::vector<double> out(static_cast<size_t>(N * C * H * W), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j)
+          for (int64_t c = 0; c < cpg; ++c)
+            for (int64_t u = 0; u < kH; ++u)
+              for (int64_t v = 0; v < kW; ++v) {
+                const int64_t ih = i * s[0] - p[0] + u, iw = j * s[1] - p[1] + v;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                out[static_cast<size_t>(((n * C + (o / opg) * cpg + c) * H + ih) * W + iw)] +=
+                    gv[static_cast<size_t>(((n * O + o) * Ho + i) * Wo + j)] *
+                    wv[static_cast<size_t>(((o * cpg + c) * kH + u) * kW + v)];
+              }
+  return tensor(out, {N, C, H, W}, kFloat64);
+}
+
+}  // namespace
+
+TANGENT_OP_CASE(conv2d_input_grad_stride_pad_groups,
+                {
+                    .name = "conv2d_input_grad/stride2_pad1_groups2",
+                    .inputs =
+                        [] {
+                          return Inputs{normal({2, 4, 3, 3}), normal({4, 2, 3, 3})};
+                        },
+                    .fn =
+                        [](const Inputs& x) {
+                          return conv2d_input_grad(x[0], x[1], {5, 5}, {2, 2}, {1, 1}, {1, 1}, 2);
+                        },
+                    .reference =
+                        [](const Inputs& x) {
+                          return naive_conv_input_grad(x[0], x[1], {5, 5}, {2, 2}, {1, 1}, 2);
+                        },
+                });
+
 TANGENT_OP_CASE(max_pool2d_basic, {
                                       .name = "max_pool2d/k3_s2_p1",
                                       .inputs =
