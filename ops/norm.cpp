@@ -122,6 +122,7 @@ Tensor norm_fused(const Tensor& x, int64_t nd, const Tensor& weight, const Tenso
 }
 
 bool fusable_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (autograd::forward::any_dual({x, weight, bias})) return false;  // jvp: the composite carries the tangents
   for (const Tensor* t : {&weight, &bias})
     if (t->defined() && (t->dtype() != x.dtype() || t->device() != x.device())) return false;
   return backend_for(x).supports(Primitive::BatchNorm, x.dtype());
