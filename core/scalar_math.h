@@ -79,8 +79,10 @@ TANGENT_HOST_DEVICE inline float exp_nonpositive_float(float v) {
   return expf(v);
 #else
   // n: round to nearest by adding and subtracting 1.5 * 2^23 (floorf does not vectorise here).
+  // NaN takes the -87 branch for the arithmetic (a NaN n would make the int conversion below undefined) and is
+  // given back at the end.
   const float keep = v < -87.f ? 0.f : 1.f;
-  const float x = v < -87.f ? -87.f : v;
+  const float x = v >= -87.f ? v : -87.f;
   const float n = (x * 1.44269504088896341f + 12582912.f) - 12582912.f;
   const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
   float e = r * (1.f / 720) + (1.f / 120);
@@ -92,7 +94,7 @@ TANGENT_HOST_DEVICE inline float exp_nonpositive_float(float v) {
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 0]
   float scale;
   __builtin_memcpy(&scale, &bits, sizeof scale);
-  return e * scale * keep;
+  return v != v ? v : e * scale * keep;
 #endif
 }
 
